@@ -1,0 +1,44 @@
+"""Shared fixtures: fixed clock and ids, and moto with the template's tables."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from tests.support.aws import aws_with_tables, fake_credentials
+
+fake_credentials()
+
+
+class FixedClock:
+    """A clock that stands still until a test moves it."""
+
+    def __init__(self, start: datetime | None = None) -> None:
+        self.now = start or datetime(2026, 11, 1, 2, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        self.now += timedelta(**delta)
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    return FixedClock()
+
+
+@pytest.fixture
+def new_id() -> Callable[[str], str]:
+    counter = itertools.count(1)
+    return lambda prefix: f"{prefix}-{next(counter):020d}"
+
+
+@pytest.fixture
+def aws() -> Iterator[dict[str, str]]:
+    """moto running in-process with every table of template.yaml; env vars point at them."""
+    with aws_with_tables() as names:
+        yield names
