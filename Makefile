@@ -8,6 +8,9 @@ SYSTEM_STAMP := .local-stack/.system-deps
 APT_PACKAGES := mosquitto chromium
 PYTEST_ARGS ?=
 
+# sam build: one build-<LogicalId> target per function (BuildMethod: makefile).
+-include infra/sam-build.mk
+
 .PHONY: run demo test lint typecheck cfn-lint pytest bench venv system-deps clean
 
 venv: $(STAMP)
