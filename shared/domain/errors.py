@@ -72,3 +72,9 @@ class UpstreamFailure(ChargingError):
     """An AWS service or provider failed; adapters raise it ``from`` the SDK error (HTTP 502)."""
 
     code = "upstream_failure"
+
+
+class FeatureUnavailable(ChargingError):
+    """The capability is declared in the template but its issue has not landed (HTTP 501)."""
+
+    code = "feature_unavailable"
