@@ -1,0 +1,308 @@
+"""A simulated 4G DTU gateway in front of a 10-port e-bike pile and an Acrel ADL400 site meter.
+
+It is a real MQTT client (paho-mqtt) publishing to ``gw/{gateway_id}/up``:
+
+- on every (re)connect a registration ``{"type": "register", "iccid": "..."}`` (a DTU
+  announces its SIM first, like the USR-G771 registration packet);
+- every ``report_interval_s`` an envelope ``{"seq": n, "ts": "<RFC 3339>", "frames":
+  ["<base64 RTU frame>", ...]}`` holding the read responses of one poll cycle, in the
+  order of the poll plan in ``ebike_gateway_map.json``;
+- ``{"type": "heartbeat"}`` only when nothing else went out for ``heartbeat_interval_s``
+  (an envelope already proves the gateway is alive, and every message is billed).
+
+``seq`` grows by one per envelope and starts from the wall clock in seconds, so it keeps
+growing across restarts of the simulator, as a gateway's counter kept in flash would.
+While the broker is unreachable, envelopes queue (up to a day's worth) and go out in
+order on reconnect: the server must take late and repeated data.
+
+Drive the ports from any thread: ``plug_in``, ``start_charging``, ``stop_charging``,
+``unplug``, ``fault``, ``recover``.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import math
+import random
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+
+from infra.local.simulators.modbus_frames import (
+    MeterReading,
+    PortFault,
+    PortReading,
+    PortState,
+    load_map,
+    poll_frames,
+)
+from shared.domain.clock import system_clock, to_wire
+
+log = logging.getLogger("charging_cloud.simulators.gateway")
+
+BACKLOG_LIMIT = 1440  # a day of envelopes at one a minute
+AMBIENT_DC = 250  # 25.0 degC
+MAINS_DV = 2200  # 220.0 V (Chinese single-phase mains)
+
+
+@dataclass(slots=True)
+class _Port:
+    state: PortState = PortState.IDLE
+    power_w: int = 0
+    energy_mws: int = 0  # milliwatt-seconds, so no energy is lost between polls
+    temperature_dc: int = AMBIENT_DC
+    fault_bits: PortFault = PortFault.NONE
+
+
+@dataclass(slots=True)
+class GatewayStats:
+    connects: int = 0
+    registrations: int = 0
+    heartbeats: int = 0
+    envelopes_published: int = 0
+    last_seq: int | None = None
+
+
+class EbikeGatewaySimulator:
+    """One gateway: ``run(stop_event)`` blocks, publishing until the event is set."""
+
+    def __init__(
+        self,
+        gateway_id: str,
+        iccid: str,
+        mqtt_host: str,
+        mqtt_port: int,
+        *,
+        pile_address: int = 1,
+        meter_address: int = 2,
+        report_interval_s: float = 60.0,
+        heartbeat_interval_s: float = 300.0,
+        site_base_load_w: int = 60_000,
+        meter_start_wh: int = 8_000_000,
+        first_seq: int | None = None,
+        clock: Callable[[], datetime] = system_clock,
+        monotonic_ns: Callable[[], int] = time.monotonic_ns,
+        rng: random.Random | None = None,
+    ) -> None:
+        """``monotonic_ns`` paces energy counting (tests pass a fake)."""
+        if report_interval_s <= 0 or heartbeat_interval_s <= 0:
+            raise ValueError("intervals must be positive")
+        self.gateway_id = gateway_id
+        self.iccid = iccid
+        self.topic = f"gw/{gateway_id}/up"
+        self.stats = GatewayStats()
+        self._host = mqtt_host
+        self._port = mqtt_port
+        self._pile_address = pile_address
+        self._meter_address = meter_address
+        self._report_interval_s = report_interval_s
+        self._heartbeat_interval_s = heartbeat_interval_s
+        self._site_base_load_w = site_base_load_w
+        self._clock = clock
+        self._monotonic_ns = monotonic_ns
+        self._rng = rng or random.Random()
+        self._lock = threading.Lock()
+        self._ports = [_Port() for _ in range(int(load_map()["pile"]["port_count"]))]
+        self._meter_mws = meter_start_wh * 3_600_000
+        self._last_advance_ns = monotonic_ns()
+        self._next_seq = first_seq if first_seq is not None else int(clock().timestamp())
+        self._backlog: deque[dict[str, Any]] = deque(maxlen=BACKLOG_LIMIT)
+        self._connected = threading.Event()
+        self._last_publish = time.monotonic()
+
+    # -- driving the ports (any thread) -------------------------------------------------
+
+    @property
+    def port_count(self) -> int:
+        return len(self._ports)
+
+    def plug_in(self, port_no: int) -> None:
+        self._update(port_no, state=PortState.PLUGGED, power_w=0, fault_bits=PortFault.NONE)
+
+    def start_charging(self, port_no: int, power_w: int) -> None:
+        if not 0 < power_w <= 2_000:
+            raise ValueError("an e-bike port draws 1..2000 W")
+        self._update(port_no, state=PortState.CHARGING, power_w=power_w, fault_bits=PortFault.NONE)
+
+    def stop_charging(self, port_no: int) -> None:
+        """Charging ends (battery full), the charger is still plugged."""
+        self._update(port_no, state=PortState.FULL, power_w=0)
+
+    def unplug(self, port_no: int) -> None:
+        self._update(port_no, state=PortState.IDLE, power_w=0, fault_bits=PortFault.NONE)
+
+    def fault(self, port_no: int, bits: PortFault = PortFault.OVER_TEMPERATURE) -> None:
+        self._update(port_no, state=PortState.FAULTED, power_w=0, fault_bits=bits)
+
+    def recover(self, port_no: int) -> None:
+        self._update(port_no, state=PortState.IDLE, power_w=0, fault_bits=PortFault.NONE)
+
+    def port_state(self, port_no: int) -> PortState:
+        with self._lock:
+            return self._port_at(port_no).state
+
+    def _update(self, port_no: int, *, state: PortState, power_w: int, **extra: Any) -> None:
+        with self._lock:
+            self._advance()
+            port = self._port_at(port_no)
+            port.state = state
+            port.power_w = power_w
+            if "fault_bits" in extra:
+                port.fault_bits = extra["fault_bits"]
+
+    def _port_at(self, port_no: int) -> _Port:
+        if not 1 <= port_no <= len(self._ports):
+            raise ValueError("no such port")
+        return self._ports[port_no - 1]
+
+    # -- readings and envelopes ---------------------------------------------------------
+
+    def _advance(self) -> None:
+        """Integrate energy and drift temperatures up to now (caller holds the lock)."""
+        now_ns = self._monotonic_ns()
+        elapsed_ms = max(0, (now_ns - self._last_advance_ns) // 1_000_000)
+        self._last_advance_ns = now_ns
+        pile_w = 0
+        for port in self._ports:
+            if port.state is PortState.CHARGING:
+                port.energy_mws += port.power_w * elapsed_ms
+                pile_w += port.power_w
+                target_dc = AMBIENT_DC + port.power_w // 20
+            elif port.state is PortState.FAULTED and port.fault_bits & PortFault.OVER_TEMPERATURE:
+                target_dc = 780
+            else:
+                target_dc = AMBIENT_DC
+            port.temperature_dc += (target_dc - port.temperature_dc) // 4
+        self._meter_mws += (self._site_base_load_w + pile_w) * elapsed_ms
+
+    def readings(self) -> tuple[list[PortReading], MeterReading]:
+        """Register-level readings as of now (power and voltage jitter like a real meter)."""
+        with self._lock:
+            self._advance()
+            voltage_dv = MAINS_DV + self._rng.randint(-30, 30)
+            ports: list[PortReading] = []
+            for port in self._ports:
+                power_w = port.power_w
+                if port.state is PortState.CHARGING:
+                    power_w = max(1, power_w + self._rng.randint(-power_w // 30, power_w // 30))
+                ports.append(
+                    PortReading(
+                        voltage_dv=voltage_dv,
+                        current_ca=power_w * 1000 // voltage_dv,
+                        power_w=power_w,
+                        energy_wh=port.energy_mws // 3_600_000,
+                        temperature_dc=port.temperature_dc,
+                        state=port.state,
+                        fault_bits=port.fault_bits,
+                    )
+                )
+            meter = self._meter_reading(sum(p.power_w for p in ports))
+        return ports, meter
+
+    def _meter_reading(self, pile_w: int) -> MeterReading:
+        hour = self._clock().hour
+        # Residential load swings over the day; the pile sits on phase A.
+        swing = int(self._site_base_load_w * 0.25 * math.sin(hour / 24 * 2 * math.pi))
+        phase_w = (self._site_base_load_w + swing) // 3
+        power = (
+            phase_w + pile_w + self._rng.randint(-500, 500),
+            phase_w + self._rng.randint(-500, 500),
+            phase_w + self._rng.randint(-500, 500),
+        )
+        voltage = tuple(MAINS_DV + self._rng.randint(-20, 20) for _ in range(3))
+        current = tuple(max(0, p) * 1000 // v for p, v in zip(power, voltage, strict=True))
+        return MeterReading(
+            voltage_dv=(voltage[0], voltage[1], voltage[2]),
+            current_ca=(current[0], current[1], current[2]),
+            power_w=power,
+            energy_wh=self._meter_mws // 3_600_000,
+        )
+
+    def build_envelope(self) -> dict[str, Any]:
+        """The next uplink envelope (takes the next ``seq``)."""
+        ports, meter = self.readings()
+        frames = poll_frames(self._pile_address, ports, self._meter_address, meter)
+        with self._lock:
+            seq = self._next_seq
+            self._next_seq += 1
+        return {
+            "seq": seq,
+            "ts": to_wire(self._clock()),
+            "frames": [base64.b64encode(frame).decode("ascii") for frame in frames],
+        }
+
+    # -- MQTT ---------------------------------------------------------------------------
+
+    def run(self, stop_event: threading.Event) -> None:
+        """Connect (retrying forever), report until ``stop_event`` is set, then disconnect."""
+        client = mqtt.Client(
+            callback_api_version=CallbackAPIVersion.VERSION2,
+            client_id=self.gateway_id,
+            protocol=mqtt.MQTTv311,
+        )
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.reconnect_delay_set(min_delay=1, max_delay=30)
+        client.connect_async(self._host, self._port, keepalive=60)
+        client.loop_start()
+        next_report = time.monotonic()
+        try:
+            while not stop_event.is_set():
+                now = time.monotonic()
+                if now >= next_report:
+                    self._backlog.append(self.build_envelope())
+                    next_report += self._report_interval_s
+                if self._connected.is_set():
+                    self._flush(client)
+                    if time.monotonic() - self._last_publish >= self._heartbeat_interval_s:
+                        self._publish(client, {"type": "heartbeat"})
+                        self.stats.heartbeats += 1
+                stop_event.wait(max(0.05, min(next_report - time.monotonic(), 1.0)))
+        finally:
+            self._connected.clear()
+            client.disconnect()
+            client.loop_stop()
+
+    def _on_connect(
+        self, client: mqtt.Client, _userdata: Any, _flags: Any, reason_code: Any, _props: Any
+    ) -> None:
+        if reason_code.is_failure:
+            log.warning("gateway refused by broker", extra={"gateway_id": self.gateway_id})
+            return
+        self.stats.connects += 1
+        self._publish(client, {"type": "register", "iccid": self.iccid})
+        self.stats.registrations += 1
+        self._connected.set()
+        log.info("gateway connected", extra={"gateway_id": self.gateway_id})
+
+    def _on_disconnect(
+        self, _client: mqtt.Client, _userdata: Any, _flags: Any, _reason: Any, _props: Any
+    ) -> None:
+        self._connected.clear()
+        log.info("gateway disconnected", extra={"gateway_id": self.gateway_id})
+
+    def _flush(self, client: mqtt.Client) -> None:
+        while self._backlog and self._connected.is_set():
+            envelope = self._backlog[0]
+            if not self._publish(client, envelope):
+                return
+            self._backlog.popleft()
+            self.stats.envelopes_published += 1
+            self.stats.last_seq = envelope["seq"]
+
+    def _publish(self, client: mqtt.Client, message: dict[str, Any]) -> bool:
+        payload = json.dumps(message, separators=(",", ":"))
+        info = client.publish(self.topic, payload, qos=1)
+        if info.rc != mqtt.MQTT_ERR_SUCCESS:
+            return False
+        self._last_publish = time.monotonic()
+        return True
