@@ -53,7 +53,7 @@ def _time_import(module: str) -> float:
     ):
         env.setdefault(var, f"bench-{var.lower()}")
     env.setdefault("WS_MANAGEMENT_ENDPOINT", "http://127.0.0.1:9/local")
-    result = subprocess.run(  # noqa: S603
+    result = subprocess.run(
         [sys.executable, "-c", _PROBE.format(module=module)],
         cwd=ROOT,
         env=env,
