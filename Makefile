@@ -50,8 +50,11 @@ typecheck: venv
 cfn-lint: venv
 	$(VENV)/bin/cfn-lint template.yaml
 
+# Unit and integration tests on two workers, then the end-to-end tests (which start the
+# local stack themselves) in one process.
 pytest: venv system-deps
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n 2 -m "not e2e" $(PYTEST_ARGS)
+	$(PY) -m pytest -m e2e $(PYTEST_ARGS)
 
 test: lint typecheck cfn-lint pytest
 

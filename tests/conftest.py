@@ -42,3 +42,10 @@ def aws() -> Iterator[dict[str, str]]:
     """moto running in-process with every table of template.yaml; env vars point at them."""
     with aws_with_tables() as names:
         yield names
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Everything under tests/e2e is end-to-end (it needs the local stack)."""
+    for item in items:
+        if "/tests/e2e/" in str(item.path):
+            item.add_marker(pytest.mark.e2e)
