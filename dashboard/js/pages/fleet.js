@@ -1,0 +1,38 @@
+// Stations, their piles and every gun, loaded together for the overview and the monitor.
+
+import { get, listAll, mapLimit } from "../api.js";
+
+export function operatorQuery(ctx) {
+  return ctx.operatorId ? { operator_id: ctx.operatorId } : {};
+}
+
+/** [{station, piles: [{pile, guns}]}] plus piles whose station is not in the list. */
+export async function loadFleet(ctx) {
+  const query = operatorQuery(ctx);
+  const [stations, piles] = await Promise.all([
+    listAll("/operator/stations", query),
+    listAll("/operator/piles", query),
+  ]);
+  const guns = await mapLimit(piles, 6, async (pile) => {
+    try {
+      const data = await get(`/operator/piles/${encodeURIComponent(pile.pile_id)}/guns`);
+      const list = Array.isArray(data) ? data : data?.items ?? [];
+      return [...list].sort((a, b) => (a.gun_no ?? 0) - (b.gun_no ?? 0));
+    } catch {
+      return [];
+    }
+  });
+  const byStation = new Map(stations.map((station) => [station.station_id, { station, piles: [] }]));
+  const orphans = [];
+  piles.forEach((pile, index) => {
+    const entry = { pile, guns: guns[index] };
+    const group = byStation.get(pile.station_id);
+    if (group) group.piles.push(entry);
+    else orphans.push(entry);
+  });
+  for (const group of byStation.values()) {
+    group.piles.sort((a, b) => a.pile.pile_id.localeCompare(b.pile.pile_id));
+  }
+  const groups = [...byStation.values()].sort((a, b) => a.station.name.localeCompare(b.station.name, "zh-CN"));
+  return { groups, orphans, stations, piles };
+}

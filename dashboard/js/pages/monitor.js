@@ -1,0 +1,110 @@
+// Real-time monitor: stations -> piles -> guns/ports coloured by state, refreshed every 5 s.
+
+import { t } from "../i18n.js";
+import { formatKw } from "../money.js";
+import { countStates, gunState, STATES } from "../status.js";
+import { clear, formatTime, h, loading } from "../ui.js";
+import { needOperator } from "./common.js";
+import { loadFleet } from "./fleet.js";
+
+export async function render(ctx, main, isCurrent) {
+  if (needOperator(ctx, main)) return;
+  const body = h("div", { id: "monitor-body" }, loading());
+  const stamp = h("span", { id: "monitor-updated" });
+  const legend = h(
+    "div",
+    { class: "legend" },
+    STATES.map((state) => h("span", { class: `chip state-${state}` }, t(`state_${state}`))),
+  );
+  clear(
+    main,
+    h(
+      "div",
+      { class: "page-head" },
+      h("h2", {}, t("nav_monitor")),
+      h("div", { class: "muted" }, stamp, " · ", t("auto_refresh"), " ", h("button", { class: "btn small", onclick: () => refresh() }, t("refresh"))),
+    ),
+    legend,
+    body,
+  );
+  async function refresh() {
+    const fleet = await loadFleet(ctx);
+    if (!isCurrent()) return;
+    const groups = fleet.groups.map((group) => stationSection(group.station, group.piles));
+    if (fleet.orphans.length) groups.push(stationSection({ station_id: "-", name: "—" }, fleet.orphans));
+    clear(body, groups.length ? groups : h("p", { class: "muted" }, t("none")));
+    stamp.textContent = `${t("updated_at")} ${new Date().toLocaleTimeString("zh-CN", { hour12: false })}`;
+  }
+  await refresh();
+  ctx.every(5000, () => refresh().catch(() => {}));
+}
+
+function stationSection(station, entries) {
+  const counts = countStates(entries);
+  return h(
+    "section",
+    { class: "station", "data-testid": "monitor-station", dataset: { stationId: station.station_id } },
+    h(
+      "header",
+      { class: "station-head" },
+      h("h3", {}, station.name),
+      h("span", { class: "muted" }, station.address ?? ""),
+      h(
+        "span",
+        { class: "station-counts" },
+        STATES.filter((s) => counts.counts[s]).map((s) => h("span", { class: `chip state-${s}` }, `${t(`state_${s}`)} ${counts.counts[s]}`)),
+        h("span", { class: "chip" }, `${t("piles_online")} ${counts.online}/${counts.online + counts.offline}`),
+      ),
+    ),
+    entries.length
+      ? h("div", { class: "pile-grid" }, entries.map(({ pile, guns }) => pileCard(pile, guns)))
+      : h("p", { class: "muted" }, t("none")),
+  );
+}
+
+function pileCard(pile, guns) {
+  const list = guns.length
+    ? guns
+    : Array.from({ length: pile.gun_count ?? 0 }, (_, i) => ({ gun_no: i + 1, status: null }));
+  return h(
+    "article",
+    {
+      class: `pile-card ${pile.is_online ? "is-online" : "is-offline"}`,
+      "data-testid": "monitor-pile",
+      dataset: { pileId: pile.pile_id, online: pile.is_online ? "true" : "false" },
+    },
+    h(
+      "header",
+      {},
+      h("span", { class: "pile-kind", title: t(`kind_${pile.kind}`) }, pile.kind === "ebike" ? "🛵" : "🚗"),
+      h("strong", { class: "pile-id" }, pile.pile_id),
+      h("span", { class: `badge ${pile.is_online ? "badge-online" : "badge-offline"}` }, pile.is_online ? t("online") : t("offline_pile")),
+    ),
+    h(
+      "div",
+      { class: "pile-meta muted" },
+      `${pile.protocol} · ${formatKw(pile.rated_power_w)} kW · ${pile.model ?? ""}`,
+      pile.is_enabled === false ? h("span", { class: "badge badge-offline" }, t("disabled")) : null,
+    ),
+    h(
+      "div",
+      { class: "guns" },
+      list.map((gun) => {
+        const state = gunState(pile, gun);
+        return h(
+          "span",
+          {
+            class: `gun state-${state}`,
+            title: `${gun.status ?? ""}${gun.error_code && gun.error_code !== "NoError" ? ` · ${gun.error_code}` : ""}${gun.status_at ? ` · ${formatTime(gun.status_at)}` : ""}`,
+            "data-testid": "monitor-gun",
+            dataset: { state, gunNo: gun.gun_no },
+          },
+          h("b", {}, gun.gun_no),
+          " ",
+          t(`state_${state}`),
+        );
+      }),
+    ),
+    h("footer", { class: "muted" }, `${t("last_seen")}: ${formatTime(pile.last_seen_at ?? pile.connected_at)}`),
+  );
+}
