@@ -215,8 +215,9 @@ class LambdaRuntime:
         config = function if isinstance(function, FunctionConfig) else self.function(function)
         return self._pool.submit(self.invoke, config, event)
 
-    def shutdown(self, wait: bool = True) -> None:
-        self._pool.shutdown(wait=wait, cancel_futures=True)
+    def shutdown(self, wait: bool = True, cancel_pending: bool = False) -> None:
+        """Stop the pool; queued invocations still run unless ``cancel_pending``."""
+        self._pool.shutdown(wait=wait, cancel_futures=cancel_pending)
 
     def _count(self, logical_id: str, is_error: bool) -> None:
         with self._counts_lock:
