@@ -54,6 +54,8 @@ ARTIFACT_KEY = "code.zip"
 PARTITION = "aws"
 URL_SUFFIX = "amazonaws.com"
 STACK_WAIT_S = 60.0
+# Ref/GetAtt of a resource left out (API Gateway v2, CloudFront ...) become this + its id.
+PLACEHOLDER_PREFIX = "left-out-"
 
 # Types moto 5.2.5's CloudFormation creates, as far as this template uses them
 # (tests/integration/test_provision.py checks the list against moto's own model map).
@@ -158,7 +160,7 @@ def provision(
         parameters=_parameter_defaults(source),
     )
     artifact_uri = _upload_artifact(clients, f"{stack_name}-artifacts".lower())
-    translated = _translate(_prepare_sam(source, template_path.parent, artifact_uri), region)
+    translated = expand_sam(source, template_path.parent, region, artifact_uri)
     resources: dict[str, Any] = translated["Resources"]
     context.resource_types = {lid: res["Type"] for lid, res in resources.items()}
 
@@ -329,6 +331,16 @@ def _parameter_defaults(template: dict[str, Any]) -> dict[str, str]:
     }
 
 
+def expand_sam(
+    template: dict[str, Any], base_dir: Path, region: str, artifact_uri: str
+) -> dict[str, Any]:
+    """The plain CloudFormation samtranslator makes of the template, offline.
+
+    Every function's code is ``artifact_uri``; state machine definition files are inlined.
+    """
+    return _translate(_prepare_sam(template, base_dir, artifact_uri), region)
+
+
 def _prepare_sam(template: dict[str, Any], base_dir: Path, artifact_uri: str) -> dict[str, Any]:
     """A copy of the SAM template with code in moto's S3 and definitions inlined."""
     prepared = copy.deepcopy(template)
@@ -363,7 +375,9 @@ def _stand_in_for_left_out(resources: dict[str, Any], context: _Context) -> set[
     handled = CLOUDFORMATION_TYPES | set(BEFORE_STACK_TYPES) | set(AFTER_STACK_TYPES)
     left_out = {lid for lid, res in resources.items() if res["Type"] not in handled}
     for logical_id in left_out:
-        context.stands[logical_id] = _Stand(ref=f"local-{logical_id.lower()}", is_placeholder=True)
+        context.stands[logical_id] = _Stand(
+            ref=f"{PLACEHOLDER_PREFIX}{logical_id.lower()}", is_placeholder=True
+        )
     return left_out
 
 
