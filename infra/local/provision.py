@@ -82,6 +82,8 @@ BEFORE_STACK_TYPES = (
     "AWS::Cognito::UserPoolClient",
     "AWS::Cognito::UserPoolGroup",
     "AWS::SecretsManager::Secret",
+    # moto's CloudFormation creates IoT policies but answers Ref with no name.
+    "AWS::IoT::Policy",
 )
 # Created through the API after the stack (they need the functions' ARNs).
 AFTER_STACK_TYPES = ("AWS::StepFunctions::StateMachine", "AWS::IoT::TopicRule")
@@ -404,6 +406,7 @@ def _create_before_stack(resources: dict[str, Any], context: _Context, clients: 
         "AWS::Cognito::UserPoolClient": _create_user_pool_client,
         "AWS::Cognito::UserPoolGroup": _create_user_pool_group,
         "AWS::SecretsManager::Secret": _create_secret,
+        "AWS::IoT::Policy": _create_iot_policy,
     }
     for resource_type in BEFORE_STACK_TYPES:
         for logical_id, resource in resources.items():
@@ -462,6 +465,18 @@ def _create_secret(
         request["SecretString"] = _generated_secret(props["GenerateSecretString"], secretsmanager)
     arn = secretsmanager.create_secret(**request)["ARN"]
     return _Stand(ref=arn, attributes={"Id": arn})
+
+
+def _create_iot_policy(
+    logical_id: str, props: dict[str, Any], context: _Context, clients: _Clients
+) -> _Stand:
+    name = props.get("PolicyName", f"{context.stack_name}-{logical_id}")
+    document = props["PolicyDocument"]
+    policy = clients.get("iot").create_policy(
+        policyName=name,
+        policyDocument=document if isinstance(document, str) else json.dumps(document),
+    )
+    return _Stand(ref=name, attributes={"Arn": policy["policyArn"], "Id": name})
 
 
 def _generated_secret(spec: dict[str, Any], secretsmanager: Any) -> str:
