@@ -76,7 +76,7 @@ function pileCard(pile, guns) {
     h(
       "header",
       {},
-      h("span", { class: "pile-kind", title: t(`kind_${pile.kind}`) }, pile.kind === "ebike" ? "🛵" : "🚗"),
+      h("span", { class: `pile-kind kind-${pile.kind}` }, t(`kind_${pile.kind}`)),
       h("strong", { class: "pile-id" }, pile.pile_id),
       h("span", { class: `badge ${pile.is_online ? "badge-online" : "badge-offline"}` }, pile.is_online ? t("online") : t("offline_pile")),
     ),

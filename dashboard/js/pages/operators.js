@@ -30,6 +30,15 @@ export async function render(ctx, main, isCurrent) {
     });
   }
 
+  function edit(op) {
+    clear(
+      formSlot,
+      collapsible(`${t("edit")}: ${op.name}`, operatorForm(op, (body) => patch(`/operator/operators/${encodeURIComponent(op.operator_id)}`, body)), { open: true }),
+      h("button", { class: "btn link", onclick: () => reload() }, t("cancel")),
+    );
+    formSlot.scrollIntoView({ block: "start" });
+  }
+
   async function reload() {
     const operators = await listAll("/operator/operators");
     if (!isCurrent()) return;
@@ -45,7 +54,7 @@ export async function render(ctx, main, isCurrent) {
           { label: t("created_at"), render: (op) => formatTime(op.created_at) },
           {
             label: t("actions"),
-            render: (op) => collapsible(t("edit"), operatorForm(op, (body) => patch(`/operator/operators/${encodeURIComponent(op.operator_id)}`, body))),
+            render: (op) => h("button", { class: "btn small", onclick: () => edit(op) }, t("edit")),
           },
         ],
         operators,

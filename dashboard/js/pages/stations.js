@@ -25,8 +25,24 @@ export async function render(ctx, main, isCurrent) {
   const messages = h("div", {});
   clear(main, h("div", { class: "page-head" }, h("h2", {}, t("nav_stations"))), messages, formSlot, listSlot);
 
+  let tariffs = [];
+
+  function edit(station) {
+    clear(
+      formSlot,
+      collapsible(`${t("edit_station")}: ${station.name}`, stationForm(ctx, tariffs, station, async (body) => {
+        await patch(`/operator/stations/${encodeURIComponent(station.station_id)}`, body);
+        clear(messages, notice(t("saved")));
+        await reload();
+      }), { open: true, testid: "edit-station" }),
+      h("button", { class: "btn link", onclick: () => reload() }, t("cancel")),
+    );
+    formSlot.scrollIntoView({ block: "start" });
+  }
+
   async function reload() {
-    const [stations, tariffs] = await Promise.all([
+    let stations;
+    [stations, tariffs] = await Promise.all([
       listAll("/operator/stations", operatorQuery(ctx)),
       listAll("/operator/tariffs", operatorQuery(ctx)),
     ]);
@@ -60,11 +76,7 @@ export async function render(ctx, main, isCurrent) {
                 : h(
                     "div",
                     { class: "row-actions" },
-                    collapsible(t("edit"), stationForm(ctx, tariffs, s, async (body) => {
-                      await patch(`/operator/stations/${encodeURIComponent(s.station_id)}`, body);
-                      clear(messages, notice(t("saved")));
-                      await reload();
-                    })),
+                    h("button", { class: "btn small", "data-testid": "edit-station", onclick: () => edit(s) }, t("edit")),
                     h("button", {
                       class: "btn danger small",
                       onclick: async () => {

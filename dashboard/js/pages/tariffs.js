@@ -35,6 +35,19 @@ export async function render(ctx, main, isCurrent) {
   const listSlot = h("div", {}, loading());
   clear(main, h("div", { class: "page-head" }, h("h2", {}, t("nav_tariffs"))), messages, formSlot, listSlot);
 
+  function edit(tariff) {
+    clear(
+      formSlot,
+      collapsible(`${t("edit_tariff")}: ${tariff.name}`, tariffEditor(tariff, async (body) => {
+        await patch(`/operator/tariffs/${encodeURIComponent(tariff.tariff_id)}`, body);
+        clear(messages, notice(t("saved")));
+        await reload();
+      }), { open: true, testid: "edit-tariff" }),
+      h("button", { class: "btn link", onclick: () => reload() }, t("cancel")),
+    );
+    formSlot.scrollIntoView({ block: "start" });
+  }
+
   async function reload() {
     const tariffs = await listAll("/operator/tariffs", operatorQuery(ctx));
     if (!isCurrent()) return;
@@ -63,11 +76,7 @@ export async function render(ctx, main, isCurrent) {
             render: (tf) =>
               ctx.readOnly
                 ? ""
-                : collapsible(t("edit"), tariffEditor(tf, async (body) => {
-                    await patch(`/operator/tariffs/${encodeURIComponent(tf.tariff_id)}`, body);
-                    clear(messages, notice(t("saved")));
-                    await reload();
-                  })),
+                : h("button", { class: "btn small", "data-testid": "edit-tariff", onclick: () => edit(tf) }, t("edit")),
           },
         ],
         tariffs,
