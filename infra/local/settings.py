@@ -57,7 +57,8 @@ class LocalSettings:
 
     @property
     def ws_url(self) -> str:
-        return f"ws://{self.host}:{self.ws_port}/ocpp"
+        """The piles' base URL: a pile opens ``{ws_url}/ocpp/{pileId}``."""
+        return f"ws://{self.host}:{self.ws_port}"
 
     @property
     def management_endpoint(self) -> str:
