@@ -10,7 +10,7 @@ from typing import Any
 
 from shared.domain.base_data import Page, PageRequest
 from shared.domain.clock import Clock
-from shared.domain.errors import InvalidInput
+from shared.domain.errors import InvalidInput, NotFound
 from shared.domain.passwords import hash_password, is_acceptable_password
 from shared.domain.piles import Gun, Pile, PileKind, PileProtocol, guns_of
 from shared.domain.tenancy import Principal
@@ -86,8 +86,11 @@ def list_piles(
         InvalidInput: a platform admin named no operator (nor a station to take it from).
         NotFound: another operator or its station named.
     """
-    if station_id is not None and operator_id is None and principal.is_platform_admin:
-        operator_id = repo.get_station(principal, station_id).operator_id
+    if station_id is not None:
+        station = repo.get_station(principal, station_id)
+        if operator_id is not None and operator_id != station.operator_id:
+            raise NotFound(f"station {station_id} not found", kind="station", id=station_id)
+        operator_id = station.operator_id
     return repo.list_piles(principal, operator_id, station_id, page)
 
 
