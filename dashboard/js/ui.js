@@ -117,9 +117,9 @@ export function form({ fields, submitLabel, onSubmit, testid, extra }) {
       await onSubmit(readValues(fields, inputs), el);
     } catch (error) {
       clear(errorSlot, errorBox(error));
-      const fieldName = error?.details?.field ?? error?.details?.details?.field;
-      const target = fieldName && el.querySelector(`.field[data-field="${CSS.escape(fieldName)}"]`);
-      if (target) target.classList.add("invalid");
+      for (const name of badFields(error)) {
+        el.querySelector(`.field[data-field="${CSS.escape(name)}"]`)?.classList.add("invalid");
+      }
       errorSlot.scrollIntoView?.({ block: "nearest" });
     } finally {
       button.disabled = false;
@@ -127,6 +127,15 @@ export function form({ fields, submitLabel, onSubmit, testid, extra }) {
   });
   el.inputs = inputs;
   return el;
+}
+
+/** Field names an API error points at: details.field, or each 422 details.errors[].path. */
+export function badFields(error) {
+  const details = error?.details?.details ?? {};
+  const names = [details.field, error?.details?.field];
+  for (const problem of details.errors ?? []) names.push(String(problem.path ?? "").split(".")[0]);
+  const aliases = { partner_share_bp: "partner_share", amount_fen: "amount", percent_bp: "percent" };
+  return [...new Set(names.filter(Boolean).map((name) => aliases[name] ?? name))];
 }
 
 function fieldInput(spec) {

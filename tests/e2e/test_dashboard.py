@@ -163,6 +163,7 @@ def test_form_shows_the_api_validation_error_when_input_is_bad(demo_stack: Any, 
     text = error.inner_text()
     assert "lat" in text
     assert "HTTP 4" in text
+    assert form.locator(".field.invalid[data-field=lat]").count() == 1
     token = _api_token(demo_stack.http_url, *demo.DEMO_ADMIN)
     stations = requests.get(
         f"{demo_stack.http_url}/operator/stations",
