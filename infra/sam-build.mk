@@ -3,6 +3,9 @@
 # ARTIFACTS_DIR set. Each artifact gets shared/, functions/__init__.py and its own folder,
 # plus the runtime dependencies built for the Lambda platform (python3.11 on arm64).
 
+# The root Makefile includes this before its own targets: keep its first target the default.
+SAM_PREVIOUS_DEFAULT_GOAL := $(.DEFAULT_GOAL)
+
 SAM_PYTHON ?= python3
 SAM_PIP_FLAGS := --quiet --disable-pip-version-check --no-compile \
 	--platform manylinux2014_aarch64 --implementation cp --python-version 3.11 \
@@ -42,3 +45,5 @@ build-$(1):
 endef
 
 $(foreach entry,$(SAM_FUNCTIONS),$(eval $(call sam_build_function,$(word 1,$(subst :, ,$(entry))),$(word 2,$(subst :, ,$(entry))))))
+
+.DEFAULT_GOAL := $(SAM_PREVIOUS_DEFAULT_GOAL)
