@@ -97,8 +97,14 @@ class CompiledRoute:
     route: HttpRoute
     segments: tuple[_Segment, ...]
 
+    @property
+    def is_default(self) -> bool:
+        return self.route.path == "$default"
+
     @classmethod
     def of(cls, route: HttpRoute) -> CompiledRoute:
+        if route.path == "$default":  # the catch-all route: no segments, least specific
+            return cls(route, ())
         segments = []
         for part in route.path.strip("/").split("/"):
             if part.startswith("{") and part.endswith("+}"):
@@ -111,6 +117,8 @@ class CompiledRoute:
 
     @property
     def route_key(self) -> str:
+        if self.is_default:
+            return "$default"
         return f"{self.route.method.upper()} {self.route.path}"
 
     @property
@@ -119,6 +127,8 @@ class CompiledRoute:
 
     def match(self, method: str, parts: list[str]) -> dict[str, str] | None:
         """Path parameters when this route takes ``method`` on ``parts``, else None."""
+        if self.is_default:
+            return {}
         if self.route.method.upper() not in ("ANY", method):
             return None
         params: dict[str, str] = {}

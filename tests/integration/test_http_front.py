@@ -394,6 +394,21 @@ def test_routes_sorted_most_specific_first_when_compiled() -> None:
     assert order.index("ANY /operator/reports/{proxy+}") < order.index("ANY /operator/{proxy+}")
 
 
+def test_default_route_catches_what_no_other_route_takes_when_declared() -> None:
+    routes = compile_routes([*ROUTES, HttpRoute("ANY", "$default", "ReportsFunction", False)])
+
+    matched = [
+        next(
+            route
+            for route in routes
+            if route.match(method, path.lstrip("/").split("/")) is not None
+        )
+        for method, path in (("GET", "/health"), ("GET", "/anything/else"), ("DELETE", "/health"))
+    ]
+
+    assert [route.route_key for route in matched] == ["GET /health", "$default", "$default"]
+
+
 def test_claims_rendered_as_strings_when_passed_to_the_integration() -> None:
     rendered = render_claims(
         {"cognito:groups": ["a", "b"], "exp": 17, "email_verified": True, "sub": "x"}
