@@ -526,6 +526,8 @@ def _responses(op: Operation, refs: Mapping[Any, Any]) -> dict[str, Any]:
         success["content"] = {"application/json": {"schema": refs[(op.response, "serialization")]}}
     responses: dict[str, Any] = {str(op.status): success}
     codes = set(op.errors) | {413, 422, 502}
+    if op.body is not None:
+        codes.add(400)
     if not op.is_public:
         codes |= {401, 403}
     for code in sorted(codes):

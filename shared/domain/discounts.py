@@ -38,6 +38,10 @@ class Discount:
 
     def __post_init__(self) -> None:
         require_text(self.name, "name", max_length=100)
+        if not isinstance(self.kind, DiscountKind):
+            if self.kind not in set(DiscountKind):
+                raise InvalidInput(f"kind must be one of {', '.join(DiscountKind)}", field="kind")
+            object.__setattr__(self, "kind", DiscountKind(self.kind))
         if self.kind is DiscountKind.PERCENT_OFF_SERVICE:
             if self.percent_bp is None or self.amount_fen is not None:
                 raise InvalidInput(

@@ -61,11 +61,15 @@ class TariffPeriod:
     service_fen_per_kwh: int
 
     def __post_init__(self) -> None:
+        if not isinstance(self.kind, PeriodKind):
+            if self.kind not in set(PeriodKind):
+                raise InvalidInput(f"kind must be one of {', '.join(PeriodKind)}", field="kind")
+            object.__setattr__(self, "kind", PeriodKind(self.kind))
         start = minute_of_day(self.start, "start")
         end = minute_of_day(self.end, "end")
         if start == MINUTES_PER_DAY:
             raise InvalidInput("a period cannot start at 24:00", field="start")
-        if start == end % MINUTES_PER_DAY:
+        if start == end:
             raise InvalidInput("a period must not start where it ends", field="end")
         require_range(self.electricity_fen_per_kwh, "electricity_fen_per_kwh", 0, MAX_FEN_PER_KWH)
         require_range(self.service_fen_per_kwh, "service_fen_per_kwh", 0, MAX_FEN_PER_KWH)
