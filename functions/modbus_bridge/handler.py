@@ -1,0 +1,48 @@
+"""IoT topic rule on ``gw/+/up`` -> one gateway message: record the gateway, check CRCs,
+decode the RTU frames. Bad input is logged and counted, never raised."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from functions.modbus_bridge import wiring
+from shared.observability import logger, metrics
+from shared.services.gateways import handle_gateway_message
+
+
+@logger.inject_lambda_context(clear_state=True)
+def lambda_handler(event: Any, context: LambdaContext) -> dict[str, Any]:
+    outcome = handle_gateway_message(
+        event, gateways=wiring.gateways(), decoder=wiring.decoder(), clock=wiring.clock
+    )
+    batch = outcome.batch
+    counts = {
+        "ModbusFramesGood": batch.good if batch else 0,
+        "ModbusFramesBadCrc": batch.bad_crc if batch else 0,
+        "ModbusFramesUndecodable": batch.undecodable if batch else 0,
+        "GatewayMessagesInvalid": 1 if outcome.kind == "invalid" else 0,
+    }
+    if outcome.kind == "invalid":
+        logger.warning(
+            "invalid gateway message",
+            extra={"gateway_id": outcome.gateway_id, "fields": outcome.invalid_fields},
+        )
+    else:
+        logger.info(
+            "gateway message",
+            extra={
+                "gateway_id": outcome.gateway_id,
+                "kind": outcome.kind,
+                "is_replay": outcome.is_replay,
+                **counts,
+            },
+        )
+    for name, value in counts.items():
+        if value:
+            metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
+    if any(counts.values()):
+        metrics.flush_metrics()
+    return {"kind": outcome.kind, "gateway_id": outcome.gateway_id, **counts}

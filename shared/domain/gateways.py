@@ -1,0 +1,150 @@
+"""4G gateways (DTUs) that carry e-bike piles' Modbus RTU frames over MQTT.
+
+A gateway publishes on ``gw/{gateway_id}/up``; the IoT rule adds ``gateway_id`` from
+``topic(2)``. Three messages share the topic (the DTU pattern: transparent data, a
+registration packet with the SIM's ICCID, a heartbeat):
+
+- data: ``{"seq": n, "ts": gateway time, "frames": ["<base64 RTU response>", ...]}``
+  (``"type": "data"`` optional);
+- registration: ``{"type": "register", "iccid": "8986..."}``;
+- heartbeat: ``{"type": "heartbeat"}``.
+
+Each RTU frame ends with its CRC-16/Modbus (polynomial 0xA001 reflected, initial 0xFFFF,
+low byte first on the wire). A frame whose CRC fails is counted and dropped, never
+decoded: line noise must not become a reading.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
+
+from shared.domain.errors import InvalidInput
+
+GATEWAY_ID_PATTERN = r"^[A-Za-z0-9._-]{1,48}$"
+MAX_FRAMES_PER_MESSAGE = 64
+MIN_RTU_FRAME_BYTES = 4  # address, function code, CRC
+MAX_RTU_FRAME_BYTES = 256  # Modbus over serial line: ADU of at most 256 bytes
+_MAX_FRAME_TEXT = 4 * (MAX_RTU_FRAME_BYTES // 3 + 1)
+
+GatewayId = Annotated[str, Field(pattern=GATEWAY_ID_PATTERN)]
+
+
+class _Message(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    gateway_id: GatewayId
+
+
+class DataMessage(_Message):
+    """RTU responses the gateway relays, numbered by ``seq`` (resumed after an outage)."""
+
+    type: Literal["data"] = "data"
+    seq: Annotated[int, Field(ge=0, le=2**32 - 1)]
+    ts: AwareDatetime
+    frames: Annotated[
+        list[Annotated[str, Field(min_length=1, max_length=_MAX_FRAME_TEXT)]],
+        Field(max_length=MAX_FRAMES_PER_MESSAGE),
+    ]
+
+
+class RegistrationMessage(_Message):
+    """The DTU's registration packet: its SIM card's ICCID."""
+
+    type: Literal["register"]
+    iccid: Annotated[str, Field(pattern=r"^[0-9A-Fa-f]{18,22}$")]
+
+
+class HeartbeatMessage(_Message):
+    type: Literal["heartbeat"]
+
+
+GatewayMessage = DataMessage | RegistrationMessage | HeartbeatMessage
+
+_MODELS: dict[str, type[DataMessage] | type[RegistrationMessage] | type[HeartbeatMessage]] = {
+    "data": DataMessage,
+    "register": RegistrationMessage,
+    "heartbeat": HeartbeatMessage,
+}
+
+
+def parse_gateway_message(raw: Mapping[str, Any]) -> GatewayMessage:
+    """Validate the IoT rule's event.
+
+    Raises:
+        InvalidInput: unknown type, or a field missing or out of shape.
+    """
+    kind = raw.get("type", "data")
+    model = _MODELS.get(kind) if isinstance(kind, str) else None
+    if model is None:
+        raise InvalidInput("unknown gateway message type", field="type")
+    try:
+        return model.model_validate(dict(raw))
+    except ValidationError as exc:
+        fields = sorted({".".join(str(part) for part in error["loc"]) for error in exc.errors()})
+        raise InvalidInput("invalid gateway message", fields=fields) from exc
+
+
+def crc16_modbus(data: bytes) -> int:
+    """CRC-16/Modbus of ``data`` as an integer (append it low byte first)."""
+    crc = 0xFFFF
+    for byte in data:
+        crc ^= byte
+        for _ in range(8):
+            crc = (crc >> 1) ^ 0xA001 if crc & 1 else crc >> 1
+    return crc
+
+
+def has_valid_crc(frame: bytes) -> bool:
+    """True when the last two bytes of an RTU frame are the CRC of the rest."""
+    if len(frame) < MIN_RTU_FRAME_BYTES:
+        return False
+    return crc16_modbus(frame[:-2]) == int.from_bytes(frame[-2:], "little")
+
+
+def decode_frame_text(text: str) -> bytes | None:
+    """The bytes of one base64 frame, or None when it is not base64 or not RTU-sized."""
+    try:
+        frame = base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    if not MIN_RTU_FRAME_BYTES <= len(frame) <= MAX_RTU_FRAME_BYTES:
+        return None
+    return frame
+
+
+@dataclass(frozen=True, slots=True)
+class RtuReading:
+    """One decoded RTU response: registers or bits read, or an exception the device sent."""
+
+    device_address: int
+    function_code: int
+    registers: tuple[int, ...] = ()
+    bits: tuple[bool, ...] = ()
+    exception_code: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FrameBatch:
+    """What one data message held, frame by frame."""
+
+    good: int
+    bad_crc: int
+    undecodable: int
+    readings: tuple[RtuReading, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class GatewaySeen:
+    """The gateway record's update for one message."""
+
+    gateway_id: str
+    seen_at: datetime
+    seq: int | None = None
+    iccid: str | None = None
