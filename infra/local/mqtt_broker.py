@@ -8,13 +8,37 @@ no session state across our restarts either). Its log goes to
 
 from __future__ import annotations
 
+import ctypes
+import getpass
+import ctypes.util
 import logging
+import signal
 import socket
 import subprocess
+import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 log = logging.getLogger("local.mqtt")
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> Callable[[], None] | None:
+    """A pre-exec hook making the broker exit when the thread that started it goes away.
+
+    A stack killed hard (SIGKILL, a crashed test run) must not leave mosquitto holding the
+    port. libc is loaded here, in the parent, so the hook only makes one system call.
+    """
+    if not sys.platform.startswith("linux"):
+        return None
+    libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+
+    def hook() -> None:
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+    return hook
 
 
 class BrokerFailed(RuntimeError):
@@ -50,6 +74,8 @@ class MosquittoBroker:
             [
                 "# Written by infra/local/mqtt_broker.py at every local stack start.",
                 f"listener {self.port} {self.host}",
+                # Keep our user: a privilege drop would also clear the parent-death signal.
+                f"user {getpass.getuser()}",
                 "allow_anonymous true",
                 "persistence false",
                 "log_dest stdout",
@@ -64,6 +90,9 @@ class MosquittoBroker:
 
     def start(self, timeout_s: float = 10.0) -> None:
         """Start mosquitto and wait until it accepts TCP connections.
+
+        Call it from the thread that lives as long as the stack (the main thread): the
+        broker is tied to that thread's life.
 
         Raises:
             BrokerFailed: the executable is missing, it exited, or it never listened.
@@ -84,6 +113,7 @@ class MosquittoBroker:
                 stdout=log_file,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # Ctrl-C reaches the stack, which stops mosquitto itself
+                preexec_fn=_die_with_parent(),  # noqa: PLW1509 - one prctl call, libc preloaded
             )
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:

@@ -41,7 +41,7 @@ from infra.local.http_front import HttpFront
 from infra.local.iot_rules import IotDataEndpoint, IotRuleEngine, MqttLink
 from infra.local.jwt_authorizer import JwtAuthorizer
 from infra.local.lambda_runtime import LambdaRuntime
-from infra.local.mqtt_broker import MosquittoBroker
+from infra.local.mqtt_broker import BrokerFailed, MosquittoBroker
 from infra.local.scheduler import ScheduleTicker
 from infra.local.settings import LocalSettings
 from infra.local.ws_door import WsDoor
@@ -136,11 +136,20 @@ class LocalStack:
         self.admin_login: tuple[str, str] | None = None
 
     async def start(self) -> LocalStackInfo:
-        """Bring every part up; on failure, whatever started is stopped again.
+        """Bring every part up (call ``stop`` afterwards, also when this fails).
 
         Raises:
             StackStartError: a port is taken, or a part failed to start.
         """
+        try:
+            return await self._start()
+        except StackStartError:
+            raise
+        except (RuntimeError, ValueError, LookupError, OSError) as exc:
+            # Provisioning, broker, rule SQL, schedules, function lookup: say which and why.
+            raise StackStartError(f"{type(exc).__name__}: {exc}") from exc
+
+    async def _start(self) -> LocalStackInfo:
         settings = self.settings
         self._check_ports()
         settings.state_dir.mkdir(parents=True, exist_ok=True)
@@ -149,7 +158,8 @@ class LocalStack:
         runtime = LambdaRuntime.from_deployment(deployment, max_workers=settings.lambda_workers)
         runtime.install_into_moto()
         self._runtime = runtime
-        await asyncio.to_thread(self._start_mqtt, deployment, runtime)
+        self._start_broker()  # in the main thread: mosquitto lives as long as this thread
+        await asyncio.to_thread(self._start_iot, deployment, runtime)
         await self._start_web(deployment, runtime)
         self._ticker = ScheduleTicker(runtime, deployment.schedules, region=deployment.region)
         self._ticker.start()
@@ -268,13 +278,19 @@ class LocalStack:
 
     # -- MQTT --------------------------------------------------------------------------------
 
-    def _start_mqtt(self, deployment: LocalDeployment, runtime: LambdaRuntime) -> None:
+    def _start_broker(self) -> None:
         settings = self.settings
         broker = MosquittoBroker(
             settings.host, settings.mqtt_port, settings.state_dir, settings.mosquitto_path
         )
-        broker.start()
+        try:
+            broker.start()
+        except BrokerFailed as exc:
+            raise StackStartError(str(exc)) from exc
         self._broker = broker
+
+    def _start_iot(self, deployment: LocalDeployment, runtime: LambdaRuntime) -> None:
+        settings = self.settings
         publisher = MqttLink(settings.host, settings.mqtt_port, f"iot-data-{os.getpid()}")
         publisher.connect()
         self._publisher = publisher
