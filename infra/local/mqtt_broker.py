@@ -9,8 +9,8 @@ no session state across our restarts either). Its log goes to
 from __future__ import annotations
 
 import ctypes
-import getpass
 import ctypes.util
+import getpass
 import logging
 import signal
 import socket
