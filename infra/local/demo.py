@@ -14,14 +14,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import requests
 
+from infra.local.deployment import LocalDeployment
 from infra.local.simulators.ebike_gateway import EbikeGatewaySimulator
 from infra.local.simulators.fleet import Fleet
 from infra.local.simulators.modbus_frames import PortFault
@@ -256,6 +259,9 @@ PILES = (
 )
 
 
+PasswordSetter = Callable[[str, str], None]
+
+
 class DemoSeedError(Exception):
     """The operator API refused a seeding step; the message carries its answer."""
 
@@ -331,8 +337,14 @@ class SeededIds:
     station_ids: dict[str, str]
 
 
-def seed(http_url: str) -> SeededIds:
+def seed(http_url: str, set_password: PasswordSetter | None = None) -> SeededIds:
     """Create the demo data through the API unless it exists; safe to run again.
+
+    The user pool's policy (upper and lower case and digits) refuses the documented demo
+    passwords, as it refuses the local platform admin's: with ``set_password`` (only
+    possible inside the stack's process, where embedded AWS lives) the staff logins are
+    created through the API with a policy-conforming password and then given the
+    documented one behind the policy. Without it, existing logins are left alone.
 
     Raises:
         DemoSeedError: the API refused a step.
@@ -341,8 +353,8 @@ def seed(http_url: str) -> SeededIds:
     admin = OperatorApiClient(http_url)
     admin.login(*PLATFORM_ADMIN)
     operator_id = _ensure_operator(admin)
-    _ensure_staff(admin, operator_id, DEMO_ADMIN, "operator-admin")
-    _ensure_staff(admin, operator_id, DEMO_MAINT, "maintenance")
+    _ensure_staff(admin, operator_id, DEMO_ADMIN, "operator-admin", set_password)
+    _ensure_staff(admin, operator_id, DEMO_MAINT, "maintenance", set_password)
 
     # The rest is done as the demo operator's admin, as an operator would.
     api = OperatorApiClient(http_url)
@@ -368,22 +380,29 @@ def _ensure_operator(api: OperatorApiClient) -> str:
             "contact_phone": OPERATOR_CONTACT[1],
         },
     )
-    log.info("demo operator created", extra={"operator_id": created["operator_id"]})
+    log.info("demo operator created: %s", created["operator_id"])
     return str(created["operator_id"])
 
 
 def _ensure_staff(
-    api: OperatorApiClient, operator_id: str, login: tuple[str, str], role: str
+    api: OperatorApiClient,
+    operator_id: str,
+    login: tuple[str, str],
+    role: str,
+    set_password: PasswordSetter | None,
 ) -> None:
     username, password = login
+    initial = password if set_password is None else f"Demo-{secrets.token_urlsafe(12)}-9a"
     answer = api.call(
         "POST",
         f"/operator/operators/{operator_id}/staff",
-        {"username": username, "password": password, "role": role},
+        {"username": username, "password": initial, "role": role},
         accept=(409,),
     )
     if answer.get("status") != 409:
-        log.info("demo staff created", extra={"username": username, "role": role})
+        log.info("demo staff login created: %s (%s)", username, role)
+    if set_password is not None:
+        set_password(username, password)
 
 
 def _ensure_tariffs(api: OperatorApiClient) -> dict[str, str]:
@@ -433,7 +452,7 @@ def _ensure_pile(api: OperatorApiClient, pile: DemoPile, station_id: str) -> Non
     found = api.call("GET", f"/operator/piles/{pile.pile_id}", accept=(404,))
     if found.get("status") == 404:
         api.call("POST", "/operator/piles", pile.body(station_id))
-        log.info("demo pile created", extra={"pile_id": pile.pile_id})
+        log.info("demo pile created: %s", pile.pile_id)
     elif found.get("is_enabled") is False:
         api.call("PATCH", f"/operator/piles/{pile.pile_id}", {"is_enabled": True})
 
@@ -514,6 +533,28 @@ async def _sleep_unless(stop: asyncio.Event, seconds: float) -> None:
         return
 
 
+def set_local_password(deployment: LocalDeployment, username: str, password: str) -> None:
+    """Give a login of the embedded user pool ``password``, past the pool's policy (the
+    stack does the same for the local platform admin). Only in the stack's own process.
+
+    Raises:
+        DemoSeedError: the pool or the user is not in this process's embedded AWS.
+    """
+    from moto.cognitoidp.models import UserStatus, cognitoidp_backends
+
+    for account_backends in cognitoidp_backends.values():
+        backend = account_backends.get(deployment.region)
+        pool = backend.user_pools.get(deployment.user_pool_id) if backend else None
+        if pool is not None:
+            user = pool._get_user(username)
+            if user is None:
+                raise DemoSeedError(f"login {username} is not in the user pool")
+            user.password = password
+            user.status = UserStatus.CONFIRMED
+            return
+    raise DemoSeedError("the user pool is not in this process's embedded AWS")
+
+
 def _stack_value(stack_info: Any, name: str) -> Any:
     if isinstance(stack_info, Mapping):
         return stack_info[name]
@@ -523,26 +564,27 @@ def _stack_value(stack_info: Any, name: str) -> Any:
 def start_demo(stack_info: Any, stop_event: threading.Event) -> None:
     """Seed the demo data (retrying while the API warms up), then simulate until stopped."""
     http_url = str(_stack_value(stack_info, "http_url"))
+    deployment = _stack_value(stack_info, "deployment")
     delay_s = 1.0
     while not stop_event.is_set():
         try:
-            ids = seed(http_url)
+            ids = seed(http_url, partial(set_local_password, deployment))
             break
         except (DemoSeedError, requests.RequestException) as exc:
-            log.warning("demo seeding failed; retrying", extra={"error": str(exc)})
+            log.warning("demo seeding failed, retrying in %.0f s: %s", delay_s, exc)
             stop_event.wait(delay_s)
             delay_s = min(delay_s * 2, 30.0)
     else:
         return
     log.info(
-        "demo ready",
-        extra={
-            "dashboard": http_url,
-            "logins": f"{DEMO_ADMIN[0]}/{DEMO_ADMIN[1]}, {DEMO_MAINT[0]}/{DEMO_MAINT[1]}",
-            "free_piles": "DEMO-16-FREE, DEMO-201-FREE",
-            "operator_id": ids.operator_id,
-            "station_ids": ids.station_ids,
-        },
+        "demo ready: dashboard %s/ logins %s / %s and %s / %s; operator %s; "
+        "free piles DEMO-16-FREE, DEMO-201-FREE (password %s); card %s (see docs/demo.md)",
+        http_url,
+        *DEMO_ADMIN,
+        *DEMO_MAINT,
+        ids.operator_id,
+        FREE_PILE_PASSWORD,
+        CARD_NO,
     )
     logging.getLogger("ocpp").setLevel(logging.WARNING)
     fleet = build_fleet(
@@ -552,4 +594,4 @@ def start_demo(stack_info: Any, stop_event: threading.Event) -> None:
     )
     started = time.monotonic()
     fleet.run(stop_event)
-    log.info("demo simulators stopped", extra={"ran_s": int(time.monotonic() - started)})
+    log.info("demo simulators stopped after %d s", int(time.monotonic() - started))

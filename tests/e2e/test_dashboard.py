@@ -11,6 +11,7 @@ import pytest
 import requests
 
 from infra.local import demo
+from tests.e2e.test_demo import wait_for_demo
 
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOT = ROOT / ".local-stack" / "dashboard.png"
@@ -30,6 +31,12 @@ pytestmark = [
     pytest.mark.browser,
     pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian chromium not installed"),
 ]
+
+
+@pytest.fixture(scope="module")
+def demo_ready(demo_stack: Any) -> Any:
+    wait_for_demo(demo_stack)
+    return demo_stack
 
 
 @pytest.fixture(scope="module")
@@ -76,11 +83,11 @@ def _api_token(base_url: str, username: str, password: str) -> str:
 
 
 def test_monitor_shows_demo_stations_and_online_piles_when_demo_admin_logs_in(
-    demo_stack: Any, page: Any
+    demo_ready: Any, page: Any
 ) -> None:
-    _login(page, demo_stack.http_url, *demo.DEMO_ADMIN)
+    _login(page, demo_ready.http_url, *demo.DEMO_ADMIN)
     assert demo.DEMO_ADMIN[0] in page.inner_text("#whoami")
-    page.goto(f"{demo_stack.http_url}/#/monitor")
+    page.goto(f"{demo_ready.http_url}/#/monitor")
     page.wait_for_selector("[data-testid=monitor-station]")
     station_text = page.inner_text("#monitor-body")
     for station in demo.STATIONS:
@@ -104,22 +111,22 @@ def test_monitor_shows_demo_stations_and_online_piles_when_demo_admin_logs_in(
         timeout=30_000,
     )
     assert states.count() == 2
-    page.goto(f"{demo_stack.http_url}/#/overview")
+    page.goto(f"{demo_ready.http_url}/#/overview")
     page.wait_for_selector("[data-testid=overview-table]")
     overview = page.inner_text("[data-testid=overview-table]")
     assert all(station.name in overview for station in demo.STATIONS)
-    page.goto(f"{demo_stack.http_url}/#/monitor")
+    page.goto(f"{demo_ready.http_url}/#/monitor")
     page.wait_for_selector('[data-testid=monitor-pile][data-online="true"]')
     SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOT), full_page=True)
 
 
 def test_station_created_through_the_form_is_listed_when_the_api_accepts_it(
-    demo_stack: Any, page: Any
+    demo_ready: Any, page: Any
 ) -> None:
     name = f"测试电站 Test Station {uuid.uuid4().hex[:6]}"
-    _login(page, demo_stack.http_url, *demo.DEMO_ADMIN)
-    page.goto(f"{demo_stack.http_url}/#/stations")
+    _login(page, demo_ready.http_url, *demo.DEMO_ADMIN)
+    page.goto(f"{demo_ready.http_url}/#/stations")
     page.click("[data-testid=new-station] > summary")
     form = page.locator("[data-testid=station-form]")
     form.locator("[name=name]").fill(name)
@@ -130,26 +137,26 @@ def test_station_created_through_the_form_is_listed_when_the_api_accepts_it(
     form.locator("[name=partner_share]").fill("30")
     form.locator("[data-testid=station-form-submit]").click()
     page.wait_for_selector(f"[data-testid=station-name]:text-is('{name}')")
-    token = _api_token(demo_stack.http_url, *demo.DEMO_ADMIN)
+    token = _api_token(demo_ready.http_url, *demo.DEMO_ADMIN)
     headers = {"Authorization": f"Bearer {token}"}
     stations = requests.get(
-        f"{demo_stack.http_url}/operator/stations", headers=headers, timeout=30
+        f"{demo_ready.http_url}/operator/stations", headers=headers, timeout=30
     ).json()["items"]
     created = [s for s in stations if s["name"] == name]
     assert len(created) == 1
     assert created[0]["partner_share_bp"] == 3000
     assert created[0]["transformer_capacity_kva"] == 400
     deleted = requests.delete(
-        f"{demo_stack.http_url}/operator/stations/{created[0]['station_id']}",
+        f"{demo_ready.http_url}/operator/stations/{created[0]['station_id']}",
         headers=headers,
         timeout=30,
     )
     assert deleted.status_code in (200, 204)
 
 
-def test_form_shows_the_api_validation_error_when_input_is_bad(demo_stack: Any, page: Any) -> None:
-    _login(page, demo_stack.http_url, *demo.DEMO_ADMIN)
-    page.goto(f"{demo_stack.http_url}/#/stations")
+def test_form_shows_the_api_validation_error_when_input_is_bad(demo_ready: Any, page: Any) -> None:
+    _login(page, demo_ready.http_url, *demo.DEMO_ADMIN)
+    page.goto(f"{demo_ready.http_url}/#/stations")
     page.click("[data-testid=new-station] > summary")
     form = page.locator("[data-testid=station-form]")
     form.locator("[name=name]").fill("Bad Latitude Station")
@@ -164,17 +171,17 @@ def test_form_shows_the_api_validation_error_when_input_is_bad(demo_stack: Any, 
     assert "lat" in text
     assert "HTTP 4" in text
     assert form.locator(".field.invalid[data-field=lat]").count() == 1
-    token = _api_token(demo_stack.http_url, *demo.DEMO_ADMIN)
+    token = _api_token(demo_ready.http_url, *demo.DEMO_ADMIN)
     stations = requests.get(
-        f"{demo_stack.http_url}/operator/stations",
+        f"{demo_ready.http_url}/operator/stations",
         headers={"Authorization": f"Bearer {token}"},
         timeout=30,
     ).json()["items"]
     assert all(s["name"] != "Bad Latitude Station" for s in stations)
 
 
-def test_login_form_shows_the_error_when_the_password_is_wrong(demo_stack: Any, page: Any) -> None:
-    page.goto(f"{demo_stack.http_url}/")
+def test_login_form_shows_the_error_when_the_password_is_wrong(demo_ready: Any, page: Any) -> None:
+    page.goto(f"{demo_ready.http_url}/")
     page.fill("#login-username", demo.DEMO_ADMIN[0])
     page.fill("#login-password", "not-the-password")
     page.click("#login-submit")
@@ -182,14 +189,14 @@ def test_login_form_shows_the_error_when_the_password_is_wrong(demo_stack: Any, 
     assert page.locator("#whoami").count() == 0
 
 
-def test_maintenance_sees_data_read_only_when_logged_in(demo_stack: Any, page: Any) -> None:
-    _login(page, demo_stack.http_url, *demo.DEMO_MAINT)
+def test_maintenance_sees_data_read_only_when_logged_in(demo_ready: Any, page: Any) -> None:
+    _login(page, demo_ready.http_url, *demo.DEMO_MAINT)
     page.wait_for_selector("#read-only-badge")
-    page.goto(f"{demo_stack.http_url}/#/cards")
+    page.goto(f"{demo_ready.http_url}/#/cards")
     page.wait_for_selector(f"[data-testid='balance-{demo.CARD_NO}']")
     assert page.inner_text(f"[data-testid='balance-{demo.CARD_NO}']") == "¥100.00"
     assert page.locator("[data-testid=new-card]").count() == 0
-    page.goto(f"{demo_stack.http_url}/#/stations")
+    page.goto(f"{demo_ready.http_url}/#/stations")
     page.wait_for_selector("[data-testid=stations-table]")
     assert page.locator("[data-testid=new-station]").count() == 0
     assert page.locator("[data-testid=edit-station]").count() == 0
@@ -197,9 +204,9 @@ def test_maintenance_sees_data_read_only_when_logged_in(demo_stack: Any, page: A
 
 
 def test_money_is_formatted_and_parsed_exactly_when_run_in_the_browser(
-    demo_stack: Any, page: Any
+    demo_ready: Any, page: Any
 ) -> None:
-    page.goto(f"{demo_stack.http_url}/")
+    page.goto(f"{demo_ready.http_url}/")
     results = page.evaluate(
         """async () => {
             const m = await import('/js/money.js');

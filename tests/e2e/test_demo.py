@@ -44,14 +44,49 @@ class Api:
         return answer.json()
 
 
-@pytest.fixture(scope="module")
-def admin(demo_stack: Any) -> Api:
-    return Api(demo_stack.http_url, *demo.DEMO_ADMIN)
+SEEDED_WITHIN_S = 90.0
+
+
+def wait_for_demo(stack: Any) -> None:
+    """Block until the demo thread has seeded everything (the card is its last step).
+
+    The stack prints ``local stack ready`` before the demo starts seeding through the API.
+    """
+    deadline = time.monotonic() + SEEDED_WITHIN_S
+    http = requests.Session()
+    http.trust_env = False
+    while time.monotonic() < deadline:
+        login = http.post(
+            f"{stack.http_url}/operator/auth/login",
+            json={"username": demo.DEMO_ADMIN[0], "password": demo.DEMO_ADMIN[1]},
+            timeout=30,
+        )
+        if login.status_code == 200:
+            card = http.get(
+                f"{stack.http_url}/operator/cards/{demo.CARD_NO}",
+                headers={"Authorization": f"Bearer {login.json()['id_token']}"},
+                timeout=30,
+            )
+            if card.status_code == 200 and card.json().get("balance_fen") == demo.CARD_BALANCE_FEN:
+                return
+        time.sleep(1.0)
+    raise AssertionError(f"the demo did not finish seeding:\n{stack.log_tail()}")
 
 
 @pytest.fixture(scope="module")
-def platform(demo_stack: Any) -> Api:
-    return Api(demo_stack.http_url, *demo.PLATFORM_ADMIN)
+def seeded(demo_stack: Any) -> Any:
+    wait_for_demo(demo_stack)
+    return demo_stack
+
+
+@pytest.fixture(scope="module")
+def admin(seeded: Any) -> Api:
+    return Api(seeded.http_url, *demo.DEMO_ADMIN)
+
+
+@pytest.fixture(scope="module")
+def platform(seeded: Any) -> Api:
+    return Api(seeded.http_url, *demo.PLATFORM_ADMIN)
 
 
 def _wait_for(condition: Any, timeout_s: float, what: str) -> Any:
@@ -66,13 +101,13 @@ def _wait_for(condition: Any, timeout_s: float, what: str) -> Any:
 
 
 @pytest.mark.e2e
-def test_demo_operator_logins_and_roles_exist_when_the_demo_has_seeded(demo_stack: Any) -> None:
-    admin_me = Api(demo_stack.http_url, *demo.DEMO_ADMIN).ok("/operator/me")
-    maint_me = Api(demo_stack.http_url, *demo.DEMO_MAINT).ok("/operator/me")
+def test_demo_operator_logins_and_roles_exist_when_the_demo_has_seeded(seeded: Any) -> None:
+    admin_me = Api(seeded.http_url, *demo.DEMO_ADMIN).ok("/operator/me")
+    maint_me = Api(seeded.http_url, *demo.DEMO_MAINT).ok("/operator/me")
     assert admin_me["role"] == "operator-admin"
     assert maint_me["role"] == "maintenance"
     assert admin_me["operator_id"] == maint_me["operator_id"]
-    operators = Api(demo_stack.http_url, *demo.PLATFORM_ADMIN).ok("/operator/operators")["items"]
+    operators = Api(seeded.http_url, *demo.PLATFORM_ADMIN).ok("/operator/operators")["items"]
     ours = [op for op in operators if op["name"] == demo.OPERATOR_NAME]
     assert [op["operator_id"] for op in ours] == [admin_me["operator_id"]]
 
@@ -131,12 +166,12 @@ def test_simulated_piles_come_online_with_gun_statuses_within_30_s(admin: Api) -
 
 @pytest.mark.e2e
 def test_demo_card_holds_exactly_100_yuan_when_seeded_once_or_again(
-    demo_stack: Any, admin: Api
+    seeded: Any, admin: Api
 ) -> None:
     card = admin.ok(f"/operator/cards/{demo.CARD_NO}")
     assert card["balance_fen"] == demo.CARD_BALANCE_FEN
-    first = demo.seed(demo_stack.http_url)
-    second = demo.seed(demo_stack.http_url)
+    first = demo.seed(seeded.http_url)
+    second = demo.seed(seeded.http_url)
     assert first == second
     assert admin.ok(f"/operator/cards/{demo.CARD_NO}")["balance_fen"] == demo.CARD_BALANCE_FEN
     names = [s["name"] for s in admin.ok("/operator/stations")["items"]]
@@ -172,8 +207,8 @@ def test_demo_admin_sees_only_its_operator_when_another_exists(admin: Api, platf
 
 
 @pytest.mark.e2e
-def test_maintenance_login_cannot_change_base_data(demo_stack: Any) -> None:
-    maint = Api(demo_stack.http_url, *demo.DEMO_MAINT)
+def test_maintenance_login_cannot_change_base_data(seeded: Any) -> None:
+    maint = Api(seeded.http_url, *demo.DEMO_MAINT)
     answer = maint.post(
         "/operator/cards", {"card_no": "MAINT-TRY", "holder_name": "x", "phone": "13800000000"}
     )

@@ -276,19 +276,19 @@ class EbikeGatewaySimulator:
         self, client: mqtt.Client, _userdata: Any, _flags: Any, reason_code: Any, _props: Any
     ) -> None:
         if reason_code.is_failure:
-            log.warning("gateway refused by broker", extra={"gateway_id": self.gateway_id})
+            log.warning("gateway %s refused by the broker: %s", self.gateway_id, reason_code)
             return
         self.stats.connects += 1
         self._publish(client, {"type": "register", "iccid": self.iccid})
         self.stats.registrations += 1
         self._connected.set()
-        log.info("gateway connected", extra={"gateway_id": self.gateway_id})
+        log.info("gateway %s connected", self.gateway_id)
 
     def _on_disconnect(
         self, _client: mqtt.Client, _userdata: Any, _flags: Any, _reason: Any, _props: Any
     ) -> None:
         self._connected.clear()
-        log.info("gateway disconnected", extra={"gateway_id": self.gateway_id})
+        log.info("gateway %s disconnected", self.gateway_id)
 
     def _flush(self, client: mqtt.Client) -> None:
         while self._backlog and self._connected.is_set():

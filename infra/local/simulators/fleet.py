@@ -75,4 +75,4 @@ async def _guarded(scenario: Awaitable[None]) -> None:
     except asyncio.CancelledError:
         raise
     except (ValueError, OSError, RuntimeError) as exc:
-        log.warning("simulation scenario stopped", extra={"error": repr(exc)})
+        log.warning("simulation scenario stopped: %r", exc)

@@ -347,7 +347,7 @@ class OcppPileSimulator:
         try:
             await self._send_status(self._cp, gun_no)
         except (OCPPError, TimeoutError, websockets.ConnectionClosed) as exc:
-            log.info("pile status not sent", extra={"pile_id": self.pile_id, "error": repr(exc)})
+            log.info("pile %s status not sent: %r", self.pile_id, exc)
 
     # -- connection loop ----------------------------------------------------------------
 
@@ -362,7 +362,7 @@ class OcppPileSimulator:
             if has_booted:
                 delay = self._backoff_initial_s
             wait_s = delay * (0.5 + self._rng.random())
-            log.info("pile reconnecting", extra={"pile_id": self.pile_id, "wait_s": wait_s})
+            log.info("pile %s reconnecting in %.1f s", self.pile_id, wait_s)
             await _sleep_unless(stop, wait_s)
             delay = min(delay * 2, self._backoff_max_s)
 
@@ -407,11 +407,10 @@ class OcppPileSimulator:
             self.stats.refused += 1
             self.stats.last_refusal_status = exc.response.status_code
             log.warning(
-                "pile refused by the door",
-                extra={"pile_id": self.pile_id, "status": exc.response.status_code},
+                "pile %s refused by the door: HTTP %s", self.pile_id, exc.response.status_code
             )
         except (OSError, TimeoutError, websockets.WebSocketException) as exc:
-            log.info("pile connection failed", extra={"pile_id": self.pile_id, "error": str(exc)})
+            log.info("pile %s connection failed: %s", self.pile_id, exc)
         finally:
             self._detach()
         return has_booted
@@ -475,8 +474,7 @@ class OcppPileSimulator:
         if response.status == "Accepted":
             self.stats.heartbeat_interval_s = interval_s
         log.info(
-            "pile booted",
-            extra={"pile_id": self.pile_id, "status": str(response.status), "interval": interval_s},
+            "pile %s booted: %s, heartbeat every %.0f s", self.pile_id, response.status, interval_s
         )
         return str(response.status), interval_s
 
@@ -521,9 +519,9 @@ async def _sleep_unless(stop: asyncio.Event, seconds: float) -> None:
 
 def _log_end(pile_id: str, error: BaseException | None) -> None:
     if error is None:
-        log.info("pile connection ended", extra={"pile_id": pile_id})
+        log.info("pile %s connection ended", pile_id)
     else:
-        log.info("pile connection ended", extra={"pile_id": pile_id, "error": repr(error)})
+        log.info("pile %s connection ended: %r", pile_id, error)
 
 
 def _ocpp_base(ws_url: str) -> str:
