@@ -14,7 +14,7 @@ from typing import Any
 from shared.domain.base_data import Page, PageRequest
 from shared.domain.clock import Clock
 from shared.domain.discounts import Discount
-from shared.domain.errors import InvalidInput
+from shared.domain.errors import NotFound
 from shared.domain.ids import NewId
 from shared.domain.tariffs import Tariff
 from shared.domain.tenancy import Principal
@@ -116,10 +116,9 @@ def _check_stations(
     }
     unknown = [sid for sid in station_ids if sid not in found]
     if unknown:
-        raise InvalidInput(
-            "station_ids names stations the operator does not have",
-            field="station_ids",
-            unknown=unknown,
+        # Another operator's station answers like one that does not exist: leak nothing.
+        raise NotFound(
+            f"station {unknown[0]} not found", kind="station", id=unknown[0], unknown=unknown
         )
 
 
@@ -136,7 +135,8 @@ def create_discount(
 
     Raises:
         Forbidden: maintenance staff. NotFound: another operator named.
-        InvalidInput: ends before it starts, foreign stations, wrong amount for the kind.
+        NotFound: a named station is not the operator's.
+        InvalidInput: ends before it starts, wrong amount for the kind.
     """
     require_writer(principal)
     owner = owning_operator(principal, operator_id)
@@ -173,7 +173,8 @@ def update_discount(
     """Change a discount; the result is checked as a whole (kind and amount, window, stations).
 
     Raises:
-        Forbidden: maintenance staff. NotFound: not the caller's. InvalidInput: a rule broken.
+        Forbidden: maintenance staff. NotFound: not the caller's, or a foreign station named.
+        InvalidInput: a rule broken.
     """
     require_writer(principal)
     current = repo.get_discount(principal, discount_id)

@@ -7,6 +7,7 @@ import base64
 import itertools
 import json
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ import pytest
 
 from functions.operator_api import wiring
 from tests.conftest import FixedClock
+from tests.support.aws import aws_with_tables
 from tests.unit.base_data_fakes import FakeStaffDirectory
 
 EVENTS = Path(__file__).resolve().parent.parent / "events" / "operator_api"
@@ -314,3 +316,40 @@ def api(aws: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeSt
 def tenants(api: FakeStaffDirectory) -> tuple[Tenant, Tenant]:
     """Operators A and B, each with a tariff, station, pile, discount, card (100.00) and staff."""
     return seed_tenant("Operator A", "a"), seed_tenant("Operator B", "b")
+
+
+@dataclass
+class World:
+    """A seeded platform shared by a module's tests that must change nothing."""
+
+    a: Tenant
+    b: Tenant
+    directory: FakeStaffDirectory
+    tables: dict[str, str]
+
+
+@contextmanager
+def seeded_world() -> Iterator[World]:
+    """moto + the template's tables + operators A and B, for one test module.
+
+    Only tests whose every request is refused may share it: each checks the tables are
+    unchanged, so the world is the same for the next test.
+    """
+    clock = FixedClock()
+    counter = itertools.count(1)
+    directory = FakeStaffDirectory()
+    with aws_with_tables() as tables, pytest.MonkeyPatch.context() as patch:
+        wiring.reset()
+        patch.setattr(wiring, "clock", clock)
+        patch.setattr(wiring, "make_id", lambda prefix: f"{prefix}-{next(counter):020x}")
+        patch.setattr(wiring, "staff_directory", lambda: directory)
+        try:
+            yield World(
+                a=seed_tenant("Operator A", "a"),
+                b=seed_tenant("Operator B", "b"),
+                directory=directory,
+                tables=tables,
+            )
+        finally:
+            patch.undo()
+            wiring.reset()

@@ -399,12 +399,12 @@ def test_discount_names_only_the_operators_stations_when_created(world):
     )
     assert discount.station_ids == (world.station_a.station_id,)
     foreign = {**fields, "station_ids": (world.station_b.station_id,)}
-    with pytest.raises(InvalidInput) as caught:
+    with pytest.raises(NotFound) as caught:
         pricing.create_discount(
             world.repo, world.admin_a, None, foreign, clock=world.clock, new_id=world.new_id
         )
     assert caught.value.fields["unknown"] == [world.station_b.station_id]
-    with pytest.raises(InvalidInput):
+    with pytest.raises(NotFound):
         pricing.update_discount(
             world.repo,
             world.admin_a,
