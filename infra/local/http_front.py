@@ -181,6 +181,10 @@ def build_event(
     for name, value in request.headers.items():
         key = name.lower()
         headers[key] = f"{headers[key]},{value}" if key in headers else value
+    # What API Gateway adds in front of every integration.
+    headers.setdefault("x-forwarded-for", request.remote or "")
+    headers.setdefault("x-forwarded-proto", request.scheme)
+    headers.setdefault("x-forwarded-port", str(request.url.port or ""))
     cookie_header = headers.pop("cookie", "")
     cookies = [part.strip() for part in cookie_header.split(";") if part.strip()]
     query: dict[str, str] = {}

@@ -183,6 +183,7 @@ def test_event_has_the_payload_2_0_shape_when_a_request_is_routed(front: Front) 
     assert event["queryStringParameters"] == {"x": "1,2", "y": "é"}
     assert event["pathParameters"] == {"proxy": "a b/c"}
     assert event["headers"]["x-custom"] == "v"
+    assert event["headers"]["x-forwarded-for"] == "127.0.0.1"
     assert event["headers"]["content-type"] == "application/json"
     assert "cookie" not in event["headers"]
     assert event["cookies"] == ["s=1", "t=2"]

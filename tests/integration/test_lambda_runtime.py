@@ -21,8 +21,9 @@ import pytest
 from moto.core.config import default_user_config
 from moto.server import ThreadedMotoServer
 
-from infra.local.deployment import FunctionConfig
+from infra.local.deployment import FunctionConfig, LocalDeployment, WebSocketRoutes
 from infra.local.lambda_runtime import LambdaRuntime, UnknownFunction
+from infra.local.stack import merge_function_environment
 from tests.support.fake_handlers import calls
 
 REGION = "us-east-1"
@@ -302,3 +303,35 @@ def test_moto_invokes_its_own_way_again_when_the_runtime_is_removed(deployed: st
 
     assert LambdaFunction.invoke.__module__ == "moto.awslambda.models"
     assert LambdaFunction._invoke_lambda.__module__ == "moto.awslambda.models"
+
+
+def test_one_environment_for_all_functions_with_a_warning_when_they_disagree(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    def function(logical_id: str, environment: dict[str, str]) -> FunctionConfig:
+        return FunctionConfig(logical_id, logical_id, HANDLER, environment, 256, 10)
+
+    deployment = LocalDeployment(
+        region=REGION,
+        endpoint_url="http://127.0.0.1:1",
+        stack_name="local",
+        functions={
+            "AFunction": function("AFunction", {"TABLE": "t1", "LOG_LEVEL": "INFO"}),
+            "BFunction": function("BFunction", {"TABLE": "t1", "LOG_LEVEL": "DEBUG", "X": "1"}),
+        },
+        http_routes=[],
+        websocket=WebSocketRoutes(targets={}),
+        iot_rules=[],
+        schedules=[],
+        tables={},
+        user_pool_id="pool",
+        user_pool_client_id="client",
+        outputs={},
+    )
+
+    with caplog.at_level("WARNING", logger="local.stack"):
+        merged = merge_function_environment(deployment)
+
+    assert merged == {"TABLE": "t1", "LOG_LEVEL": "INFO", "X": "1"}
+    assert len(caplog.records) == 1
+    assert "LOG_LEVEL" in caplog.records[0].getMessage()
