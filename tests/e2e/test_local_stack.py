@@ -194,6 +194,24 @@ def test_registered_pile_accepted_with_its_subprotocol_echoed(
         assert ws201.subprotocol == "ocpp2.0.1"
 
 
+def test_frame_answered_through_the_route_response_when_a_pile_boots(
+    local_stack: RunningStack, piles: Piles
+) -> None:
+    boot = [
+        2,
+        "e2e-boot-1",
+        "BootNotification",
+        {"chargePointVendor": "E2E", "chargePointModel": "E2E-7kW"},
+    ]
+    with _dial(local_stack, piles.ocpp16, subprotocols=["ocpp1.6"]) as ws:
+        ws.send(json.dumps(boot))
+        answer = json.loads(ws.recv(timeout=30))
+
+    assert answer[0] == 3
+    assert answer[1] == "e2e-boot-1"
+    assert answer[2]["status"] in ("Accepted", "Pending")
+
+
 def test_connections_api_reaches_the_pile_when_called_through_boto3(
     local_stack: RunningStack, piles: Piles
 ) -> None:
