@@ -319,7 +319,9 @@ class LocalStack:
         front_app = HttpFront.new_app()
         front.add_routes(front_app)
         for app, port in ((door_app, settings.ws_port), (front_app, settings.http_port)):
-            runner = web.AppRunner(app, access_log=None, handle_signals=False)
+            runner = web.AppRunner(
+                app, access_log=None, handle_signals=False, shutdown_timeout=10.0
+            )
             await runner.setup()
             self._runners.append(runner)
             await web.TCPSite(runner, settings.host, port, backlog=2048).start()

@@ -146,6 +146,7 @@ class WsDoor:
             if refusal is not None:
                 return refusal
         ws = web.WebSocketResponse(
+            timeout=3.0,  # for the closing handshake: a silent pile must not hold a stop up
             protocols=(protocol,) if protocol else (),
             autoping=False,
             compress=False,

@@ -25,7 +25,7 @@ from infra.local.lambda_runtime import LambdaRuntime
 from infra.local.settings import WsLimits
 from infra.local.ws_door import WsDoor
 from tests.support.fake_handlers import calls
-from tests.support.fake_handlers.servers import serving
+from tests.support.fake_handlers.servers import BackgroundLoop, serving
 
 FUNCTIONS = {
     "WsConnectFunction": FunctionConfig(
@@ -61,6 +61,7 @@ AUTH = {"Authorization": "Basic " + base64.b64encode(b"CP-1:secret").decode()}
 class Door:
     door: WsDoor
     port: int
+    loop: BackgroundLoop
 
     def url(self, pile_id: str) -> str:
         return f"ws://127.0.0.1:{self.port}/ocpp/{pile_id}"
@@ -84,9 +85,9 @@ def _door(limits: WsLimits, monkeypatch: pytest.MonkeyPatch) -> Iterator[Door]:
     app = web.Application()
     door.add_routes(app)
     try:
-        with serving(app) as (_, port):
+        with serving(app) as (loop, port):
             monkeypatch.setenv("WS_MANAGEMENT_ENDPOINT", f"http://127.0.0.1:{port}/local")
-            yield Door(door, port)
+            yield Door(door, port, loop)
     finally:
         runtime.shutdown()
 
@@ -351,3 +352,16 @@ def test_post_to_connection_refused_when_the_data_exceeds_the_quota(ws_door: Doo
 
     assert too_large.value.response["Error"]["Code"] == "PayloadTooLargeException"
     assert too_large.value.response["ResponseMetadata"]["HTTPStatusCode"] == 413
+
+
+def test_open_connections_closed_with_1001_when_the_door_shuts_down(ws_door: Door) -> None:
+    with _open(ws_door, "CP-1") as first, _open(ws_door, "CP-2") as second:
+        ws_door.loop.call(ws_door.door.close_all)
+        closed = [_wait_closed(first), _wait_closed(second)]
+
+    assert [item.rcvd.code for item in closed if item.rcvd is not None] == [1001, 1001]
+    events = calls.wait_for("$disconnect", count=2)
+    assert sorted(event["requestContext"]["disconnectStatusCode"] for event in events) == [
+        1001,
+        1001,
+    ]
