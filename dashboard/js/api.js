@@ -51,17 +51,46 @@ export function logout() {
 
 export function isLoggedIn() {
   const current = session();
-  return Boolean(current?.id_token) && current.expires_at > Date.now();
+  return Boolean(current?.id_token) && (current.expires_at > Date.now() || Boolean(current.refresh_token));
+}
+
+// ID tokens live an hour and a monitor stays open all day: renew shortly before expiry.
+const REFRESH_BEFORE_MS = 120_000;
+let refreshing = null;
+
+async function ensureFreshToken() {
+  const current = session();
+  if (!current?.refresh_token || current.expires_at - Date.now() > REFRESH_BEFORE_MS) return;
+  refreshing ??= (async () => {
+    try {
+      // The still-valid ID token goes along: the API's JWT authorizer guards /operator/*.
+      const tokens = await request(
+        "POST",
+        "/operator/auth/refresh",
+        { refresh_token: current.refresh_token },
+        { auth: false, bearer: current.id_token },
+      );
+      saveSession({
+        id_token: tokens.id_token,
+        refresh_token: tokens.refresh_token ?? current.refresh_token,
+        expires_at: Date.now() + Number(tokens.expires_in ?? 3600) * 1000,
+      });
+    } catch {
+      // The call that follows goes out with the old token and its 401 shows the login.
+    } finally {
+      refreshing = null;
+    }
+  })();
+  await refreshing;
 }
 
 /** One API call; resolves to the JSON body, rejects with ApiError (never a bare TypeError). */
-export async function request(method, path, body, { auth = true, query } = {}) {
+export async function request(method, path, body, { auth = true, query, bearer } = {}) {
+  if (auth) await ensureFreshToken();
   const headers = { Accept: "application/json" };
   if (body !== undefined) headers["Content-Type"] = "application/json";
-  if (auth) {
-    const current = session();
-    if (current?.id_token) headers.Authorization = `Bearer ${current.id_token}`;
-  }
+  const token = auth ? session()?.id_token : bearer;
+  if (token) headers.Authorization = `Bearer ${token}`;
   let url = apiBase() + path;
   if (query) {
     const params = new URLSearchParams();

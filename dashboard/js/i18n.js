@@ -74,6 +74,8 @@ const LABELS = {
   gateway_id: ["网关编号", "Gateway id"],
   modbus_address: ["Modbus 地址", "Modbus address"],
   new_pile: ["新建充电桩", "New pile"],
+  new_password: ["新密码 16-40 位", "New password, 16-40"],
+  set_password: ["改密码", "Set password"],
   online: ["在线", "Online"],
   offline_pile: ["离线", "Offline"],
   last_seen: ["最后通信", "Last seen"],

@@ -221,3 +221,48 @@ def test_money_is_formatted_and_parsed_exactly_when_run_in_the_browser(
     assert results["formatted"] == ["100.00", "-1.05", "0.05", "0.00", "1,234,567.89", "—"]
     assert results["parsed"] == [10000, 10050, 7, 100000, None, None, -250]
     assert results["share"] == [5000, 1250, "50.00%"]
+
+
+def test_session_renews_its_token_before_it_expires_when_the_dashboard_stays_open(
+    demo_ready: Any, page: Any
+) -> None:
+    _login(page, demo_ready.http_url, *demo.DEMO_ADMIN)
+    before = page.evaluate(
+        """() => {
+            const s = JSON.parse(sessionStorage.getItem('cc.session'));
+            s.expires_at = Date.now() + 30000;  // about to expire
+            sessionStorage.setItem('cc.session', JSON.stringify(s));
+            return s;
+        }"""
+    )
+    page.goto(f"{demo_ready.http_url}/#/stations")
+    page.wait_for_selector("[data-testid=stations-table]")
+    after = page.evaluate("() => JSON.parse(sessionStorage.getItem('cc.session'))")
+    assert after["expires_at"] > before["expires_at"] + 600_000
+    assert after["id_token"]
+    assert page.locator("#whoami").count() == 1
+
+
+def test_pile_can_be_disabled_and_enabled_from_the_piles_page(demo_ready: Any, page: Any) -> None:
+    token = _api_token(demo_ready.http_url, *demo.DEMO_ADMIN)
+    headers = {"Authorization": f"Bearer {token}"}
+
+    def is_enabled() -> bool:
+        pile = requests.get(
+            f"{demo_ready.http_url}/operator/piles/DEMO-201-FREE", headers=headers, timeout=30
+        ).json()
+        return bool(pile["is_enabled"])
+
+    _login(page, demo_ready.http_url, *demo.DEMO_ADMIN)
+    page.goto(f"{demo_ready.http_url}/#/piles")
+    toggle = page.locator("[data-testid=toggle-DEMO-201-FREE]")
+    toggle.wait_for()
+    assert is_enabled()
+    toggle.click()
+    page.wait_for_selector("#main .alert-ok")
+    assert not is_enabled()
+    page.locator("[data-testid=toggle-DEMO-201-FREE]").click()
+    page.wait_for_function(
+        "() => document.querySelector('[data-testid=toggle-DEMO-201-FREE]')?.textContent === '停用'"
+    )
+    assert is_enabled()

@@ -1,6 +1,6 @@
 // Piles: list (by station), register with a password, enable / disable, delete.
 
-import { del, listAll, patch, post } from "../api.js";
+import { del, listAll, patch, post, request } from "../api.js";
 import { t } from "../i18n.js";
 import { formatKw } from "../money.js";
 import { clear, collapsible, errorBox, form, formatTime, h, intOrUndefined, loading, notice, table } from "../ui.js";
@@ -91,6 +91,7 @@ export async function render(ctx, main, isCurrent) {
                       },
                       p.is_enabled ? t("disable") : t("enable"),
                     ),
+                    p.protocol === "modbus" ? null : passwordForm(p, act),
                     h(
                       "button",
                       {
@@ -110,6 +111,23 @@ export async function render(ctx, main, isCurrent) {
     );
   }
   await reload();
+}
+
+/** Set a new OCPP password (the old one stops working at the pile's next connect). */
+function passwordForm(pile, act) {
+  const input = h("input", { type: "password", size: 14, placeholder: t("new_password"), autocomplete: "new-password" });
+  return h(
+    "form",
+    {
+      class: "inline",
+      onsubmit: (event) => {
+        event.preventDefault();
+        act(() => request("PUT", `/operator/piles/${encodeURIComponent(pile.pile_id)}/password`, { password: input.value }));
+      },
+    },
+    input,
+    h("button", { type: "submit", class: "btn small" }, t("set_password")),
+  );
 }
 
 function pileForm(stations, save) {
