@@ -266,3 +266,81 @@ def test_pile_can_be_disabled_and_enabled_from_the_piles_page(demo_ready: Any, p
         "() => document.querySelector('[data-testid=toggle-DEMO-201-FREE]')?.textContent === '停用'"
     )
     assert is_enabled()
+
+
+def test_tariff_from_the_tou_template_is_created_and_drawn_when_saved(
+    demo_ready: Any, page: Any
+) -> None:
+    name = f"E2E 分时 {uuid.uuid4().hex[:6]}"
+    _login(page, demo_ready.http_url, *demo.DEMO_ADMIN)
+    page.goto(f"{demo_ready.http_url}/#/tariffs")
+    page.click("[data-testid=new-tariff] > summary")
+    editor = page.locator("[data-testid=tariff-form]")
+    editor.locator("[data-testid=field-tariff-name]").fill(name)
+    editor.locator("button", has_text="深圳").click()
+    assert editor.locator(".period-row").count() == 8
+    editor.locator("button[type=submit]").click()
+    row = page.locator("[data-testid=tariffs-table] tr", has_text=name)
+    row.wait_for()
+    assert row.locator(".timeline .seg").count() == 8
+    token = _api_token(demo_ready.http_url, *demo.DEMO_ADMIN)
+    tariffs = requests.get(
+        f"{demo_ready.http_url}/operator/tariffs",
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=30,
+    ).json()["items"]
+    created = next(t for t in tariffs if t["name"] == name)
+    assert created["periods"][0] == {
+        "kind": "valley",
+        "start": "00:00",
+        "end": "08:00",
+        "electricity_fen_per_kwh": 30,
+        "service_fen_per_kwh": 40,
+    }
+
+
+def test_tariff_editor_shows_the_api_error_when_periods_leave_a_gap(
+    demo_ready: Any, page: Any
+) -> None:
+    _login(page, demo_ready.http_url, *demo.DEMO_ADMIN)
+    page.goto(f"{demo_ready.http_url}/#/tariffs")
+    page.click("[data-testid=new-tariff] > summary")
+    editor = page.locator("[data-testid=tariff-form]")
+    editor.locator("[data-testid=field-tariff-name]").fill("Gap tariff")
+    row = editor.locator(".period-row").first
+    row.locator("[name=end]").fill("20:00")
+    row.locator("[name=electricity]").fill("0.80")
+    row.locator("[name=service]").fill("0.40")
+    editor.locator("button[type=submit]").click()
+    error = editor.locator("[data-testid=form-error]")
+    error.wait_for()
+    assert "20:00-24:00" in error.inner_text()
+
+
+def test_card_issued_and_topped_up_in_yuan_shows_the_exact_balance(
+    demo_ready: Any, page: Any
+) -> None:
+    card_no = f"E2E-{uuid.uuid4().hex[:8]}"
+    _login(page, demo_ready.http_url, *demo.DEMO_ADMIN)
+    page.goto(f"{demo_ready.http_url}/#/cards")
+    page.click("[data-testid=new-card] > summary")
+    issue = page.locator("[data-testid=card-form]")
+    issue.locator("[name=card_no]").fill(card_no)
+    issue.locator("[name=holder_name]").fill("测试 Rider")
+    issue.locator("[name=phone]").fill("13900000000")
+    issue.locator("[data-testid=card-form-submit]").click()
+    amount = page.locator(f"[data-testid=topup-amount-{card_no}]")
+    amount.wait_for()
+    amount.fill("12.3")
+    amount.press("Enter")
+    page.wait_for_function(
+        f"() => document.querySelector(\"[data-testid='balance-{card_no}']\")"
+        "?.textContent === '¥12.30'"
+    )
+    token = _api_token(demo_ready.http_url, *demo.DEMO_ADMIN)
+    card = requests.get(
+        f"{demo_ready.http_url}/operator/cards/{card_no}",
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=30,
+    ).json()
+    assert card["balance_fen"] == 1230
