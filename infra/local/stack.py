@@ -262,15 +262,10 @@ class LocalStack:
             cognito.admin_set_user_password(
                 UserPoolId=pool_id, Username=username, Password=password, Permanent=True
             )
-        except cognito.exceptions.InvalidPasswordException:
-            # The pool's policy is the production one; the well-known local login is not
-            # meant to pass it. Set it behind the policy, for this one local account only.
-            log.warning(
-                "the local %s password does not meet the pool's password policy; "
-                "setting it for local use anyway",
-                username,
-            )
-            _set_password_in_moto(deployment, username, password)
+        except cognito.exceptions.InvalidPasswordException as exc:
+            raise StackStartError(
+                f"the {username} password does not meet the user pool's password policy"
+            ) from exc
         cognito.admin_add_user_to_group(
             UserPoolId=pool_id, Username=username, GroupName=PLATFORM_ADMIN_GROUP
         )
@@ -371,20 +366,6 @@ class LocalStack:
             await asyncio.to_thread(self._moto.stop)
             self._moto = None
         log.info("local stack stopped")
-
-
-def _set_password_in_moto(deployment: LocalDeployment, username: str, password: str) -> None:
-    from moto.cognitoidp.models import UserStatus, cognitoidp_backends
-
-    for account_backends in cognitoidp_backends.values():
-        backend = account_backends.get(deployment.region)
-        pool = backend.user_pools.get(deployment.user_pool_id) if backend else None
-        if pool is not None:
-            user = pool._get_user(username)
-            user.password = password
-            user.status = UserStatus.CONFIRMED
-            return
-    raise StackStartError(f"user pool {deployment.user_pool_id} not found in embedded AWS")
 
 
 def banner(stack: LocalStack) -> str:
