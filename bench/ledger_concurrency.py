@@ -1,0 +1,291 @@
+"""Concurrent debits on ONE wallet: no lost update, never below zero, exact final balance.
+
+``run(debits, threads)`` opens a wallet, tops it up with enough for three quarters of the
+debits, then fires every debit (100 fen each, one in ten sent twice under the same
+reference) from ``threads`` threads at once through ``withdraw_wallet`` and the real
+``DynamoLedgerRepository``, against a moto server on a free port. It then reads the
+whole table and reports: debits that succeeded (must be exactly what the balance
+allowed), refused ones, the final balance against the expected one, every account's
+balance against the sum of its entries, the sum of all balances (must be 0), commits,
+stale plans retried, AWS calls, time.
+
+The emulator is made faithful first, without touching the code under test:
+
+- moto's DynamoDB backend is not atomic across threads: ``transact_write_items`` checks
+  conditions and applies writes without a lock, and rolls a cancelled transaction back
+  by restoring a deep copy of the whole table taken when it started, wiping whatever
+  other threads committed meanwhile. Real DynamoDB applies each request atomically, so
+  the server here runs one request at a time (``SerializedMotoServer``); our threads
+  still interleave their read -> plan -> commit cycles freely, which is the concurrency
+  under test.
+- That deep copy costs O(table size) per transaction (about 2 s per transaction at
+  24,000 items here), which would make 8,000 debits take hours; with requests
+  serialized, restoring only the items a cancelled transaction touched is exact, so
+  ``item_level_rollback`` does that instead.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import random
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from moto.moto_server.threaded_moto_server import ThreadedMotoServer
+from moto.moto_server.werkzeug_app import (
+    DomainDispatcherApplication,
+    MotoRequestHandler,
+    create_backend_app,
+)
+from werkzeug.serving import make_server
+
+from infra.template import load_template, table_create_requests
+from shared.adapters.dynamodb.ledger import DynamoLedgerRepository
+from shared.domain.errors import InsufficientBalance, UpstreamFailure
+from shared.services import wallets
+
+REGION = "us-east-1"
+AMOUNT_FEN = 100
+OPERATOR_ID = "op-bench"
+WALLET = "card:BENCH-1"
+
+
+class _OneRequestAtATime:
+    """WSGI wrapper: each request runs alone, as DynamoDB applies each request atomically."""
+
+    def __init__(self, app: Callable[..., Iterable[bytes]]) -> None:
+        self._app = app
+        self._lock = threading.Lock()
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        with self._lock:
+            return list(self._app(environ, start_response))
+
+
+class SerializedMotoServer(ThreadedMotoServer):
+    """``ThreadedMotoServer`` (threaded HTTP) whose backend sees one request at a time."""
+
+    def _server_entry(self) -> None:
+        app = _OneRequestAtATime(DomainDispatcherApplication(create_backend_app))
+        self._server = make_server(
+            self._ip_address, self._port, app, True, request_handler=MotoRequestHandler
+        )
+        self._server_ready_event.set()
+        self._server.serve_forever()
+
+
+@contextmanager
+def serialized_moto_server() -> Iterator[str]:
+    """A moto server on a free loopback port; yields its endpoint URL."""
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    server = SerializedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        server.stop()
+
+
+@contextmanager
+def item_level_rollback() -> Iterator[None]:
+    """Make moto roll back a cancelled transaction by restoring only the items it touched."""
+    import moto.dynamodb.models as models
+    from moto.dynamodb.models.dynamo_type import DynamoType
+    from moto.dynamodb.models.table import Table
+
+    original_method = models.DynamoDBBackend.transact_write_items
+    module_globals = vars(models)
+    original_copy = module_globals["copy"]
+
+    class _KeepTables:
+        @staticmethod
+        def deepcopy(value: Any, memo: Any = None) -> Any:
+            return value if isinstance(value, Table) else copy.deepcopy(value, memo)
+
+    def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> None:
+        touched = []
+        for request in transact_items:
+            op_type, op = next(iter(request.items()))
+            table = self.get_table(op["TableName"])
+            key = op["Item"] if op_type == "Put" else op["Key"]
+            hash_key = DynamoType(key[table.hash_key_attr])
+            range_key = DynamoType(key[table.range_key_attr]) if table.range_key_attr else None
+            before = copy.deepcopy(table.get_item(hash_key, range_key))
+            touched.append((table, hash_key, range_key, before))
+        try:
+            original_method(self, transact_items)
+        except Exception:
+            for table, hash_key, range_key, before in reversed(touched):
+                bucket = table.items[hash_key] if range_key is not None else table.items
+                slot = range_key if range_key is not None else hash_key
+                if before is None:
+                    bucket.pop(slot, None)
+                else:
+                    bucket[slot] = before
+            raise
+
+    module_globals["copy"] = _KeepTables
+    models.DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        module_globals["copy"] = original_copy
+        models.DynamoDBBackend.transact_write_items = original_method  # type: ignore[method-assign]
+
+
+def _client(endpoint_url: str, threads: int) -> Any:
+    return boto3.client(
+        "dynamodb",
+        endpoint_url=endpoint_url,
+        region_name=REGION,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        config=Config(max_pool_connections=threads + 4, retries={"mode": "standard"}),
+    )
+
+
+def _create_ledger_table(client: Any) -> str:
+    requests = table_create_requests(load_template(), name_prefix=f"bench-{uuid.uuid4().hex[:8]}-")
+    request = requests["LedgerTable"]
+    client.create_table(**request)
+    return str(request["TableName"])
+
+
+def _scan(client: Any, table: str) -> list[dict[str, Any]]:
+    """Every item (bench/test only: checking the books needs the whole table)."""
+    items: list[dict[str, Any]] = []
+    for page in client.get_paginator("scan").paginate(TableName=table, ConsistentRead=True):
+        items.extend(page["Items"])
+    return items
+
+
+def check_books(items: list[dict[str, Any]]) -> dict[str, Any]:
+    """Balances against entries, the sum of all balances, and the lowest wallet balance."""
+    balances: dict[str, int] = {}
+    entry_sums: Counter[str] = Counter()
+    for item in items:
+        pk, sk = item["pk"]["S"], item["sk"]["S"]
+        if sk == "ACCOUNT":
+            balances[pk] = int(item["balance_fen"]["N"])
+        elif sk.startswith("ENTRY#"):
+            entry_sums[pk] += int(item["amount_fen"]["N"])
+    mismatched = sorted(pk for pk, balance in balances.items() if balance != entry_sums[pk])
+    return {
+        "accounts": len(balances),
+        "ledger_sum_fen": sum(balances.values()),
+        "accounts_not_matching_entries": mismatched,
+        "entries": sum(1 for item in items if item["sk"]["S"].startswith("ENTRY#")),
+    }
+
+
+def run(debits: int, threads: int, *, max_attempts: int = 1_000, seed: int = 7) -> dict[str, Any]:
+    """Fire ``debits`` concurrent debits at one wallet from ``threads`` threads; print figures."""
+    allowed = debits * 3 // 4
+    references = [f"bench-debit:{n}" for n in range(debits)]
+    requests = references + references[::10]  # one in ten sent twice: a client retry
+    random.Random(seed).shuffle(requests)
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC)  # noqa: E731
+
+    with item_level_rollback(), serialized_moto_server() as endpoint:
+        client = _client(endpoint, threads)
+        calls: Counter[str] = Counter()
+        client.meta.events.register(
+            "before-call.dynamodb.*",
+            lambda model, **_: calls.update([model.name]),
+        )
+        table = _create_ledger_table(client)
+        ledger = DynamoLedgerRepository(table, client, max_attempts=max_attempts)
+        wallets.open_wallet(
+            ledger, account_id=WALLET, operator_id=OPERATOR_ID, owner="", clock=clock
+        )
+        wallets.top_up_wallet(
+            ledger,
+            account_id=WALLET,
+            operator_id=OPERATOR_ID,
+            amount_fen=allowed * AMOUNT_FEN,
+            reference="bench-top-up",
+            method="cash",
+            actor="bench",
+            clock=clock,
+        )
+        calls.clear()
+        ledger.stats.clear()
+
+        succeeded: set[str] = set()
+        outcomes: Counter[str] = Counter()
+        lock = threading.Lock()
+        start = threading.Barrier(threads)
+
+        def debit_all(batch: list[str]) -> None:
+            start.wait()
+            for reference in batch:
+                try:
+                    wallets.withdraw_wallet(
+                        ledger,
+                        account_id=WALLET,
+                        operator_id=OPERATOR_ID,
+                        amount_fen=AMOUNT_FEN,
+                        reference=reference,
+                        actor="bench",
+                        clock=clock,
+                    )
+                    outcome = "ok"
+                except InsufficientBalance:
+                    outcome = "insufficient_balance"
+                except UpstreamFailure:
+                    outcome = "gave_up"
+                with lock:
+                    outcomes[outcome] += 1
+                    if outcome == "ok":
+                        succeeded.add(reference)
+
+        began = time.perf_counter()
+        with ThreadPoolExecutor(max_workers=threads) as pool:
+            for future in [pool.submit(debit_all, requests[n::threads]) for n in range(threads)]:
+                future.result()
+        seconds = time.perf_counter() - began
+
+        wallet = wallets.get_wallet(ledger, WALLET)
+        books = check_books(_scan(client, table))
+
+    expected_balance = (allowed - len(succeeded)) * AMOUNT_FEN
+    figures: dict[str, Any] = {
+        "debits": debits,
+        "threads": threads,
+        "requests": len(requests),
+        "allowed_by_balance": allowed,
+        "succeeded_distinct": len(succeeded),
+        "outcomes": dict(outcomes),
+        "final_balance_fen": wallet.balance_fen,
+        "expected_balance_fen": expected_balance,
+        "lost_updates": (allowed * AMOUNT_FEN - len(succeeded) * AMOUNT_FEN) - wallet.balance_fen,
+        **books,
+        "commits": ledger.stats["commits"],
+        "stale_plans_retried": ledger.stats["stale_plans"],
+        "transaction_conflicts": ledger.stats["transaction_conflicts"],
+        "commit_attempts_per_debit": round(
+            (ledger.stats["commits"] + ledger.stats["stale_plans"]) / max(1, len(succeeded)), 2
+        ),
+        "aws_calls": dict(sorted(calls.items())),
+        "seconds": round(seconds, 2),
+        "requests_per_second": round(len(requests) / seconds, 1),
+    }
+    print(f"\n== Ledger: {debits} concurrent debits on one wallet, {threads} threads (moto)")
+    for name, value in figures.items():
+        print(f"{name:28} {value}")
+    return figures
+
+
+if __name__ == "__main__":
+    run(debits=200, threads=8)
