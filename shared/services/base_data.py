@@ -17,7 +17,7 @@ from shared.domain.base_data import Operator, Page, PageRequest, StaffMember, re
 from shared.domain.cards import Card
 from shared.domain.clock import Clock
 from shared.domain.discounts import Discount
-from shared.domain.errors import NotFound, UpstreamFailure
+from shared.domain.errors import InvalidInput, NotFound, UpstreamFailure
 from shared.domain.ids import NewId
 from shared.domain.piles import Gun, Pile
 from shared.domain.stations import Station
@@ -183,6 +183,9 @@ def list_operators(
     """Every operator for a platform admin; staff see a page holding their own operator."""
     if principal.is_platform_admin:
         return repo.list_operators(principal, page)
+    if page.next_token is not None:
+        # Staff get one page (their operator); no token was ever issued for more.
+        raise InvalidInput("next_token is not a token from this list", field="next_token")
     own = resolve_operator(principal, None)
     return Page(items=[repo.get_operator(principal, own)])
 
