@@ -14,17 +14,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import secrets
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import partial
 from typing import Any
 
 import requests
 
-from infra.local.deployment import LocalDeployment
 from infra.local.simulators.ebike_gateway import EbikeGatewaySimulator
 from infra.local.simulators.fleet import Fleet
 from infra.local.simulators.modbus_frames import PortFault
@@ -259,9 +256,6 @@ PILES = (
 )
 
 
-PasswordSetter = Callable[[str, str], None]
-
-
 class DemoSeedError(Exception):
     """The operator API refused a seeding step; the message carries its answer."""
 
@@ -337,14 +331,8 @@ class SeededIds:
     station_ids: dict[str, str]
 
 
-def seed(http_url: str, set_password: PasswordSetter | None = None) -> SeededIds:
+def seed(http_url: str) -> SeededIds:
     """Create the demo data through the API unless it exists; safe to run again.
-
-    The user pool's policy (upper and lower case and digits) refuses the documented demo
-    passwords, as it refuses the local platform admin's: with ``set_password`` (only
-    possible inside the stack's process, where embedded AWS lives) the staff logins are
-    created through the API with a policy-conforming password and then given the
-    documented one behind the policy. Without it, existing logins are left alone.
 
     Raises:
         DemoSeedError: the API refused a step.
@@ -353,8 +341,8 @@ def seed(http_url: str, set_password: PasswordSetter | None = None) -> SeededIds
     admin = OperatorApiClient(http_url)
     admin.login(*PLATFORM_ADMIN)
     operator_id = _ensure_operator(admin)
-    _ensure_staff(admin, operator_id, DEMO_ADMIN, "operator-admin", set_password)
-    _ensure_staff(admin, operator_id, DEMO_MAINT, "maintenance", set_password)
+    _ensure_staff(admin, operator_id, DEMO_ADMIN, "operator-admin")
+    _ensure_staff(admin, operator_id, DEMO_MAINT, "maintenance")
 
     # The rest is done as the demo operator's admin, as an operator would.
     api = OperatorApiClient(http_url)
@@ -385,24 +373,17 @@ def _ensure_operator(api: OperatorApiClient) -> str:
 
 
 def _ensure_staff(
-    api: OperatorApiClient,
-    operator_id: str,
-    login: tuple[str, str],
-    role: str,
-    set_password: PasswordSetter | None,
+    api: OperatorApiClient, operator_id: str, login: tuple[str, str], role: str
 ) -> None:
     username, password = login
-    initial = password if set_password is None else f"Demo-{secrets.token_urlsafe(12)}-9a"
     answer = api.call(
         "POST",
         f"/operator/operators/{operator_id}/staff",
-        {"username": username, "password": initial, "role": role},
+        {"username": username, "password": password, "role": role},
         accept=(409,),
     )
     if answer.get("status") != 409:
         log.info("demo staff login created: %s (%s)", username, role)
-    if set_password is not None:
-        set_password(username, password)
 
 
 def _ensure_tariffs(api: OperatorApiClient) -> dict[str, str]:
@@ -533,28 +514,6 @@ async def _sleep_unless(stop: asyncio.Event, seconds: float) -> None:
         return
 
 
-def set_local_password(deployment: LocalDeployment, username: str, password: str) -> None:
-    """Give a login of the embedded user pool ``password``, past the pool's policy (the
-    stack does the same for the local platform admin). Only in the stack's own process.
-
-    Raises:
-        DemoSeedError: the pool or the user is not in this process's embedded AWS.
-    """
-    from moto.cognitoidp.models import UserStatus, cognitoidp_backends
-
-    for account_backends in cognitoidp_backends.values():
-        backend = account_backends.get(deployment.region)
-        pool = backend.user_pools.get(deployment.user_pool_id) if backend else None
-        if pool is not None:
-            user = pool._get_user(username)
-            if user is None:
-                raise DemoSeedError(f"login {username} is not in the user pool")
-            user.password = password
-            user.status = UserStatus.CONFIRMED
-            return
-    raise DemoSeedError("the user pool is not in this process's embedded AWS")
-
-
 def _stack_value(stack_info: Any, name: str) -> Any:
     if isinstance(stack_info, Mapping):
         return stack_info[name]
@@ -564,11 +523,10 @@ def _stack_value(stack_info: Any, name: str) -> Any:
 def start_demo(stack_info: Any, stop_event: threading.Event) -> None:
     """Seed the demo data (retrying while the API warms up), then simulate until stopped."""
     http_url = str(_stack_value(stack_info, "http_url"))
-    deployment = _stack_value(stack_info, "deployment")
     delay_s = 1.0
     while not stop_event.is_set():
         try:
-            ids = seed(http_url, partial(set_local_password, deployment))
+            ids = seed(http_url)
             break
         except (DemoSeedError, requests.RequestException) as exc:
             log.warning("demo seeding failed, retrying in %.0f s: %s", delay_s, exc)
