@@ -209,6 +209,7 @@ def test_http_routes_follow_the_contract_when_provisioned(provisioned):
         ("GET", "/health"): ("OperatorApiFunction", False),
         ("GET", "/openapi/operator.json"): ("OperatorApiFunction", False),
         ("POST", "/operator/auth/login"): ("OperatorApiFunction", False),
+        ("POST", "/operator/auth/refresh"): ("OperatorApiFunction", False),
         ("ANY", "/operator/{proxy+}"): ("OperatorApiFunction", True),
         ("ANY", "/operator/reports/{proxy+}"): ("ReportsFunction", True),
         ("ANY", "/driver/{proxy+}"): ("DriverApiFunction", False),
