@@ -63,12 +63,12 @@ async function ensureFreshToken() {
   if (!current?.refresh_token || current.expires_at - Date.now() > REFRESH_BEFORE_MS) return;
   refreshing ??= (async () => {
     try {
-      // The still-valid ID token goes along: the API's JWT authorizer guards /operator/*.
+      // A public route like login: it works even after the ID token has expired.
       const tokens = await request(
         "POST",
         "/operator/auth/refresh",
         { refresh_token: current.refresh_token },
-        { auth: false, bearer: current.id_token },
+        { auth: false },
       );
       saveSession({
         id_token: tokens.id_token,
