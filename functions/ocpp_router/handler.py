@@ -21,7 +21,8 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     request_context = event.get("requestContext") or {}
     connection_id = str(request_context.get("connectionId") or "")
     # OCPP-J travels in text frames only; a binary frame is answered as unreadable.
-    body = None if event.get("isBase64Encoded") else event.get("body")
+    raw_body = event.get("body")
+    body = raw_body if isinstance(raw_body, str) and not event.get("isBase64Encoded") else None
     try:
         outcome = handle_frame(body, connection_id, wiring.ports())
     except ChargingError as error:

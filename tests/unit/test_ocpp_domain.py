@@ -6,7 +6,7 @@ import base64
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from shared.domain.ocpp.authorization import (
@@ -174,6 +174,7 @@ def test_offered_subprotocols_keep_only_what_we_speak() -> None:
     assert version_of("modbus") is None
 
 
+@settings(max_examples=20, deadline=None)  # each example is a full PBKDF2 run
 @given(st.text(min_size=1, max_size=40))
 def test_no_password_matches_the_unmatchable_hash(password: str) -> None:
     assert not verify_password(password, UNMATCHABLE_PASSWORD_HASH)
