@@ -105,8 +105,7 @@ class CognitoStaffDirectory:
             self.delete_user(username)
             if isinstance(exc, ClientError) and _code(exc) == "InvalidPasswordException":
                 raise InvalidInput(
-                    "the password does not meet the policy: at least 12 characters with "
-                    "upper and lower case letters and digits",
+                    "the password does not meet the user pool's password policy",
                     field="password",
                 ) from exc
             raise UpstreamFailure("setting up the user failed") from exc
