@@ -359,6 +359,7 @@ class GunPatch(PatchBody):
 
 class GunList(View):
     items: list[GunView]
+    next_token: str | None = Field(None, description="Always null: a pile has at most 20 guns")
 
 
 class PileView(View):
