@@ -155,7 +155,7 @@ class MeView(View):
 
 
 class HealthView(View):
-    status: Literal["ok", "unavailable"]
+    status: Literal["ok"]
 
 
 # --- operators and staff ---------------------------------------------------------------------
