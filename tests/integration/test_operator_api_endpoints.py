@@ -48,6 +48,12 @@ def test_health_answers_ok_without_a_token_when_the_table_answers(api):
     assert (answer.status, answer.body) == (200, {"status": "ok"})
 
 
+def test_health_answers_503_when_the_table_does_not_answer(api, aws):
+    boto3.client("dynamodb").delete_table(TableName=aws["BASE_DATA_TABLE"])
+    answer = call("GET", "/health", who=None)
+    assert answer.status == 503 and answer.error["code"] == "unavailable"
+
+
 def test_openapi_document_is_served_without_a_token_when_asked(api):
     answer = call("GET", "/openapi/operator.json", who=None)
     assert answer.status == 200
