@@ -44,7 +44,7 @@ class IotRule:
     """An IoT topic rule: its SQL and the function its Lambda action invokes."""
 
     name: str
-    sql: str  # e.g. "SELECT *, topic(3) AS gateway_id FROM 'gw/+/up'"
+    sql: str  # e.g. "SELECT *, topic(2) AS gateway_id FROM 'gw/+/up'"
     function: str  # logical id
 
 

@@ -1,6 +1,6 @@
 """Domain errors: one base class, subclasses carry fields; edges map them once.
 
-HTTP edges map by class (see ``shared/http_errors.py``), the OCPP edge by its own
+HTTP edges map by class (see ``shared/http_api.py``), the OCPP edge by its own
 code table. Never branch on message text.
 """
 
