@@ -30,7 +30,7 @@ import base64
 import binascii
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -347,14 +347,22 @@ class Transfer:
 
 @dataclass(frozen=True, slots=True)
 class PostResult:
-    """The transfer as stored and whether this call posted it (False: a repeat)."""
+    """The transfer as stored, whether this call posted it (False: a repeat), and the
+    transfer's wallets as they stand right after the call (so callers need no re-read).
+    """
 
     transfer: Transfer
     is_new: bool
+    wallets: tuple[Account, ...] = ()
+
+    def wallet(self, account_id: str) -> Account | None:
+        return next((w for w in self.wallets if w.account_id == account_id), None)
 
 
-def ensure_same_transfer(stored: Transfer, requested: Transfer) -> PostResult:
-    """Answer a repeat of an existing transfer id.
+def ensure_same_transfer(
+    stored: Transfer, requested: Transfer, wallets: Iterable[Account | None] = ()
+) -> PostResult:
+    """Answer a repeat of an existing transfer id, with its wallets as they are now.
 
     Raises:
         Conflict: the id was used for a different movement of money.
@@ -371,7 +379,7 @@ def ensure_same_transfer(stored: Transfer, requested: Transfer) -> PostResult:
             stored_kind=str(stored.kind),
             stored_amount_fen=stored.amount_fen,
         )
-    return PostResult(stored, is_new=False)
+    return PostResult(stored, is_new=False, wallets=tuple(w for w in wallets if w is not None))
 
 
 def top_up_transfer(
@@ -683,6 +691,16 @@ def plan_posting(transfer: Transfer, wallets: Mapping[str, Account | None]) -> P
 def guarded_account_ids(transfer: Transfer) -> tuple[str, ...]:
     """The wallets a transfer touches (what must be read before planning it)."""
     return tuple(leg.account_id for leg in transfer.legs if account_kind(leg.account_id).is_guarded)
+
+
+def posted_wallets(posting: Posting, wallets: Mapping[str, Account | None]) -> tuple[Account, ...]:
+    """The posting's wallets once it is committed (the states it was planned against + 1)."""
+    return tuple(
+        applied(account, change, posting.transfer.posted_at)
+        for change in posting.changes
+        if change.expected_version is not None
+        and (account := wallets.get(change.account_id)) is not None
+    )
 
 
 def applied(account: Account, change: AccountChange, at: datetime) -> Account:

@@ -155,7 +155,10 @@ def _posted(ledger: LedgerRepository, transfer: Transfer, operator_id: str) -> W
             "amount_fen": transfer.amount_fen,
         },
     )
-    return _view(_wallet(ledger, transfer.account_id, operator_id))
+    wallet = result.wallet(transfer.account_id)
+    if wallet is None or wallet.operator_id != operator_id:
+        raise NotFound("wallet not found", kind="wallet", id=transfer.account_id)
+    return _view(wallet)
 
 
 def open_wallet(

@@ -29,6 +29,7 @@ from shared.domain.ledger import (
     guarded_account_ids,
     new_internal_account,
     plan_posting,
+    posted_wallets,
 )
 
 
@@ -72,7 +73,7 @@ class InMemoryLedgerRepository:
                 stored = self.transfers.get(transfer.transfer_id)
                 wallets = {account_id: self.accounts.get(account_id) for account_id in guarded}
             if stored is not None:
-                return ensure_same_transfer(stored, transfer)
+                return ensure_same_transfer(stored, transfer, wallets.values())
             posting = plan_posting(transfer, wallets)
             hook, self.before_commit = self.before_commit, None
             if hook is not None:
@@ -94,7 +95,7 @@ class InMemoryLedgerRepository:
                 for entry in posting.entries:
                     self.entries[entry.account_id][entry.sort_key] = entry
                 self.transfers[transfer.transfer_id] = transfer
-                return PostResult(transfer, is_new=True)
+                return PostResult(transfer, is_new=True, wallets=posted_wallets(posting, wallets))
 
     def set_frozen(
         self,
