@@ -1,0 +1,381 @@
+"""OCPP 2.0.1 conformance, end to end: the OCA test tool's CSMS cases (Core profile blocks).
+
+Each ``test_TC_X_nn_...`` is one case of OCPP 2.0.1 Part 6 with the CSMS as the system
+under test, played by a real ``ocpp.v201.ChargePoint`` over a real WebSocket against the
+local stack; ``docs/conformance.md`` lists every case and its status. The ``test_...``
+without a case id check what the cases rely on: the 2.0.1 RPC framework error codes and
+reconnects.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from ocpp.exceptions import NotImplementedError as OcppNotImplemented
+from ocpp.exceptions import NotSupportedError, SecurityError
+from ocpp.v201 import call
+
+from tests.e2e.conformance_support import (
+    V16,
+    V201,
+    OperatorApi,
+    Pile,
+    Tenant,
+    dial_raw,
+    exchange,
+    faults_of,
+    refusal_status,
+    wire_now,
+)
+from tests.e2e.conftest import RunningStack
+
+pytestmark = pytest.mark.e2e
+
+STATION = {
+    "vendor_name": "Conformance",
+    "model": "CT-DC120",
+    "serial_number": "CS-SN-0001",
+    "firmware_version": "2.0.1-rc7",
+    "modem": {"iccid": "89860000000000000201", "imsi": "460000000000201"},
+}
+BOOT = call.BootNotification(charging_station=STATION, reason="PowerUp")
+
+
+@pytest.fixture(scope="module")
+def api(local_stack: RunningStack) -> OperatorApi:
+    return OperatorApi(local_stack)
+
+
+@pytest.fixture(scope="module")
+def tenant(api: OperatorApi) -> Tenant:
+    return Tenant.create(api, "Conformance 2.0.1")
+
+
+@pytest.fixture
+def station(local_stack: RunningStack, tenant: Tenant) -> Iterator[Pile]:
+    """A registered 2.0.1 charging station with two EVSEs, connected and booted (Accepted)."""
+    with Pile(local_stack, tenant.new_pile(V201), V201) as booted:
+        assert booted.call(BOOT).status == "Accepted"
+        yield booted
+
+
+def _status(evse_id: int, status: str, **extra: Any) -> Any:
+    return call.StatusNotification(
+        timestamp=wire_now(), connector_status=status, evse_id=evse_id, connector_id=1, **extra
+    )
+
+
+def _token(id_token: str, kind: str = "ISO14443") -> dict[str, str]:
+    return {"id_token": id_token, "type": kind}
+
+
+def _parse(wire: str) -> datetime:
+    return datetime.fromisoformat(wire.replace("Z", "+00:00"))
+
+
+# -- A. Security: HTTP Basic authentication (security profile 1) --------------------------------
+
+
+def test_TC_A_01_basic_authentication_valid_username_password(
+    local_stack: RunningStack, tenant: Tenant
+) -> None:
+    with Pile(local_stack, tenant.new_pile(V201), V201) as station:
+        chosen = station.subprotocol
+        boot = station.call(BOOT)
+
+    assert chosen == V201
+    assert boot.status == "Accepted"
+
+
+def test_TC_A_02_basic_authentication_username_not_the_charging_station_id(
+    local_stack: RunningStack, tenant: Tenant
+) -> None:
+    station_id = tenant.new_pile(V201)
+    other_station_id = tenant.new_pile(V201)
+
+    status = refusal_status(
+        local_stack,
+        station_id,
+        subprotocols=[V201],
+        authorization=Pile.authorization(other_station_id),
+    )
+
+    assert status == 401
+
+
+def test_TC_A_03_basic_authentication_invalid_password(
+    local_stack: RunningStack, tenant: Tenant
+) -> None:
+    station_id = tenant.new_pile(V201)
+
+    wrong = refusal_status(
+        local_stack, station_id, password="not-the-password-201", subprotocols=[V201]
+    )
+    missing = refusal_status(local_stack, station_id, subprotocols=[V201], authorization={})
+
+    assert (wrong, missing) == (401, 401)
+
+
+# -- B. Provisioning ---------------------------------------------------------------------------
+
+
+def test_TC_B_01_cold_boot_charging_station_accepted(
+    local_stack: RunningStack, tenant: Tenant
+) -> None:
+    station_id = tenant.new_pile(V201)
+    with Pile(local_stack, station_id, V201) as station:
+        boot = station.call(BOOT)
+        statuses = [station.call(_status(evse_id, "Available")) for evse_id in (1, 2)]
+        heartbeat = station.call(call.Heartbeat())
+
+    assert boot.status == "Accepted"
+    assert 0 < boot.interval < 600  # under API Gateway's 10-minute idle close
+    assert abs(_parse(boot.current_time) - datetime.now(UTC)) < timedelta(minutes=1)
+    assert all(dataclasses.asdict(answer) == {"custom_data": None} for answer in statuses)
+    assert abs(_parse(heartbeat.current_time) - datetime.now(UTC)) < timedelta(minutes=1)
+    stored = tenant.pile(station_id)
+    assert (stored["boot"]["vendor"], stored["boot"]["model"]) == ("Conformance", "CT-DC120")
+    assert stored["boot"]["firmware"] == "2.0.1-rc7"
+    assert (stored["boot"]["iccid"], stored["boot"]["imsi"]) == (
+        "89860000000000000201",
+        "460000000000201",
+    )
+    assert [tenant.gun(station_id, evse_id)["status"] for evse_id in (1, 2)] == [
+        "Available",
+        "Available",
+    ]
+
+
+def test_TC_B_30_cold_boot_charging_station_pending_rejected_security_error(
+    local_stack: RunningStack, tenant: Tenant
+) -> None:
+    station_id = tenant.new_pile(V201)
+    with Pile(local_stack, station_id, V201) as station:
+        with pytest.raises(SecurityError):
+            station.call(call.Heartbeat())  # before any boot (B02.FR.09, B03.FR.07)
+        tenant.set_enabled(station_id, False)
+        rejected = station.call(BOOT)
+        with pytest.raises(SecurityError):
+            station.call(_status(1, "Available"))
+        with pytest.raises(SecurityError):
+            station.call(call.Authorize(id_token=_token("ANY-TOKEN")))
+        tenant.set_enabled(station_id, True)
+        accepted = station.call(BOOT)
+        heartbeat = station.call(call.Heartbeat())
+
+    assert rejected.status == "Rejected"
+    assert rejected.interval > 0
+    assert accepted.status == "Accepted"
+    assert heartbeat.current_time
+    assert tenant.gun(station_id, 1)["status"] is None  # the refused status changed nothing
+
+
+def test_TC_B_58_websocket_subprotocol_validation(
+    local_stack: RunningStack, tenant: Tenant
+) -> None:
+    station_id = tenant.new_pile(V201)
+
+    unsupported = refusal_status(local_stack, station_id, subprotocols=["ocpp0.1"])
+    other_version = refusal_status(local_stack, station_id, subprotocols=[V16])
+    missing = refusal_status(local_stack, station_id, subprotocols=None)
+    with Pile(local_stack, station_id, V201, subprotocols=[V16, V201]) as station:
+        chosen = station.subprotocol
+        boot = station.call(BOOT)
+
+    assert (unsupported, other_version, missing) == (400, 400, 400)
+    assert chosen == V201
+    assert boot.status == "Accepted"
+
+
+def test_connect_refused_when_the_station_is_unknown_or_disabled(
+    local_stack: RunningStack, tenant: Tenant
+) -> None:
+    disabled = tenant.new_pile(V201, is_enabled=False)
+
+    assert refusal_status(local_stack, "CT201-nobody-here", subprotocols=[V201]) == 404
+    assert refusal_status(local_stack, disabled, subprotocols=[V201]) == 403
+
+
+# -- C. Authorization --------------------------------------------------------------------------
+
+
+def test_TC_C_02_local_start_transaction_authorization_invalid_unknown(
+    station: Pile, api: OperatorApi, tenant: Tenant
+) -> None:
+    other_operators_card = Tenant.create(api, "Other operator 2.0.1").new_card()
+    released_card = tenant.new_card("unbound")
+
+    unknown = station.call(call.Authorize(id_token=_token("NO-SUCH-TOKEN-1")))
+    foreign = station.call(call.Authorize(id_token=_token(other_operators_card)))
+    released = station.call(call.Authorize(id_token=_token(released_card)))
+
+    assert unknown.id_token_info["status"] in ("Invalid", "Unknown")
+    assert foreign.id_token_info["status"] == unknown.id_token_info["status"]
+    assert released.id_token_info["status"] in ("Invalid", "Unknown")
+
+
+def test_TC_C_06_local_start_transaction_authorization_blocked(
+    station: Pile, tenant: Tenant
+) -> None:
+    blocked = station.call(call.Authorize(id_token=_token(tenant.new_card("frozen"))))
+
+    assert blocked.id_token_info["status"] == "Blocked"
+
+
+def test_authorize_accepted_when_the_card_is_active(station: Pile, tenant: Tenant) -> None:
+    accepted = station.call(call.Authorize(id_token=_token(tenant.new_card())))
+
+    assert accepted.id_token_info["status"] == "Accepted"
+
+
+# -- G. Availability: status reporting ------------------------------------------------------------
+
+
+def test_status_notification_faulted_recorded_as_a_fault(
+    local_stack: RunningStack, station: Pile, tenant: Tenant
+) -> None:
+    station.call(_status(2, "Occupied"))
+    faulted = station.call(_status(2, "Faulted"))
+
+    assert dataclasses.asdict(faulted) == {"custom_data": None}
+    assert tenant.gun(station.pile_id, 2)["status"] == "Faulted"
+    (fault,) = faults_of(local_stack, station.pile_id)
+    assert (fault["gun_no"], fault["error_code"], fault["status"]) == (2, "Faulted", "open")
+
+
+# -- P. Data transfer ------------------------------------------------------------------------------
+
+
+def test_TC_P_03_custom_data_receive_custom_data(local_stack: RunningStack, tenant: Tenant) -> None:
+    custom = {"vendor_id": "com.example.conformance", "shift": "night", "level": 3}
+    with Pile(local_stack, tenant.new_pile(V201), V201) as station:
+        boot = station.call(
+            call.BootNotification(
+                charging_station={**STATION, "custom_data": custom},
+                reason="PowerUp",
+                custom_data=custom,
+            )
+        )
+        status = station.call(_status(1, "Available", custom_data=custom))
+        heartbeat = station.call(call.Heartbeat(custom_data=custom))
+
+    assert boot.status == "Accepted"
+    assert dataclasses.asdict(status) == {"custom_data": None}
+    assert heartbeat.current_time
+
+
+# -- the RPC framework: every CALL answered with a 2.0.1 code -----------------------------------
+
+
+@dataclasses.dataclass
+class FlyToTheMoon:
+    """An action no OCPP version has."""
+
+    altitude_m: int
+
+
+def test_unknown_action_answered_not_implemented_and_csms_action_not_supported(
+    station: Pile,
+) -> None:
+    with pytest.raises(OcppNotImplemented):
+        station.call(FlyToTheMoon(altitude_m=384_400_000), skip_schema_validation=True)
+    with pytest.raises(NotSupportedError):
+        station.call(call.RequestStartTransaction(id_token=_token("X"), remote_start_id=1))
+
+    assert station.call(call.Heartbeat()).current_time  # the connection stays up
+
+
+MALFORMED_201: list[tuple[str, str | list[Any], str, str]] = [
+    ("not JSON", "[2, 'single quotes']", "RpcFrameworkError", "-1"),
+    ("not an array", '"just a string"', "RpcFrameworkError", "-1"),
+    ("empty array", "[]", "RpcFrameworkError", "-1"),
+    ("id too long", [2, "x" * 37, "Heartbeat", {}], "RpcFrameworkError", "-1"),
+    ("CALL of 5 elements", [2, "m-1", "Heartbeat", {}, {}], "RpcFrameworkError", "m-1"),
+    ("message type 5", [5, "m-2", "Heartbeat", {}], "MessageTypeNotSupported", "m-2"),
+    ("payload not an object", [2, "m-3", "Heartbeat", "{}"], "FormatViolation", "m-3"),
+    (
+        "wrong type",
+        [
+            2,
+            "m-4",
+            "StatusNotification",
+            {
+                "timestamp": "2026-11-01T01:00:00Z",
+                "connectorStatus": "Available",
+                "evseId": "one",
+                "connectorId": 1,
+            },
+        ],
+        "TypeConstraintViolation",
+        "m-4",
+    ),
+    ("required missing", [2, "m-5", "Authorize", {}], "OccurrenceConstraintViolation", "m-5"),
+    ("additional property", [2, "m-6", "Heartbeat", {"surprise": 1}], "FormatViolation", "m-6"),
+    (
+        "enum violated",
+        [
+            2,
+            "m-7",
+            "BootNotification",
+            {"reason": "Bored", "chargingStation": {"vendorName": "A", "model": "B"}},
+        ],
+        "PropertyConstraintViolation",
+        "m-7",
+    ),
+    (
+        "impossible date",
+        [
+            2,
+            "m-8",
+            "StatusNotification",
+            {
+                "timestamp": "2026-02-30T01:00:00Z",
+                "connectorStatus": "Available",
+                "evseId": 1,
+                "connectorId": 1,
+            },
+        ],
+        "PropertyConstraintViolation",
+        "m-8",
+    ),
+    ("unknown action", [2, "m-9", "FlyToTheMoon", {}], "NotImplemented", "m-9"),
+]
+
+
+def test_malformed_frames_answered_with_the_2_0_1_error_codes(
+    local_stack: RunningStack, station: Pile, tenant: Tenant
+) -> None:
+    with dial_raw(local_stack, station.pile_id, V201) as ws:
+        answers = {name: exchange(ws, frame) for name, frame, _, _ in MALFORMED_201}
+        heartbeat = exchange(ws, [2, "m-10", "Heartbeat", {}])
+
+    for name, _, code, message_id in MALFORMED_201:
+        assert answers[name][:3] == [4, message_id, code], name
+        assert isinstance(answers[name][3], str) and isinstance(answers[name][4], dict), name
+    assert heartbeat[:2] == [3, "m-10"]
+    assert tenant.gun(station.pile_id, 1)["status"] is None  # no invalid status was stored
+
+
+# -- reconnects ---------------------------------------------------------------------------------
+
+
+def test_reconnect_keeps_the_registration_and_the_connector_status(
+    local_stack: RunningStack, tenant: Tenant
+) -> None:
+    station_id = tenant.new_pile(V201)
+    with Pile(local_stack, station_id, V201) as first:
+        assert first.call(BOOT).status == "Accepted"
+        first.call(_status(1, "Occupied"))
+    tenant.api.wait_for(f"/operator/piles/{station_id}", lambda body: not body["is_online"])
+
+    with Pile(local_stack, station_id, V201) as second:
+        heartbeat = second.call(call.Heartbeat())  # no new boot after API Gateway's 2 h cut
+        online = tenant.pile(station_id)["is_online"]
+
+    assert heartbeat.current_time
+    assert online is True
+    assert tenant.gun(station_id, 1)["status"] == "Occupied"
