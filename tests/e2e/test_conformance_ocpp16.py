@@ -10,11 +10,16 @@ on: the door's refusals, the error codes of the 1.6 RPC framework, and reconnect
 from __future__ import annotations
 
 import dataclasses
+import json
+import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
+import ocpp
 import pytest
+from jsonschema import Draft4Validator
 from ocpp.exceptions import (
     NotImplementedError as OcppNotImplemented,
 )
@@ -23,7 +28,11 @@ from ocpp.exceptions import (
     SecurityError,
 )
 from ocpp.v16 import call
+from websockets.sync.client import ClientConnection
+from websockets.sync.client import connect as sync_connect
+from websockets.typing import Subprotocol
 
+from infra.local import demo
 from tests.e2e.conformance_support import (
     V16,
     V201,
@@ -37,6 +46,7 @@ from tests.e2e.conformance_support import (
     wire_now,
 )
 from tests.e2e.conftest import RunningStack
+from tests.e2e.test_demo import wait_for_demo
 
 pytestmark = pytest.mark.e2e
 
@@ -378,3 +388,104 @@ def test_old_connection_closing_leaves_the_reconnected_pile_online(
 
     assert heartbeat.current_time
     assert online is True
+
+
+# -- an independent OCPP-J client in strict schema mode against the demo's DEMO-16-FREE --------
+
+DEMO_16_FREE = "DEMO-16-FREE"
+SCHEMAS_16 = Path(ocpp.__file__).parent / "v16" / "schemas"
+RPC_ERROR_CODES_16 = {
+    "NotImplemented",
+    "NotSupported",
+    "InternalError",
+    "ProtocolError",
+    "SecurityError",
+    "FormationViolation",
+    "PropertyConstraintViolation",
+    "OccurenceConstraintViolation",
+    "TypeConstraintViolation",
+    "GenericError",
+}
+
+
+class StrictOcppJClient:
+    """A hand-written OCPP-J 1.6 client (no OCPP library): one CALL at a time, and every
+    answer checked strictly against the official response schema of its action."""
+
+    def __init__(self, ws: ClientConnection) -> None:
+        self.ws = ws
+        self.violations: list[str] = []
+
+    def call(self, action: str, payload: dict[str, Any]) -> dict[str, Any]:
+        message_id = uuid.uuid4().hex
+        self.ws.send(json.dumps([2, message_id, action, payload]))
+        frame = json.loads(self.ws.recv(timeout=30))
+        assert isinstance(frame, list) and frame[:2] == [3, message_id], frame
+        assert len(frame) == 3, frame
+        schema = json.loads((SCHEMAS_16 / f"{action}Response.json").read_text())
+        validator = Draft4Validator(schema, format_checker=Draft4Validator.FORMAT_CHECKER)
+        self.violations += [
+            f"{action}: {error.message}" for error in validator.iter_errors(frame[2])
+        ]
+        answer: dict[str, Any] = frame[2]
+        return answer
+
+    def call_error(self, action: str, payload: dict[str, Any]) -> str:
+        message_id = uuid.uuid4().hex
+        self.ws.send(json.dumps([2, message_id, action, payload]))
+        frame = json.loads(self.ws.recv(timeout=30))
+        assert len(frame) == 5 and frame[:2] == [4, message_id], frame
+        code, description, details = frame[2:]
+        assert code in RPC_ERROR_CODES_16, frame  # only the codes 1.6 defines
+        assert isinstance(description, str) and isinstance(details, dict), frame
+        return str(code)
+
+
+def test_independent_ocpp_j_client_in_strict_schema_mode_on_demo_16_free(
+    demo_stack: RunningStack,
+) -> None:
+    wait_for_demo(demo_stack)
+    checker = Draft4Validator.FORMAT_CHECKER
+    assert not checker.conforms("2026-02-30T10:00:00Z", "date-time")  # formats really checked
+    headers = Pile.authorization(DEMO_16_FREE, demo.FREE_PILE_PASSWORD)
+    with sync_connect(
+        f"{demo_stack.ws_url}/ocpp/{DEMO_16_FREE}",
+        subprotocols=[Subprotocol(V16)],
+        additional_headers=headers,
+        open_timeout=30,
+        ping_interval=None,
+    ) as ws:
+        client = StrictOcppJClient(ws)
+        boot = client.call(
+            "BootNotification",
+            {
+                "chargePointVendor": "IndependentVendor",
+                "chargePointModel": "Strict-J",
+                "chargePointSerialNumber": "IND-0001",
+                "firmwareVersion": "0.9.1",
+            },
+        )
+        heartbeat = client.call("Heartbeat", {})
+        statuses = [
+            client.call(
+                "StatusNotification",
+                {
+                    "connectorId": connector,
+                    "errorCode": "NoError",
+                    "status": "Available",
+                    "timestamp": wire_now(),
+                },
+            )
+            for connector in (0, 1, 2)
+        ]
+        card = client.call("Authorize", {"idTag": demo.CARD_NO})
+        unknown = client.call("Authorize", {"idTag": "NOT-A-DEMO-CARD"})
+        refused = client.call_error("Authorize", {"idTag": 42})
+
+    assert client.violations == []
+    assert boot["status"] == "Accepted"
+    assert heartbeat["currentTime"]
+    assert statuses == [{}, {}, {}]
+    assert card["idTagInfo"]["status"] == "Accepted"
+    assert unknown["idTagInfo"]["status"] == "Invalid"
+    assert refused == "TypeConstraintViolation"
