@@ -250,7 +250,7 @@ class DynamoLedgerRepository:
         client: Any | None = None,
         *,
         max_attempts: int = 30,
-        backoff_base_s: float = 0.025,
+        backoff_base_s: float = 0.05,
         backoff_cap_s: float = 1.0,
         sleep: Callable[[float], None] = time.sleep,
         rng: random.Random | None = None,
