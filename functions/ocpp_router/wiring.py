@@ -9,6 +9,7 @@ import boto3
 
 from shared.adapters.apigw_ws import WebSocketConnections
 from shared.adapters.dynamodb.connections import DynamoConnections, DynamoPendingCalls
+from shared.adapters.dynamodb.pile_events import DynamoPileEvents
 from shared.adapters.dynamodb.piles import DynamoPileFaults, DynamoPiles
 from shared.adapters.ocpp_schemas import OcppSchemas
 from shared.domain.clock import Clock, system_clock
@@ -32,6 +33,8 @@ def ports() -> OcppPorts:
         pending_calls=DynamoPendingCalls(os.environ["SESSIONS_TABLE"], dynamodb),
         schemas=schemas(),
         clock=clock,
+        sender=_SenderOnFirstUse(),
+        pile_events=DynamoPileEvents(os.environ["SESSIONS_TABLE"], dynamodb),
     )
 
 
@@ -41,6 +44,13 @@ def websocket() -> WebSocketConnections:
     return WebSocketConnections(
         boto3.client("apigatewaymanagementapi", endpoint_url=os.environ["WS_MANAGEMENT_ENDPOINT"])
     )
+
+
+class _SenderOnFirstUse:
+    """Builds the ``@connections`` client on the first post: most frames never send one."""
+
+    def post(self, connection_id: str, text: str) -> None:
+        websocket().post(connection_id, text)
 
 
 def reset() -> None:

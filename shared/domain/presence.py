@@ -6,8 +6,10 @@ that the router reads once per frame. API Gateway closes a connection after 2 ho
 the connection item expires after 3 (TTL) and a reconnect is routine: the old
 connection's ``$disconnect`` must not mark the pile offline once a newer one exists.
 
-``last_seen_at`` is refreshed at most every ``LAST_SEEN_REFRESH`` (judged from the
-connection item the router has already read), so a steady-state Heartbeat writes nothing.
+Presence comes from the connection: the pile item's ``last_seen_at`` is stamped at
+``$connect``, at an Accepted boot and at ``$disconnect`` (while a connection is open the
+pile is, by definition, being seen), so no frame writes presence and a steady-state
+Heartbeat writes nothing.
 """
 
 from __future__ import annotations
@@ -20,7 +22,6 @@ from shared.domain.ocpp.provisioning import RegistrationStatus
 from shared.domain.ocpp.versions import OcppVersion
 
 CONNECTION_TTL = timedelta(hours=3)
-LAST_SEEN_REFRESH = timedelta(minutes=30)
 
 
 class ConnectionGone(ChargingError):
@@ -53,8 +54,3 @@ class Connection:
 def expiry_epoch(connected_at: datetime) -> int:
     """TTL of a connection item: an hour past API Gateway's 2-hour limit."""
     return int((connected_at + CONNECTION_TTL).timestamp())
-
-
-def is_last_seen_due(connection: Connection, now: datetime) -> bool:
-    """True when the pile's ``last_seen_at`` is older than ``LAST_SEEN_REFRESH``."""
-    return now - connection.last_seen_at >= LAST_SEEN_REFRESH

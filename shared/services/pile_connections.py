@@ -101,14 +101,16 @@ def connect_pile(
 def disconnect_pile(
     connection_id: str, *, piles: PileStore, connections: ConnectionStore, clock: Clock
 ) -> Connection | None:
-    """Forget the connection; mark the pile offline only if it is still its current one.
+    """Mark the pile offline (``last_seen_at`` = now) only if this connection is still its
+    current one. The connection item is left to its TTL (connected + 3 h): reading it costs
+    a fifth of deleting it, and no frame arrives on a closed connection.
 
-    DynamoDB: 1 DeleteItem (returning the old item), 1 conditional UpdateItem.
-    Returns the closed connection, or None when it was not known.
+    DynamoDB: 1 GetItem (consistent, so a connection made a moment ago is found), 1
+    conditional UpdateItem. Returns the closed connection, or None when it was not known.
 
     Raises: UpstreamFailure.
     """
-    connection = connections.delete(connection_id)
+    connection = connections.get(connection_id, consistent=True)
     if connection is None:
         return None
     if not piles.mark_disconnected(connection.pile_id, connection_id, clock()):

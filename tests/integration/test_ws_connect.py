@@ -193,20 +193,25 @@ def test_connect_never_logs_the_password_or_its_hash(
 
 
 def test_disconnect_marks_the_pile_offline_when_the_connection_is_current(
-    pile_side: PileSide,
+    pile_side: PileSide, clock: Any
 ) -> None:
     pile_side.put_pile("CP-1")
     pile_side.connect("CP-1", connection_id="conn-1")
+    clock.advance(minutes=95)
     pile_side.counter.reset()
 
     response = pile_side.disconnect("conn-1")
 
     assert response == {"statusCode": 200}
-    assert dict(pile_side.counter.calls) == {"DeleteItem": 1, "UpdateItem": 1}
-    assert pile_side.connection("conn-1") is None
+    assert dict(pile_side.counter.calls) == {"GetItem": 1, "UpdateItem": 1}
     pile = pile_side.pile("CP-1")
     assert pile["is_online"] is False
     assert "connection_id" not in pile
+    assert pile["last_seen_at"] == "2026-11-01T03:35:00.000Z"
+    # Left to its TTL (connected + 3 h) rather than deleted: a read is cheaper than a delete.
+    connection = pile_side.connection("conn-1")
+    assert connection is not None
+    assert int(connection["expires_at"]) == int(clock.now.timestamp()) - 95 * 60 + 3 * 3600
 
 
 def test_disconnect_leaves_the_pile_online_when_it_has_reconnected(
@@ -220,11 +225,11 @@ def test_disconnect_leaves_the_pile_online_when_it_has_reconnected(
     response = pile_side.disconnect("conn-old")
 
     assert response == {"statusCode": 200}
-    assert pile_side.connection("conn-old") is None
     assert pile_side.connection("conn-new") is not None
     pile = pile_side.pile("CP-1")
     assert pile["is_online"] is True
     assert pile["connection_id"] == "conn-new"
+    assert pile["last_seen_at"] == "2026-11-01T04:00:00.000Z"  # the reconnect, not the close
 
 
 def test_disconnect_changes_nothing_when_the_connection_is_unknown(pile_side: PileSide) -> None:

@@ -17,13 +17,14 @@ from shared.domain.ocpp.availability import FaultEvent, StatusReport
 from shared.domain.ocpp.frames import CallResult
 from shared.domain.ocpp.handshake import PileAccess
 from shared.domain.ocpp.provisioning import BootInfo, RegistrationStatus
-from shared.domain.ocpp.remote_calls import CallAnswer, CallStatus, PendingCall
+from shared.domain.ocpp.remote_calls import CallStatus, PendingCall
 from shared.domain.ocpp.versions import OcppVersion
-from shared.domain.presence import Connection, ConnectionGone, expiry_epoch
+from shared.domain.presence import Connection, expiry_epoch
 from shared.services.ocpp import dispatch
 from shared.services.ocpp.ports import BootWrite, OcppPorts, PileRoute, StatusWrite
 from shared.services.ocpp.remote_calls import complete_call, send_call
 from shared.services.ocpp.router import handle_frame
+from tests.unit.ocpp_command_fakes import FakePendingCalls, FakePileEvents, FakeSender
 
 NOW = datetime(2026, 11, 1, 2, 0, tzinfo=UTC)
 
@@ -84,7 +85,6 @@ class FakePiles:
     cards: dict[str, CardRecord] = field(default_factory=dict)
     route: PileRoute | None = None
     is_failing: bool = False
-    is_refresh_failing: bool = False
 
     def _maybe_fail(self) -> None:
         if self.is_failing:
@@ -100,11 +100,6 @@ class FakePiles:
         return True
 
     def mark_disconnected(self, pile_id: str, connection_id: str, now: datetime) -> bool:
-        return True
-
-    def refresh_last_seen(self, pile_id: str, connection_id: str, now: datetime) -> bool:
-        if self.is_refresh_failing:
-            raise UpstreamFailure("DynamoDB UpdateItem failed", operation="UpdateItem")
         return True
 
     def record_boot(
@@ -141,45 +136,13 @@ class FakeFaults:
 
 
 @dataclass
-class FakePendingCalls:
-    calls: dict[tuple[str, str], PendingCall] = field(default_factory=dict)
-
-    def create(self, call: PendingCall) -> None:
-        self.calls[(call.pile_id, call.unique_id)] = call
-
-    def get(self, pile_id: str, unique_id: str) -> PendingCall | None:
-        return self.calls.get((pile_id, unique_id))
-
-    def finish(self, pile_id: str, unique_id: str, answer: CallAnswer) -> bool:
-        call = self.calls[(pile_id, unique_id)]
-        if call.status is not CallStatus.PENDING:
-            return False
-        self.calls[(pile_id, unique_id)] = replace(
-            call, status=answer.status, response_json=answer.response_json
-        )
-        return True
-
-    def set_status(self, pile_id: str, unique_id: str, status: CallStatus) -> None:
-        self.calls[(pile_id, unique_id)] = replace(self.calls[(pile_id, unique_id)], status=status)
-
-
-@dataclass
-class FakeSender:
-    is_gone: bool = False
-    sent: list[tuple[str, str]] = field(default_factory=list)
-
-    def post(self, connection_id: str, text: str) -> None:
-        if self.is_gone:
-            raise ConnectionGone("the connection is gone")
-        self.sent.append((connection_id, text))
-
-
-@dataclass
 class World:
     connections: FakeConnections = field(default_factory=FakeConnections)
     piles: FakePiles = field(default_factory=FakePiles)
     faults: FakeFaults = field(default_factory=FakeFaults)
     pending: FakePendingCalls = field(default_factory=FakePendingCalls)
+    sender: FakeSender = field(default_factory=FakeSender)
+    events: FakePileEvents = field(default_factory=FakePileEvents)
     now: datetime = NOW
 
     def ports(self) -> OcppPorts:
@@ -190,6 +153,8 @@ class World:
             pending_calls=self.pending,
             schemas=SCHEMAS,
             clock=lambda: self.now,
+            sender=self.sender,
+            pile_events=self.events,
         )
 
     def send(self, frame: Any, connection_id: str = "c1") -> Any:
@@ -255,14 +220,14 @@ def test_upstream_failure_inside_an_action_becomes_internal_error(world: World) 
     assert answer[:3] == [4, "a", "InternalError"]
 
 
-def test_failed_presence_refresh_does_not_cost_the_pile_its_answer(world: World) -> None:
+def test_heartbeat_writes_no_presence_however_long_the_connection_lasts(world: World) -> None:
     world.connections.add(a_connection())
-    world.piles.is_refresh_failing = True
-    world.now = NOW + timedelta(hours=1)
+    world.now = NOW + timedelta(hours=1, minutes=59)
 
     answer = world.send([2, "h", "Heartbeat", {}])
 
-    assert answer == [3, "h", {"currentTime": "2026-11-01T03:00:00.000Z"}]
+    assert answer == [3, "h", {"currentTime": "2026-11-01T03:59:00.000Z"}]
+    assert world.connections.touched == []
 
 
 def test_answer_failing_its_own_schema_becomes_internal_error(
@@ -282,16 +247,17 @@ def test_a_new_dispatch_entry_is_all_an_action_needs(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     world.connections.add(a_connection(version=OcppVersion.V201))
-    assert world.send([2, "d", "DataTransfer", {"vendorId": "acme"}])[2] == "NotImplemented"
+    update = {"reservationId": 7, "reservationUpdateStatus": "Expired"}
+    assert world.send([2, "r", "ReservationStatusUpdate", update])[2] == "NotImplemented"
     monkeypatch.setitem(
         dispatch.HANDLERS,
-        (OcppVersion.V201, "DataTransfer"),
-        lambda ctx, payload, ports: {"status": "UnknownVendorId"},
+        (OcppVersion.V201, "ReservationStatusUpdate"),
+        lambda ctx, payload, ports: {},
     )
 
-    answer = world.send([2, "d", "DataTransfer", {"vendorId": "acme"}])
+    answer = world.send([2, "r", "ReservationStatusUpdate", update])
 
-    assert answer == [3, "d", {"status": "UnknownVendorId"}]
+    assert answer == [3, "r", {}]
 
 
 def test_status_report_of_the_pile_itself_records_only_the_fault(world: World) -> None:
@@ -334,10 +300,10 @@ def test_send_call_keeps_the_call_as_undelivered_when_the_connection_is_gone(
 ) -> None:
     world.piles.route = route()
 
-    with pytest.raises(ConnectionGone):
-        send_reset(world, FakeSender(is_gone=True))
+    call = send_reset(world, FakeSender(is_gone=True))
 
-    assert world.pending.calls[("CP-1", "call-1")].status is CallStatus.UNDELIVERED
+    assert call.status is CallStatus.UNDELIVERED
+    assert world.pending.calls[("CP-1", call.unique_id)].status is CallStatus.UNDELIVERED
 
 
 def test_send_call_stores_before_posting_and_times_out_after_a_minute(world: World) -> None:
@@ -346,27 +312,28 @@ def test_send_call_stores_before_posting_and_times_out_after_a_minute(world: Wor
 
     call = send_reset(world, sender)
 
-    assert sender.sent == [("c1", '[2,"call-1","Reset",{"type":"OnIdle"}]')]
+    assert call.unique_id == "261101020000000-1"
+    assert sender.sent == [("c1", '[2,"261101020000000-1","Reset",{"type":"OnIdle"}]')]
     assert call.timeout_at == NOW + timedelta(seconds=60)
-    assert world.pending.calls[("CP-1", "call-1")].status is CallStatus.PENDING
+    assert world.pending.calls[("CP-1", call.unique_id)].status is CallStatus.PENDING
 
 
 def test_complete_call_ignores_a_second_answer(world: World) -> None:
     world.piles.route = route()
-    send_reset(world, FakeSender())
+    call = send_reset(world, FakeSender())
     connection = a_connection(version=OcppVersion.V201)
     ports = world.ports()
 
     first = complete_call(
         connection,
-        CallResult("call-1", {"status": "Accepted"}),
+        CallResult(call.unique_id, {"status": "Accepted"}),
         pending_calls=world.pending,
         schemas=SCHEMAS,
         clock=ports.clock,
     )
     second = complete_call(
         connection,
-        CallResult("call-1", {"status": "Rejected"}),
+        CallResult(call.unique_id, {"status": "Rejected"}),
         pending_calls=world.pending,
         schemas=SCHEMAS,
         clock=ports.clock,
@@ -375,4 +342,4 @@ def test_complete_call_ignores_a_second_answer(world: World) -> None:
     assert first is not None
     assert first.status is CallStatus.ANSWERED
     assert second is None
-    assert world.pending.calls[("CP-1", "call-1")].response_json == '{"status":"Accepted"}'
+    assert world.pending.calls[("CP-1", call.unique_id)].response_json == '{"status":"Accepted"}'

@@ -1,12 +1,12 @@
-"""Presence rules: connection expiry and the 30-minute last-seen refresh."""
+"""Presence rules: connection expiry and what counts as an accepted connection."""
 
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from shared.domain.ocpp.versions import OcppVersion
-from shared.domain.presence import Connection, expiry_epoch, is_last_seen_due
+from shared.domain.presence import Connection, expiry_epoch
 
 CONNECTED = datetime(2026, 11, 1, 2, 0, tzinfo=UTC)
 CONNECTION = Connection(
@@ -25,16 +25,6 @@ CONNECTION = Connection(
 
 def test_connection_expires_an_hour_after_api_gateways_two_hour_cut() -> None:
     assert expiry_epoch(CONNECTED) == int(CONNECTED.timestamp()) + 3 * 3600
-
-
-def test_last_seen_is_due_only_after_30_minutes() -> None:
-    assert not is_last_seen_due(CONNECTION, CONNECTED + timedelta(minutes=29, seconds=59))
-    assert is_last_seen_due(CONNECTION, CONNECTED + timedelta(minutes=30))
-
-
-def test_a_refreshed_connection_is_not_due_again_for_30_minutes() -> None:
-    refreshed = replace(CONNECTION, last_seen_at=CONNECTED + timedelta(minutes=31))
-    assert not is_last_seen_due(refreshed, CONNECTED + timedelta(minutes=40))
 
 
 def test_only_an_accepted_registration_counts_as_accepted() -> None:

@@ -2,7 +2,8 @@
 the fault events it records in FaultsTable.
 
 The pile and gun items belong to the base-data repository; this module writes only
-presence (``connection_id``, ``connected_at``, ``is_online``, ``last_seen_at``), the
+presence (``connection_id``, ``connected_at``, ``is_online``, ``last_seen_at``: stamped
+at ``$connect``, boot and ``$disconnect``, never per frame), the
 ``boot`` map and ``registration_status`` on the pile item, and ``status``, ``status_at``,
 ``error_code``, ``vendor_error_code``, ``status_reported_at`` on gun items. Every write
 is conditional on the item existing, so a pile deleted meanwhile is never recreated.
@@ -129,20 +130,13 @@ class DynamoPiles:
         )
 
     def mark_disconnected(self, pile_id: str, connection_id: str, now: datetime) -> bool:
-        del now  # the pile was last seen before the close, not at it
+        # The close is when the pile was last known to be there: no frame stamps presence
+        # (that would cost writes on an idle pile), the connection itself is the evidence.
         return self._update(
             pile_key(pile_id),
-            "SET is_online = :off REMOVE connection_id",
+            "SET is_online = :off, last_seen_at = :t REMOVE connection_id",
             "connection_id = :c",
-            {":c": s(connection_id), ":off": _FALSE},
-        )
-
-    def refresh_last_seen(self, pile_id: str, connection_id: str, now: datetime) -> bool:
-        return self._update(
-            pile_key(pile_id),
-            "SET last_seen_at = :t",
-            "connection_id = :c",
-            {":c": s(connection_id), ":t": s(to_wire(now))},
+            {":c": s(connection_id), ":off": _FALSE, ":t": s(to_wire(now))},
         )
 
     def record_boot(

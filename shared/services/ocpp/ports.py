@@ -13,6 +13,7 @@ from shared.domain.ocpp.actions import Direction
 from shared.domain.ocpp.authorization import CardRecord
 from shared.domain.ocpp.availability import FaultEvent, StatusReport
 from shared.domain.ocpp.handshake import PileAccess
+from shared.domain.ocpp.notifications import MaintenanceStatus, PileEvent
 from shared.domain.ocpp.provisioning import BootInfo, RegistrationStatus
 from shared.domain.ocpp.remote_calls import CallAnswer, CallStatus, PendingCall
 from shared.domain.ocpp.versions import OcppVersion
@@ -55,9 +56,6 @@ class ConnectionStore(Protocol):
     def set_registration(self, connection_id: str, status: RegistrationStatus) -> None:
         """Copy a boot decision onto the connection. Raises: UpstreamFailure."""
 
-    def touch(self, connection_id: str, now: datetime) -> None:
-        """Set the connection's ``last_seen_at``. Raises: UpstreamFailure."""
-
 
 class PileStore(Protocol):
     def get_access(self, pile_id: str) -> PileAccess | None:
@@ -70,11 +68,8 @@ class PileStore(Protocol):
         """Set presence; False when the pile item no longer exists. Raises: UpstreamFailure."""
 
     def mark_disconnected(self, pile_id: str, connection_id: str, now: datetime) -> bool:
-        """Clear presence if ``connection_id`` is still current; False otherwise.
-        Raises: UpstreamFailure."""
-
-    def refresh_last_seen(self, pile_id: str, connection_id: str, now: datetime) -> bool:
-        """Stamp ``last_seen_at`` if ``connection_id`` is current. Raises: UpstreamFailure."""
+        """Clear presence and stamp ``last_seen_at`` if ``connection_id`` is still current;
+        False otherwise. Raises: UpstreamFailure."""
 
     def record_boot(
         self,
@@ -100,8 +95,11 @@ class FaultStore(Protocol):
 
 
 class PendingCallStore(Protocol):
+    """CSMS-initiated calls. Open calls (pending, undelivered) are findable by their
+    ``timeout_at`` without a scan; a call leaves that index when it ends."""
+
     def create(self, call: PendingCall) -> None:
-        """Store a new pending call. Raises: UpstreamFailure."""
+        """Store a new call (pending or undelivered). Raises: UpstreamFailure."""
 
     def get(self, pile_id: str, unique_id: str) -> PendingCall | None:
         """Raises: UpstreamFailure."""
@@ -109,8 +107,56 @@ class PendingCallStore(Protocol):
     def finish(self, pile_id: str, unique_id: str, answer: CallAnswer) -> bool:
         """Close a call still pending; False when it was not pending. Raises: UpstreamFailure."""
 
-    def set_status(self, pile_id: str, unique_id: str, status: CallStatus) -> None:
+    def mark_undelivered(self, pile_id: str, unique_id: str, deliver_by: datetime) -> bool:
+        """Pending -> undelivered (its post found no connection); False when it was not
+        pending. Raises: UpstreamFailure."""
+
+    def claim_delivery(
+        self, pile_id: str, unique_id: str, connection_id: str, timeout_at: datetime
+    ) -> bool:
+        """Undelivered -> pending on ``connection_id``, before its post; False when another
+        delivery or a timeout got there first. Raises: UpstreamFailure."""
+
+    def time_out(
+        self, pile_id: str, unique_id: str, expected: CallStatus, now: datetime, reason: str
+    ) -> bool:
+        """An open call in status ``expected`` -> timed_out; False when it moved on.
+        Raises: UpstreamFailure."""
+
+    def queued_for_pile(self, pile_id: str, since: datetime) -> list[PendingCall]:
+        """The pile's undelivered calls created since ``since``, oldest first.
+        Raises: UpstreamFailure."""
+
+    def open_calls(
+        self, status: CallStatus, *, due_by: datetime | None, limit: int
+    ) -> list[PendingCall]:
+        """Open calls in ``status`` (pending or undelivered), earliest ``timeout_at`` first,
+        only those due by ``due_by`` when given. Raises: UpstreamFailure."""
+
+    def recent(
+        self, pile_id: str, limit: int, next_token: str | None
+    ) -> tuple[list[PendingCall], str | None]:
+        """The pile's calls, newest first, and the token of the next page.
+        Raises: InvalidInput (a token not from this list), UpstreamFailure."""
+
+
+class PileEventStore(Protocol):
+    """Pile messages kept for operators (TTL) and each pile's latest maintenance status."""
+
+    def record(self, event: PileEvent) -> None:
         """Raises: UpstreamFailure."""
+
+    def set_maintenance_status(self, pile_id: str, status: MaintenanceStatus) -> None:
+        """Keep ``status`` as the pile's latest of its kind. Raises: UpstreamFailure."""
+
+    def recent(
+        self, pile_id: str, limit: int, next_token: str | None
+    ) -> tuple[list[PileEvent], str | None]:
+        """The pile's events, newest first, and the token of the next page.
+        Raises: InvalidInput (a token not from this list), UpstreamFailure."""
+
+    def maintenance(self, pile_id: str) -> list[MaintenanceStatus]:
+        """The pile's latest firmware / diagnostics / log statuses. Raises: UpstreamFailure."""
 
 
 class SchemaCheck(Protocol):
@@ -135,3 +181,5 @@ class OcppPorts:
     pending_calls: PendingCallStore
     schemas: SchemaCheck
     clock: Clock
+    sender: FrameSender  # CSMS-initiated calls waiting for the pile go out on its boot
+    pile_events: PileEventStore

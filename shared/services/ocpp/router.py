@@ -26,7 +26,7 @@ from shared.domain.ocpp.frames import (
 )
 from shared.domain.ocpp.rpc_errors import OcppFault, RpcFault, wire_code
 from shared.domain.ocpp.versions import OcppVersion
-from shared.domain.presence import Connection, is_last_seen_due
+from shared.domain.presence import Connection
 from shared.observability import logger
 from shared.services.ocpp import remote_calls
 from shared.services.ocpp.dispatch import BOOT_NOTIFICATION, handler_for
@@ -52,7 +52,8 @@ def handle_frame(text: str | None, connection_id: str, ports: OcppPorts) -> Fram
     """Process one frame from ``connection_id``; ``reply`` is the frame to send back.
 
     DynamoDB: 1 GetItem of the connection item, plus what the action costs (see
-    docs/message-costs.md); 2 UpdateItems at most every 30 minutes to refresh presence.
+    docs/message-costs.md). Presence is not refreshed per frame: it comes from the
+    connection (``$connect`` / ``$disconnect``).
 
     Raises: UpstreamFailure only when the connection item itself cannot be read.
     """
@@ -81,8 +82,6 @@ def handle_frame(text: str | None, connection_id: str, ports: OcppPorts) -> Fram
         )
     except UpstreamFailure:
         logger.error("could not complete a pending call", extra={"message_id": frame.message_id})
-        return FrameOutcome(None, connection.pile_id, connection.version, kind)
-    _refresh_presence(connection, received_at, ports)
     return FrameOutcome(None, connection.pile_id, connection.version, kind)
 
 
@@ -128,8 +127,6 @@ def _answer_call(
     except ChargingError as error:
         logger.warning("call refused", extra={"action": call.action, "code": error.code})
         return _call_error(connection, call, RpcFault.GENERIC_ERROR, error.message)
-    if call.action != BOOT_NOTIFICATION:
-        _refresh_presence(connection, received_at, ports)
     reply = format_call_result(call.message_id, payload)
     return FrameOutcome(reply, connection.pile_id, version, "call", call.action)
 
@@ -171,14 +168,3 @@ def _call_error(
     code = wire_code(fault, connection.version)
     reply = format_call_error(call.message_id, code, description)
     return FrameOutcome(reply, connection.pile_id, connection.version, "call", call.action, code)
-
-
-def _refresh_presence(connection: Connection, now: datetime, ports: OcppPorts) -> None:
-    if not is_last_seen_due(connection, now):
-        return
-    try:
-        ports.piles.refresh_last_seen(connection.pile_id, connection.connection_id, now)
-        ports.connections.touch(connection.connection_id, now)
-    except UpstreamFailure:
-        # Presence is best effort: the answer to the pile matters more than the stamp.
-        logger.warning("presence refresh failed", extra={"pile_id": connection.pile_id})
