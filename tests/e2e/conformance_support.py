@@ -425,8 +425,7 @@ class Pile:
 # -- reading the tables (test-only checks of what has no API yet) -----------------------------
 
 
-def faults_of(stack: RunningStack, pile_id: str) -> list[dict[str, Any]]:
-    """The pile's fault items (FaultsTable GSI2 ``PILE#{pile_id}``), oldest first."""
+def _table(stack: RunningStack, env_name: str) -> Any:
     tables = json.loads((stack.state_dir / "stack.json").read_text())["tables"]
     dynamodb = boto3.resource(
         "dynamodb",
@@ -435,15 +434,31 @@ def faults_of(stack: RunningStack, pile_id: str) -> list[dict[str, Any]]:
         aws_access_key_id="local",
         aws_secret_access_key="local",
     )
-    answer = dynamodb.Table(tables["FAULTS_TABLE"]).query(
-        IndexName="GSI2",
-        KeyConditionExpression=Key("gsi2pk").eq(f"PILE#{pile_id}"),
-        ConsistentRead=False,
-    )
+    return dynamodb.Table(tables[env_name])
+
+
+def _plain(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [
         {name: int(value) if isinstance(value, Decimal) else value for name, value in item.items()}
-        for item in answer["Items"]
+        for item in items
     ]
+
+
+def faults_of(stack: RunningStack, pile_id: str) -> list[dict[str, Any]]:
+    """The pile's fault items (FaultsTable GSI2 ``PILE#{pile_id}``), oldest first."""
+    answer = _table(stack, "FAULTS_TABLE").query(
+        IndexName="GSI2", KeyConditionExpression=Key("gsi2pk").eq(f"PILE#{pile_id}")
+    )
+    return _plain(answer["Items"])
+
+
+def pile_events_of(stack: RunningStack, pile_id: str) -> list[dict[str, Any]]:
+    """The pile's event items (SessionsTable ``PILE#{pile_id}`` / ``EVENT#...``), oldest first."""
+    answer = _table(stack, "SESSIONS_TABLE").query(
+        KeyConditionExpression=Key("pk").eq(f"PILE#{pile_id}") & Key("sk").begins_with("EVENT#"),
+        ConsistentRead=True,
+    )
+    return _plain(answer["Items"])
 
 
 # -- raw frames ------------------------------------------------------------------------------

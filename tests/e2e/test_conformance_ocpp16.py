@@ -194,6 +194,17 @@ def test_TC_024_start_charging_session_lock_failure(
     assert fault["status"] == "open"
 
 
+# -- Core: data transfer -----------------------------------------------------------------------
+
+
+def test_TC_064_data_transfer_to_a_central_system(pile: Pile) -> None:
+    answer = pile.call(
+        call.DataTransfer(vendor_id="com.example.vendor", message_id="Telemetry", data="42")
+    )
+
+    assert answer.status in ("Rejected", "UnknownMessageId", "UnknownVendorId")
+
+
 # -- Security profile 1: HTTP Basic authentication, sub-protocol negotiation ---------------------
 
 

@@ -28,6 +28,7 @@ from tests.e2e.conformance_support import (
     dial_raw,
     exchange,
     faults_of,
+    pile_events_of,
     refusal_status,
     wire_now,
 )
@@ -247,7 +248,42 @@ def test_status_notification_faulted_recorded_as_a_fault(
     assert (fault["gun_no"], fault["error_code"], fault["status"]) == (2, "Faulted", "open")
 
 
+def test_TC_G_20_connector_status_notification_lock_failure(
+    local_stack: RunningStack, station: Pile
+) -> None:
+    answer = station.call(
+        call.NotifyEvent(
+            generated_at=wire_now(),
+            seq_no=0,
+            event_data=[
+                {
+                    "event_id": 1,
+                    "timestamp": wire_now(),
+                    "trigger": "Delta",
+                    "actual_value": "true",
+                    "event_notification_type": "HardWiredNotification",
+                    "component": {"name": "ConnectorPlugRetentionLock", "evse": {"id": 1}},
+                    "variable": {"name": "Problem"},
+                }
+            ],
+        )
+    )
+
+    assert dataclasses.asdict(answer) == {"custom_data": None}
+    (event,) = pile_events_of(local_stack, station.pile_id)
+    assert event["kind"] == "notify_event"
+    assert "ConnectorPlugRetentionLock" in event["detail_json"]
+
+
 # -- P. Data transfer ------------------------------------------------------------------------------
+
+
+def test_TC_P_02_data_transfer_to_the_csms_rejected_or_unknown(station: Pile) -> None:
+    answer = station.call(
+        call.DataTransfer(vendor_id="com.example.vendor", message_id="Telemetry", data={"v": 1})
+    )
+
+    assert answer.status in ("Rejected", "UnknownMessageId", "UnknownVendorId")
 
 
 def test_TC_P_03_custom_data_receive_custom_data(local_stack: RunningStack, tenant: Tenant) -> None:
