@@ -1,0 +1,738 @@
+"""Functional blocks E (transactions) and J (meter values): 1.6 StartTransaction,
+StopTransaction, MeterValues; 2.0.1 TransactionEvent and MeterValues.
+
+Every message is answered, however late, repeated or out of order it comes:
+
+- a retried StartTransaction (same pile, connector, meterStart, timestamp, idTag) gets the
+  transaction id it got the first time; ids are allocated from one atomic counter;
+- MeterValues of an open session cost one write (its ``METER#`` item, keyed by content so a
+  retransmission overwrites itself); a late one for a session already closed is folded
+  into the session item instead (still one write) and the energy settled again;
+- 1.6 messages with transaction id -1 (or an id we never issued) are matched by gun and
+  time (``shared.domain.sessions``); a StopTransaction nobody can be matched to is kept
+  as an ``incomplete`` session rebuilt from its ``transactionData``, which a late
+  StartTransaction then adopts;
+- 2.0.1 events are kept by seqNo; a transaction is ``completed`` once Started, Ended and
+  every seqNo between them have arrived.
+
+The gun's own status is not written here: the pile's StatusNotifications do that.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import datetime
+from typing import Any, cast
+
+from shared.domain.clock import to_wire
+from shared.domain.errors import UpstreamFailure
+from shared.domain.ocpp.authorization import Authorization, authorize_card
+from shared.domain.ocpp.dispatch import CallContext
+from shared.domain.ocpp.transactions import (
+    DEFAULT_STOP_REASON,
+    MAX_TRANSACTION_ID_16,
+    EventType,
+    MeterValuesReport,
+    StartTransaction16,
+    StopTransaction16,
+    TransactionEvent201,
+    meter_values,
+    meter_values_response,
+    start_response_16,
+    start_transaction_16,
+    stop_response_16,
+    stop_transaction_16,
+    transaction_event_201,
+    transaction_event_response,
+)
+from shared.domain.ocpp.versions import OcppVersion
+from shared.domain.sessions import (
+    MATCH_HORIZON,
+    LogEntry,
+    MeterSample,
+    Session,
+    SessionStatus,
+    adoptable_orphan,
+    gunless_owner,
+    log_entry_key,
+    owner_of,
+    session_energy_wh,
+    session_id_for,
+    stop_match,
+    stop_retry_of,
+)
+from shared.observability import logger
+from shared.services.ocpp.ports import OcppPorts
+from shared.services.sessions import SessionStore, save_change, settled
+
+MAIN_METER = 0
+
+
+def session_store(ports: OcppPorts) -> SessionStore:
+    """The session store carried by the router's ports.
+
+    Raises: UpstreamFailure when the ports were built without one.
+    """
+    store = getattr(ports, "sessions", None)
+    if store is None:
+        raise UpstreamFailure("no session store in the OCPP ports")
+    return cast(SessionStore, store)
+
+
+def card_check(ctx: CallContext, card_no: str, ports: OcppPorts) -> Authorization:
+    """The same check as Authorize (block C): the card item, for this pile's operator."""
+    card = ports.piles.find_card(card_no) if card_no else None
+    return authorize_card(card, ctx.operator_id)
+
+
+def start_timeline_key(request: StartTransaction16) -> str:
+    """The 1.6 start's business identity: pile (the partition), gun, time, meter, card."""
+    return "#".join(
+        (
+            "TXN",
+            _wire(request.started_at),
+            "S",
+            f"{request.gun_no:03d}",
+            str(request.meter_start_wh),
+            request.id_tag,
+        )
+    )
+
+
+def orphan_timeline_key(session: Session) -> str:
+    return "#".join(("TXN", _wire(session.anchor_at), "O", session.session_id))
+
+
+def _wire(at: datetime) -> str:
+    return to_wire(at)
+
+
+# --- 1.6 StartTransaction ------------------------------------------------------------------
+
+
+def start_transaction(
+    ctx: CallContext, payload: dict[str, Any], ports: OcppPorts
+) -> dict[str, Any]:
+    """Open a session (or find the one this start already opened) and answer its id.
+
+    DynamoDB: 1 GetItem (the start's identity), 1 Query (later sessions of the pile, to
+    adopt an orphan), 1 GetItem (card), 2 GetItems (station, tariff), 1 UpdateItem (id
+    counter), 1 TransactWriteItems (session, open marker, timeline item). A retry: 2 GetItems.
+
+    Raises: OcppFault (impossible timestamp, negative meter), UpstreamFailure.
+    """
+    request = start_transaction_16(payload)
+    card = card_check(ctx, request.id_tag, ports)
+    store = session_store(ports)
+    key = start_timeline_key(request)
+    known_id = store.find_start(ctx.pile_id, key)
+    if known_id is not None:
+        known = store.get(known_id, consistent=True)
+        if known is not None:
+            return start_response_16(int(known.ocpp_transaction_id), card)
+    later = store.pile_sessions(ctx.pile_id, request.started_at, request.started_at + MATCH_HORIZON)
+    retried = _same_start(request, later)
+    if retried is not None:
+        return start_response_16(int(retried.ocpp_transaction_id), card)
+    orphan = adoptable_orphan(request.started_at, request.gun_no, request.id_tag, later)
+    if orphan is not None:
+        adopted = _adopt(store, ctx, orphan, request)
+        return start_response_16(int(adopted.ocpp_transaction_id), card)
+    session = _new_session_16(store, ctx, request)
+    if not store.create(session, timeline_key=key):
+        raced = store.find_start(ctx.pile_id, key)
+        existing = store.get(raced, consistent=True) if raced else None
+        if existing is None:
+            raise UpstreamFailure("the session could not be created", pile_id=ctx.pile_id)
+        session = existing
+    logger.info(
+        "session started",
+        extra={"session_id": session.session_id, "gun_no": request.gun_no},
+    )
+    return start_response_16(int(session.ocpp_transaction_id), card)
+
+
+def _same_start(request: StartTransaction16, sessions: Sequence[Session]) -> Session | None:
+    for session in sessions:
+        if (
+            session.started_at == request.started_at
+            and session.gun_no == request.gun_no
+            and session.meter_start_wh == request.meter_start_wh
+            and session.id_tag == request.id_tag
+        ):
+            return session
+    return None
+
+
+def _new_session_16(store: SessionStore, ctx: CallContext, request: StartTransaction16) -> Session:
+    transaction_id = _allocate(store)
+    tariff = _tariff(store, ctx)
+    received = ctx.received_at
+    return Session(
+        session_id=session_id_for(ctx.pile_id, OcppVersion.V16, str(transaction_id)),
+        protocol=OcppVersion.V16,
+        operator_id=ctx.operator_id,
+        pile_id=ctx.pile_id,
+        ocpp_transaction_id=str(transaction_id),
+        anchor_at=request.started_at,
+        created_at=received,
+        last_message_at=received,
+        station_id=ctx.connection.station_id,
+        gun_no=request.gun_no,
+        id_tag=request.id_tag,
+        tariff_id=tariff[0],
+        tariff_version=tariff[1],
+        started_at=request.started_at,
+        start_received_at=received,
+        meter_start_wh=request.meter_start_wh,
+    )
+
+
+def _adopt(
+    store: SessionStore, ctx: CallContext, orphan: Session, request: StartTransaction16
+) -> Session:
+    tariff = _tariff(store, ctx) if orphan.tariff_id is None else (None, None)
+
+    def change(current: Session) -> Session | None:
+        if current.is_start_known:
+            return None
+        started = replace(
+            current,
+            gun_no=request.gun_no,
+            id_tag=current.id_tag or request.id_tag,
+            tariff_id=current.tariff_id or tariff[0],
+            tariff_version=current.tariff_version or tariff[1],
+            started_at=request.started_at,
+            start_received_at=ctx.received_at,
+            meter_start_wh=request.meter_start_wh,
+            last_message_at=ctx.received_at,
+        )
+        if current.is_open:
+            return started
+        return settled(store, started, now=ctx.received_at)
+
+    adopted = save_change(store, orphan, change)
+    logger.info("orphan session adopted by its start", extra={"session_id": adopted.session_id})
+    return adopted
+
+
+def _allocate(store: SessionStore) -> int:
+    transaction_id = store.allocate_transaction_id()
+    if not 0 < transaction_id <= MAX_TRANSACTION_ID_16:
+        logger.error("1.6 transaction ids exhausted", extra={"transaction_id": transaction_id})
+        raise UpstreamFailure("no 1.6 transaction id left")
+    return transaction_id
+
+
+def _tariff(store: SessionStore, ctx: CallContext) -> tuple[str | None, int | None]:
+    station_id = ctx.connection.station_id
+    tariff = store.station_tariff(station_id) if station_id else None
+    if tariff is None:
+        logger.warning("session without a tariff", extra={"station_id": station_id})
+        return (None, None)
+    return (tariff.tariff_id, tariff.version)
+
+
+# --- 1.6 StopTransaction -------------------------------------------------------------------
+
+
+def stop_transaction(ctx: CallContext, payload: dict[str, Any], ports: OcppPorts) -> dict[str, Any]:
+    """Stop the session, settle its energy and status; a stop for a transaction we cannot
+    find is kept as an incomplete session rebuilt from ``transactionData``.
+
+    DynamoDB: 1 GetItem (session; id -1 or unknown: 1 Query + 1 BatchGetItem of the pile's
+    sessions instead), 1 GetItem (card, when idTag is given), 1 PutItem (transactionData,
+    when given), 1 Query (log), 1 Query (gun readings), 1 Query of later sessions, 1
+    TransactWriteItems (session, open marker). A retry: the reads only.
+
+    Raises: OcppFault, UpstreamFailure.
+    """
+    request = stop_transaction_16(payload)
+    card = card_check(ctx, request.id_tag, ports) if request.id_tag else None
+    store = session_store(ports)
+    session = None
+    if request.transaction_id > 0:
+        session = _get(
+            store, session_id_for(ctx.pile_id, OcppVersion.V16, str(request.transaction_id))
+        )
+    if session is None:
+        nearby = store.pile_sessions(
+            ctx.pile_id,
+            request.stopped_at - MATCH_HORIZON,
+            request.stopped_at + MATCH_HORIZON,
+        )
+        session = stop_retry_of(request.stopped_at, request.meter_stop_wh, nearby) or stop_match(
+            request.stopped_at, request.id_tag, nearby
+        )
+        if session is not None:
+            logger.info(
+                "stop matched by time",
+                extra={"session_id": session.session_id, "transaction_id": request.transaction_id},
+            )
+    if session is None:
+        _reconstruct_from_stop(store, ctx, request)
+        return stop_response_16(card)
+    _apply_stop(store, ctx, session, request)
+    return stop_response_16(card)
+
+
+def _apply_stop(
+    store: SessionStore, ctx: CallContext, session: Session, request: StopTransaction16
+) -> None:
+    if session.is_stop_known:
+        if (
+            session.stopped_at != request.stopped_at
+            or session.meter_stop_wh != request.meter_stop_wh
+        ):
+            logger.warning(
+                "second stop for a session ignored", extra={"session_id": session.session_id}
+            )
+        return
+    if request.samples:
+        store.append_log(session.session_id, _entry("StopTransaction", request.samples, ctx))
+
+    def change(current: Session) -> Session | None:
+        if current.is_stop_known:
+            return None
+        stopped = replace(
+            current,
+            stopped_at=request.stopped_at,
+            stop_received_at=ctx.received_at,
+            meter_stop_wh=request.meter_stop_wh,
+            stop_reason=request.reason,
+            stop_id_tag=request.id_tag,
+            last_message_at=ctx.received_at,
+        )
+        return settled(store, stopped, now=ctx.received_at)
+
+    stopped = save_change(store, session, change)
+    logger.info(
+        "session stopped",
+        extra={
+            "session_id": stopped.session_id,
+            "energy_wh": stopped.energy_wh,
+            "status": stopped.status,
+        },
+    )
+    _resettle_next_orphan(store, stopped, ctx.received_at)
+
+
+def _resettle_next_orphan(store: SessionStore, stopped: Session, now: datetime) -> None:
+    """While this session's stop was unknown it owned every later reading of its gun; now
+    the orphan after it owns those after the stop: a gunless orphan such a reading fits
+    takes the gun, and the gun's next orphan is settled again."""
+    if stopped.gun_no is None or stopped.stopped_at is None:
+        return
+    reach = stopped.stopped_at + MATCH_HORIZON
+    later = [
+        s
+        for s in store.pile_sessions(stopped.pile_id, stopped.effective_start, reach)
+        if s.session_id != stopped.session_id
+    ]
+    on_gun = [s for s in later if s.gun_no == stopped.gun_no]
+    readings = [
+        r
+        for r in store.gun_readings(stopped.pile_id, stopped.stopped_at, reach)
+        if r.gun_no == stopped.gun_no and owner_of(r.sample.sampled_at, [*on_gun, stopped]) is None
+    ]
+    claimed = {
+        owner.session_id: owner
+        for r in readings
+        if (owner := gunless_owner(r.sample.sampled_at, later)) is not None
+    }
+    for orphan in claimed.values():
+        save_change(store, orphan, lambda current: _with_gun(store, current, stopped.gun_no, now))
+    following = sorted(
+        (
+            s
+            for s in store.get_many([s.session_id for s in on_gun])
+            if s.effective_start > stopped.effective_start
+        ),
+        key=lambda s: (s.effective_start, s.session_id),
+    )
+    if not following or following[0].is_start_known or following[0].is_open:
+        return
+    save_change(store, following[0], lambda current: _resettled(store, current, now))
+
+
+def _with_gun(
+    store: SessionStore, session: Session, gun_no: int | None, now: datetime
+) -> Session | None:
+    if session.gun_no is not None:
+        return None
+    return settled(store, replace(session, gun_no=gun_no), now=now)
+
+
+def _resettled(store: SessionStore, session: Session, now: datetime) -> Session | None:
+    fresh = settled(store, session, now=now)
+    if fresh.energy_wh == session.energy_wh and fresh.status is session.status:
+        return None
+    return fresh
+
+
+def _reconstruct_from_stop(
+    store: SessionStore, ctx: CallContext, request: StopTransaction16
+) -> None:
+    transaction_id = _allocate(store)
+    tariff = _tariff(store, ctx)
+    times = [sample.sampled_at for sample in request.samples] + [request.stopped_at]
+    anchor = min(times)
+    session = Session(
+        session_id=session_id_for(ctx.pile_id, OcppVersion.V16, str(transaction_id)),
+        protocol=OcppVersion.V16,
+        operator_id=ctx.operator_id,
+        pile_id=ctx.pile_id,
+        ocpp_transaction_id=str(transaction_id),
+        anchor_at=anchor,
+        created_at=ctx.received_at,
+        last_message_at=ctx.received_at,
+        station_id=ctx.connection.station_id,
+        id_tag=request.id_tag,
+        tariff_id=tariff[0],
+        tariff_version=tariff[1],
+        stopped_at=request.stopped_at,
+        stop_received_at=ctx.received_at,
+        meter_stop_wh=request.meter_stop_wh,
+        stop_reason=request.reason,
+        stop_id_tag=request.id_tag,
+        extra_samples=frozenset(request.samples),
+        status=SessionStatus.INCOMPLETE,
+    )
+    session = _with_gun_from_readings(store, session, request.stopped_at)
+    session = settled(store, session, now=ctx.received_at)
+    store.create(session, timeline_key=orphan_timeline_key(session))
+    logger.warning(
+        "stop for an unknown transaction recorded",
+        extra={"session_id": session.session_id, "transaction_id": request.transaction_id},
+    )
+
+
+def _with_gun_from_readings(store: SessionStore, session: Session, stopped_at: datetime) -> Session:
+    """A stop names no connector: take the gun from readings sent with id -1 that no
+    session owns, sampled before the stop."""
+    since = stopped_at - MATCH_HORIZON
+    readings = store.gun_readings(session.pile_id, since, stopped_at)
+    if not readings:
+        return session
+    nearby = store.pile_sessions(session.pile_id, since - MATCH_HORIZON, stopped_at)
+    guns = set()
+    for reading in readings:
+        on_gun = [s for s in nearby if s.gun_no == reading.gun_no]
+        if owner_of(reading.sample.sampled_at, on_gun) is None:
+            guns.add(reading.gun_no)
+    return replace(session, gun_no=guns.pop()) if len(guns) == 1 else session
+
+
+# --- MeterValues (both versions) -----------------------------------------------------------
+
+
+def meter_values_call(
+    ctx: CallContext, payload: dict[str, Any], ports: OcppPorts
+) -> dict[str, Any]:
+    """Keep the samples: beside their session (1.6 with a transaction id), by gun and time
+    (1.6 id -1 or none), or as the pile's own meter values (2.0.1, main meter).
+
+    DynamoDB, open session: 1 GetItem + 1 PutItem. Id -1: 1 Query + 1 BatchGetItem + 1
+    write. A late one for a closed session: + 2 Queries, the one write is the session.
+
+    Raises: OcppFault, UpstreamFailure.
+    """
+    report = meter_values(ctx.version, payload)
+    if not report.samples:
+        return meter_values_response()
+    store = session_store(ports)
+    is_transaction_less = report.transaction_id is None and (
+        ctx.version is OcppVersion.V201 or report.gun_no == MAIN_METER
+    )
+    if is_transaction_less:
+        store.put_pile_meter(ctx.pile_id, report.gun_no, report.samples, ctx.received_at)
+        return meter_values_response()
+    if report.transaction_id is not None and report.transaction_id > 0:
+        session_id = session_id_for(ctx.pile_id, OcppVersion.V16, str(report.transaction_id))
+        session = _get(store, session_id)
+        if session is not None:
+            record_samples(store, ctx, session, report.samples, "MeterValues")
+            return meter_values_response()
+    _record_unnamed(store, ctx, report)
+    return meter_values_response()
+
+
+def record_samples(
+    store: SessionStore,
+    ctx: CallContext,
+    session: Session,
+    samples: Sequence[MeterSample],
+    source: str,
+) -> None:
+    """One write: the log entry of an open session, or the closed session item itself."""
+    if session.is_open:
+        store.append_log(session.session_id, _entry(source, samples, ctx))
+        return
+    _fold_into_closed(store, ctx, session, samples)
+
+
+def _fold_into_closed(
+    store: SessionStore,
+    ctx: CallContext,
+    session: Session,
+    samples: Sequence[MeterSample],
+    *,
+    gun_no: int | None = None,
+    seq_no: int | None = None,
+) -> None:
+    def change(current: Session) -> Session | None:
+        log = store.log(current.session_id)
+        known = set(current.extra_samples) | set(log.samples)
+        new_samples = frozenset(samples) - known
+        is_new_seq = seq_no is not None and seq_no not in current.seq_nos
+        is_new_gun = gun_no is not None and current.gun_no is None
+        if not new_samples and not is_new_seq and not is_new_gun:
+            return None
+        folded = replace(
+            current,
+            extra_samples=current.extra_samples | new_samples,
+            seq_nos=current.seq_nos | ({seq_no} if seq_no is not None else set()),
+            gun_no=current.gun_no if current.gun_no is not None else gun_no,
+            last_message_at=ctx.received_at,
+        )
+        return settled(store, folded, now=ctx.received_at, log=log)
+
+    save_change(store, session, change)
+
+
+def _record_unnamed(store: SessionStore, ctx: CallContext, report: MeterValuesReport) -> None:
+    """1.6 readings without a usable transaction id: by gun and time."""
+    times = [sample.sampled_at for sample in report.samples]
+    nearby = store.pile_sessions(
+        ctx.pile_id, min(times) - MATCH_HORIZON, max(times) + MATCH_HORIZON
+    )
+    on_gun = [s for s in nearby if s.gun_no == report.gun_no]
+    to_bucket: list[MeterSample] = []
+    to_closed: dict[str, list[MeterSample]] = {}
+    to_gunless: dict[str, list[MeterSample]] = {}
+    unowned: list[MeterSample] = []
+    by_id = {s.session_id: s for s in nearby}
+    for sample in report.samples:
+        owner = owner_of(sample.sampled_at, on_gun)
+        if owner is not None:
+            if owner.is_open:
+                to_bucket.append(sample)
+            else:
+                to_closed.setdefault(owner.session_id, []).append(sample)
+            continue
+        gunless = gunless_owner(sample.sampled_at, nearby)
+        if gunless is not None:
+            to_gunless.setdefault(gunless.session_id, []).append(sample)
+        else:
+            unowned.append(sample)
+    if to_bucket:
+        store.put_gun_readings(ctx.pile_id, report.gun_no, to_bucket, ctx.received_at)
+    for session_id, samples in to_closed.items():
+        _fold_into_closed(store, ctx, by_id[session_id], samples)
+    for session_id, samples in to_gunless.items():
+        _fold_into_closed(store, ctx, by_id[session_id], samples, gun_no=report.gun_no)
+    if unowned:
+        _open_orphan(store, ctx, report.gun_no, unowned)
+
+
+def _open_orphan(
+    store: SessionStore, ctx: CallContext, gun_no: int, samples: Sequence[MeterSample]
+) -> None:
+    transaction_id = _allocate(store)
+    tariff = _tariff(store, ctx)
+    session = Session(
+        session_id=session_id_for(ctx.pile_id, OcppVersion.V16, str(transaction_id)),
+        protocol=OcppVersion.V16,
+        operator_id=ctx.operator_id,
+        pile_id=ctx.pile_id,
+        ocpp_transaction_id=str(transaction_id),
+        anchor_at=min(sample.sampled_at for sample in samples),
+        created_at=ctx.received_at,
+        last_message_at=ctx.received_at,
+        station_id=ctx.connection.station_id,
+        gun_no=gun_no,
+        tariff_id=tariff[0],
+        tariff_version=tariff[1],
+        extra_samples=frozenset(samples),
+    )
+    store.create(session, timeline_key=orphan_timeline_key(session))
+    logger.warning(
+        "meter values without a transaction recorded as an orphan session",
+        extra={"session_id": session.session_id, "gun_no": gun_no},
+    )
+
+
+# --- 2.0.1 TransactionEvent ----------------------------------------------------------------
+
+
+def transaction_event(
+    ctx: CallContext, payload: dict[str, Any], ports: OcppPorts
+) -> dict[str, Any]:
+    """Keep the event by seqNo and move the session along Started / Updated / Ended.
+
+    DynamoDB: 1 GetItem (session), 1 GetItem (card, when an idToken is given), then one
+    write: an Updated of an open session is a ``METER#`` item; a first event creates the
+    session (1 TransactWriteItems, + 2 GetItems for the tariff); Started, Ended and late
+    events rewrite the session item (+ 1 Query of its log when it closes).
+
+    Raises: OcppFault, UpstreamFailure.
+    """
+    event = transaction_event_201(payload)
+    card = card_check(ctx, event.id_token, ports) if event.id_token else None
+    store = session_store(ports)
+    session_id = session_id_for(ctx.pile_id, OcppVersion.V201, event.transaction_id)
+    session = _get(store, session_id)
+    if session is None:
+        created = _session_from_event(store, ctx, session_id, event)
+        if store.create(created, timeline_key=None):
+            return transaction_event_response(card)
+        session = store.get(session_id, consistent=True)
+        if session is None:
+            raise UpstreamFailure("the session could not be created", session_id=session_id)
+    _apply_event(store, ctx, session, event)
+    return transaction_event_response(card)
+
+
+def _session_from_event(
+    store: SessionStore, ctx: CallContext, session_id: str, event: TransactionEvent201
+) -> Session:
+    tariff = _tariff(store, ctx)
+    session = Session(
+        session_id=session_id,
+        protocol=OcppVersion.V201,
+        operator_id=ctx.operator_id,
+        pile_id=ctx.pile_id,
+        ocpp_transaction_id=event.transaction_id,
+        anchor_at=event.at,
+        created_at=ctx.received_at,
+        last_message_at=ctx.received_at,
+        station_id=ctx.connection.station_id,
+        gun_no=event.gun_no,
+        id_tag=event.id_token,
+        tariff_id=tariff[0],
+        tariff_version=tariff[1],
+        remote_start_id=event.remote_start_id,
+    )
+    # A session with nothing recorded yet takes any event.
+    changed = _event_change(session, event, ctx.received_at) or session
+    if changed.is_stop_known:
+        return replace(changed, status=SessionStatus.INCOMPLETE, energy_wh=_extras_energy(changed))
+    return changed
+
+
+def _extras_energy(session: Session) -> int:
+    return session_energy_wh(session, ())
+
+
+def _event_change(
+    session: Session, event: TransactionEvent201, received: datetime
+) -> Session | None:
+    """The session with the event applied, or None when it holds it already."""
+    if event.event_type is EventType.STARTED and session.started_seq_no is not None:
+        return None
+    if event.event_type is EventType.ENDED and session.ended_seq_no is not None:
+        return None
+    if event.event_type is EventType.UPDATED and event.seq_no in session.seq_nos:
+        return None
+    base = replace(
+        session,
+        last_message_at=received,
+        gun_no=session.gun_no if session.gun_no is not None else event.gun_no,
+        id_tag=session.id_tag or event.id_token,
+        remote_start_id=session.remote_start_id or event.remote_start_id,
+        extra_samples=session.extra_samples | frozenset(event.samples),
+    )
+    if event.event_type is EventType.STARTED:
+        return replace(
+            base,
+            started_at=event.at,
+            start_received_at=received,
+            started_seq_no=event.seq_no,
+            meter_start_wh=_first_register(event.samples),
+        )
+    if event.event_type is EventType.ENDED:
+        return replace(
+            base,
+            stopped_at=event.at,
+            stop_received_at=received,
+            ended_seq_no=event.seq_no,
+            meter_stop_wh=_last_register(event.samples),
+            stop_reason=event.stopped_reason or DEFAULT_STOP_REASON,
+            stop_id_tag=event.id_token,
+        )
+    return replace(base, seq_nos=session.seq_nos | {event.seq_no})
+
+
+def _apply_event(
+    store: SessionStore, ctx: CallContext, session: Session, event: TransactionEvent201
+) -> None:
+    if event.event_type is EventType.UPDATED and session.is_open:
+        store.append_log(session.session_id, _event_entry(event, ctx))
+        return
+
+    def change(current: Session) -> Session | None:
+        log = store.log(current.session_id) if not current.is_open else None
+        if (
+            log is not None
+            and event.event_type is EventType.UPDATED
+            and event.seq_no in log.seq_nos
+        ):
+            return None
+        changed = _event_change(current, event, ctx.received_at)
+        if changed is None or not changed.is_stop_known:
+            return changed
+        return settled(store, changed, now=ctx.received_at, log=log)
+
+    saved = save_change(store, session, change)
+    if saved.status is not session.status:
+        logger.info(
+            "session status changed",
+            extra={
+                "session_id": saved.session_id,
+                "status": saved.status,
+                "energy_wh": saved.energy_wh,
+            },
+        )
+
+
+def _first_register(samples: Sequence[MeterSample]) -> int | None:
+    readings = sorted((s.sampled_at, s.energy_wh) for s in samples if s.energy_wh is not None)
+    return readings[0][1] if readings else None
+
+
+def _last_register(samples: Sequence[MeterSample]) -> int | None:
+    readings = sorted((s.sampled_at, s.energy_wh) for s in samples if s.energy_wh is not None)
+    return readings[-1][1] if readings else None
+
+
+# --- helpers -------------------------------------------------------------------------------
+
+
+def _get(store: SessionStore, session_id: str) -> Session | None:
+    # Half price eventually consistent; a session created a moment ago may not show yet.
+    return store.get(session_id) or store.get(session_id, consistent=True)
+
+
+def _entry(source: str, samples: Sequence[MeterSample], ctx: CallContext) -> LogEntry:
+    return LogEntry(
+        at=min(sample.sampled_at for sample in samples),
+        key=log_entry_key(source, samples),
+        source=source,
+        samples=tuple(samples),
+        received_at=ctx.received_at,
+    )
+
+
+def _event_entry(event: TransactionEvent201, ctx: CallContext) -> LogEntry:
+    return LogEntry(
+        at=event.at,
+        key=f"E{event.seq_no:010d}",
+        source="TransactionEvent",
+        samples=event.samples,
+        received_at=ctx.received_at,
+        seq_no=event.seq_no,
+        event_type=event.event_type.value,
+        trigger_reason=event.trigger_reason,
+        charging_state=event.charging_state,
+    )
