@@ -10,6 +10,7 @@ from functools import cache
 from typing import Any
 
 from functions.operator_api.routes import auth, cards, operators, piles, pricing, stations, system
+from functions.operator_api.routes import commands as pile_commands
 from shared.http_api import openapi_document
 
 ROUTERS = (
@@ -20,6 +21,7 @@ ROUTERS = (
     piles.router,
     pricing.router,
     cards.router,
+    pile_commands.router,
 )
 
 DESCRIPTION = (

@@ -16,9 +16,12 @@ from shared.domain.clock import system_clock
 from shared.domain.ids import new_id
 
 if TYPE_CHECKING:
+    from shared.adapters.apigw_ws import WebSocketConnections
     from shared.adapters.dynamodb.base_data import DynamoBaseDataRepository
+    from shared.adapters.dynamodb.pile_events import DynamoPileEvents
     from shared.services.base_data import HealthProbe
     from shared.services.base_data_cards import Wallets
+    from shared.services.ocpp.commands import CommandPorts, SessionLookup
     from shared.services.staff import StaffDirectory
 
 clock = system_clock
@@ -55,7 +58,69 @@ def health_probe() -> HealthProbe:
     return HealthProbe(base_data(), clock)
 
 
+@cache
+def _dynamodb_client() -> object:
+    import boto3
+
+    return boto3.client("dynamodb")
+
+
+@cache
+def websocket_sender() -> WebSocketConnections:
+    """The ``@connections`` API: CSMS-initiated calls to piles."""
+    import boto3
+
+    from shared.adapters.apigw_ws import WebSocketConnections
+
+    return WebSocketConnections(
+        boto3.client("apigatewaymanagementapi", endpoint_url=os.environ["WS_MANAGEMENT_ENDPOINT"])
+    )
+
+
+@cache
+def command_ports() -> CommandPorts:
+    """Remote commands to piles: pile routes, calls, schemas, the sender."""
+    from shared.adapters.dynamodb.connections import DynamoPendingCalls
+    from shared.adapters.dynamodb.piles import DynamoPiles
+    from shared.adapters.ocpp_schemas import OcppSchemas
+    from shared.services.ocpp.commands import CommandPorts
+
+    return CommandPorts(
+        piles=DynamoPiles(os.environ["BASE_DATA_TABLE"], _dynamodb_client()),
+        pending_calls=DynamoPendingCalls(os.environ["SESSIONS_TABLE"], _dynamodb_client()),
+        schemas=OcppSchemas(),
+        sender=websocket_sender(),
+        clock=clock,
+        new_id=make_id,
+    )
+
+
+@cache
+def pile_events() -> DynamoPileEvents:
+    from shared.adapters.dynamodb.pile_events import DynamoPileEvents
+
+    return DynamoPileEvents(os.environ["SESSIONS_TABLE"], _dynamodb_client())
+
+
+@cache
+def session_lookup() -> SessionLookup:
+    """Charging sessions, read by a remote stop named by session id."""
+    from shared.adapters.dynamodb.sessions import DynamoSessions
+
+    return DynamoSessions(
+        os.environ["SESSIONS_TABLE"], os.environ["BASE_DATA_TABLE"], _dynamodb_client()
+    )
+
+
 def reset() -> None:
     """Forget every built client (tests start each case against fresh embedded AWS)."""
     for built in (base_data, staff_directory, wallets, health_probe):
         built.cache_clear()
+    for command_built in (
+        _dynamodb_client,
+        websocket_sender,
+        command_ports,
+        pile_events,
+        session_lookup,
+    ):
+        command_built.cache_clear()

@@ -1,0 +1,41 @@
+"""Clients and repositories of the housekeeping jobs, built once per container."""
+
+from __future__ import annotations
+
+import functools
+import os
+
+import boto3
+
+from shared.adapters.apigw_ws import WebSocketConnections
+from shared.adapters.dynamodb.connections import DynamoPendingCalls
+from shared.adapters.dynamodb.piles import DynamoPiles
+from shared.domain.clock import Clock, system_clock
+from shared.services.housekeeping import HousekeepingPorts
+
+clock: Clock = system_clock
+
+
+@functools.cache
+def websocket() -> WebSocketConnections:
+    """The ``@connections`` API: calls that waited for a pile go out from here."""
+    return WebSocketConnections(
+        boto3.client("apigatewaymanagementapi", endpoint_url=os.environ["WS_MANAGEMENT_ENDPOINT"])
+    )
+
+
+@functools.cache
+def ports() -> HousekeepingPorts:
+    dynamodb = boto3.client("dynamodb")
+    return HousekeepingPorts(
+        piles=DynamoPiles(os.environ["BASE_DATA_TABLE"], dynamodb),
+        pending_calls=DynamoPendingCalls(os.environ["SESSIONS_TABLE"], dynamodb),
+        sender=websocket(),
+        clock=clock,
+    )
+
+
+def reset() -> None:
+    """Forget built clients (tests start a fresh embedded AWS per test)."""
+    ports.cache_clear()
+    websocket.cache_clear()
