@@ -106,7 +106,10 @@ def serialized_moto_server() -> Iterator[str]:
     )
     try:
         assert child.stdout is not None
-        port = int(child.stdout.readline())
+        line = child.stdout.readline()
+        if not line.strip().isdigit():
+            raise RuntimeError("the moto server process did not start (see its stderr)")
+        port = int(line)
         yield f"http://127.0.0.1:{port}"
     finally:
         if child.stdin is not None:

@@ -32,7 +32,7 @@ import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 
 from shared.domain.clock import local_day, to_wire
@@ -160,6 +160,18 @@ def require_method(method: object) -> TopUpMethod:
     raise InvalidInput(f"method must be one of {allowed}", field="method")
 
 
+def stored_instant(at: datetime) -> datetime:
+    """``at`` as the ledger stores it: aware UTC, whole milliseconds (the wire format's).
+
+    Raises:
+        ValueError: ``at`` is naive.
+    """
+    if at.tzinfo is None:
+        raise ValueError("naive datetime")
+    utc = at.astimezone(UTC)
+    return utc.replace(microsecond=utc.microsecond // 1000 * 1000)
+
+
 # ---------------------------------------------------------------- account ids
 
 
@@ -250,8 +262,8 @@ def new_wallet(*, account_id: str, operator_id: str, owner: str, at: datetime) -
         held_fen=0,
         is_frozen=False,
         version=0,
-        created_at=at,
-        updated_at=at,
+        created_at=stored_instant(at),
+        updated_at=stored_instant(at),
     )
 
 
@@ -266,8 +278,8 @@ def new_internal_account(account_id: str, at: datetime) -> Account:
         held_fen=0,
         is_frozen=False,
         version=0,
-        created_at=at,
-        updated_at=at,
+        created_at=stored_instant(at),
+        updated_at=stored_instant(at),
     )
 
 
@@ -406,7 +418,7 @@ def top_up_transfer(
         ),
         reference=str(reference),
         actor=require_text(actor, "actor", MAX_ACTOR_LENGTH),
-        posted_at=posted_at,
+        posted_at=stored_instant(posted_at),
         method=top_up_method.value,
     )
 
@@ -437,7 +449,7 @@ def withdrawal_transfer(
         ),
         reference=str(reference),
         actor=require_text(actor, "actor", MAX_ACTOR_LENGTH),
-        posted_at=posted_at,
+        posted_at=stored_instant(posted_at),
         method=TopUpMethod.CASH.value,
     )
 
@@ -475,7 +487,7 @@ def hold_transfer(
         legs=(Leg(require_wallet_id(account_id), 0, amount),),
         reference=str(reference),
         actor=require_text(actor, "actor", MAX_ACTOR_LENGTH),
-        posted_at=posted_at,
+        posted_at=stored_instant(posted_at),
         counter_account_id=counter,
     )
 
@@ -513,7 +525,7 @@ def capture_transfer(
         legs=(Leg(wallet, -amount, -held), Leg(counter, amount)),
         reference=hold.reference,
         actor=require_text(actor, "actor", MAX_ACTOR_LENGTH),
-        posted_at=posted_at,
+        posted_at=stored_instant(posted_at),
         hold_id=hold.transfer_id,
     )
 
@@ -533,7 +545,7 @@ def release_transfer(hold: Transfer, *, actor: object, posted_at: datetime) -> T
         legs=(Leg(wallet, 0, -held),),
         reference=hold.reference,
         actor=require_text(actor, "actor", MAX_ACTOR_LENGTH),
-        posted_at=posted_at,
+        posted_at=stored_instant(posted_at),
         hold_id=hold.transfer_id,
     )
 

@@ -34,6 +34,7 @@ from shared.domain.ledger import (
     require_token,
     require_wallet_id,
     resolution_id,
+    stored_instant,
     top_up_transfer,
     withdrawal_transfer,
 )
@@ -272,7 +273,7 @@ def _set_frozen(
         is_frozen=is_frozen,
         actor=require_text(actor, "actor", MAX_ACTOR_LENGTH),
         reason=require_text(reason, "reason", MAX_REASON_LENGTH),
-        at=clock(),
+        at=stored_instant(clock()),
     )
     logger.info(
         "wallet frozen" if is_frozen else "wallet unfrozen", extra={"account_id": account_id}

@@ -476,7 +476,7 @@ def test_the_ledger_answers_busy_and_changes_nothing_when_conflicts_never_end(
 def test_an_sdk_failure_is_an_upstream_failure_when_the_table_is_missing(
     clock: Any, aws: dict[str, str]
 ) -> None:
-    missing = DynamoLedgerRepository("no-such-table", boto3.client("dynamodb"))
+    missing = DynamoLedgerRepository("no-such-table")  # builds its own client, as wiring does
     with pytest.raises(UpstreamFailure) as raised:
         wallets.get_wallet(missing, CARD)
     assert isinstance(raised.value.__cause__, ClientError)

@@ -347,3 +347,14 @@ def test_cursor_round_trips_when_made_by_the_ledger():
 def test_cursor_is_refused_when_not_made_by_the_ledger(cursor):
     with pytest.raises(InvalidInput):
         decode_entry_cursor(cursor)
+
+
+def test_times_are_kept_to_the_millisecond_when_the_clock_has_microseconds():
+    precise = datetime(2026, 11, 1, 2, 0, 0, 123_456, tzinfo=UTC)
+    assert a_top_up(posted_at=precise).posted_at == datetime(
+        2026, 11, 1, 2, 0, 0, 123_000, tzinfo=UTC
+    )
+    wallet = new_wallet(account_id=WALLET, operator_id="op-1", owner="", at=precise)
+    assert wallet.created_at.microsecond == 123_000
+    with pytest.raises(ValueError):
+        a_top_up(posted_at=datetime(2026, 11, 1))
