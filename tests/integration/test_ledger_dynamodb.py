@@ -419,6 +419,7 @@ def test_a_duplicate_landing_between_read_and_write_turns_the_call_into_a_repeat
     racing = DynamoLedgerRepository(
         table,
         _CompetingClient(client, lambda: withdraw(other, clock, amount_fen=500, reference="wd-1")),
+        max_attempts=1,
         sleep=lambda _: None,
     )
     assert withdraw(racing, clock, amount_fen=500, reference="wd-1").balance_fen == 0

@@ -343,10 +343,13 @@ class DynamoLedgerRepository:
                 # The reasons carry the wallets as they are now: plan again against them.
                 self._count("stale_plans")
                 wallets = {**wallets, **cancelled.fresh_wallets}
+                self._pause(attempt)
             else:
                 self._count("transaction_conflicts")
+                self._pause(attempt)
                 stored, wallets = self._read_for_posting(transfer.transfer_id, guarded)
-            self._pause(attempt)
+        if stored is not None:
+            return ensure_same_transfer(stored, transfer, wallets.values())
         logger.warning(
             "ledger transfer gave up under contention",
             extra={"transfer_id": transfer.transfer_id, "attempts": self._max_attempts},
