@@ -162,6 +162,23 @@ class Tenant:
         (gun,) = [gun for gun in guns if gun["gun_no"] == gun_no]
         return gun
 
+    def command(self, pile_id: str, method: str, path: str, body: Any = None) -> str:
+        """Issue a command through the operator API (``202``); its call id."""
+        response = self.api.request(method, f"/operator/piles/{pile_id}/{path}", body)
+        assert response.status_code == 202, (
+            f"{method} {path}: {response.status_code} {response.text}"
+        )
+        accepted = response.json()
+        assert accepted["status"] == "pending", accepted
+        return str(accepted["call_id"])
+
+    def outcome(self, pile_id: str, call_id: str) -> Any:
+        """The command once the pile has answered it (or it was refused or timed out)."""
+        return self.api.wait_for(
+            f"/operator/piles/{pile_id}/commands/{call_id}",
+            lambda command: command["status"] not in ("pending", "undelivered"),
+        )
+
     def new_card(self, status: str = "active") -> str:
         """A card of this operator in ``status``: active, frozen or unbound."""
         card_no = unique("CTC").upper()

@@ -28,6 +28,7 @@ from ocpp.exceptions import (
     SecurityError,
 )
 from ocpp.v16 import call
+from ocpp.v16 import call_result as result16
 from websockets.sync.client import ClientConnection
 from websockets.sync.client import connect as sync_connect
 from websockets.typing import Subprotocol
@@ -78,12 +79,18 @@ def pile(local_stack: RunningStack, tenant: Tenant) -> Iterator[Pile]:
         yield booted
 
 
-def _status(connector_id: int, status: str, error_code: str = "NoError", **extra: Any) -> Any:
+def _status(
+    connector_id: int,
+    status: str,
+    error_code: str = "NoError",
+    timestamp: str | None = None,
+    **extra: Any,
+) -> Any:
     return call.StatusNotification(
         connector_id=connector_id,
         error_code=error_code,
         status=status,
-        timestamp=wire_now(),
+        timestamp=timestamp or wire_now(),
         **extra,
     )
 
@@ -203,6 +210,523 @@ def test_TC_064_data_transfer_to_a_central_system(pile: Pile) -> None:
     )
 
     assert answer.status in ("Rejected", "UnknownMessageId", "UnknownVendorId")
+
+
+# -- Core and the other profiles: commands from the operator API -------------------------------
+
+
+def _answered(tenant: Tenant, pile: Pile, call_id: str) -> dict[str, Any]:
+    """The pile's answer to a command, as the operator API shows it."""
+    command = tenant.outcome(pile.pile_id, call_id)
+    assert command["status"] == "answered", command
+    response: dict[str, Any] = command["response"]
+    return response
+
+
+def test_TC_013_hard_reset(local_stack: RunningStack, pile: Pile, tenant: Tenant) -> None:
+    call_id = tenant.command(pile.pile_id, "POST", "reset", {"type": "hard"})
+    request = pile.expect("Reset")
+    answer = _answered(tenant, pile, call_id)
+    pile.close()  # the pile reboots: a new connection and a new boot
+    with Pile(local_stack, pile.pile_id, V16) as rebooted:
+        boot = rebooted.call(BOOT)
+        statuses = [rebooted.call(_status(connector, "Available")) for connector in (0, 1, 2)]
+
+    assert request == {"type": "Hard"}
+    assert answer == {"status": "Accepted"}
+    assert boot.status == "Accepted"
+    assert all(dataclasses.asdict(status) == {} for status in statuses)
+
+
+def test_TC_014_soft_reset(pile: Pile, tenant: Tenant) -> None:
+    call_id = tenant.command(pile.pile_id, "POST", "reset", {"type": "soft"})
+    request = pile.expect("Reset")
+    answer = _answered(tenant, pile, call_id)
+    boot = pile.call(BOOT)  # a soft reset may keep the socket
+    pile.call(_status(1, "Available"))
+
+    assert request == {"type": "Soft"}
+    assert answer == {"status": "Accepted"}
+    assert boot.status == "Accepted"
+
+
+@pytest.mark.parametrize(
+    ("case", "reply"),
+    [
+        ("TC_017_1 not fixed cable", "Unlocked"),
+        ("TC_017_2 fixed cable", "NotSupported"),
+        ("TC_030 unlock failure", "UnlockFailed"),
+    ],
+)
+def test_TC_017_1_TC_017_2_TC_030_unlock_connector_no_charging_session(
+    pile: Pile, tenant: Tenant, case: str, reply: str
+) -> None:
+    pile.replies["UnlockConnector"] = result16.UnlockConnector(status=reply)
+
+    call_id = tenant.command(pile.pile_id, "POST", "unlock", {"gun_no": 1})
+    request = pile.expect("UnlockConnector")
+
+    assert request == {"connector_id": 1}, case
+    assert _answered(tenant, pile, call_id) == {"status": reply}, case
+
+
+def test_TC_031_unlock_connector_unknown_connector(pile: Pile, tenant: Tenant) -> None:
+    pile.replies["UnlockConnector"] = result16.UnlockConnector(status="NotSupported")
+
+    call_id = tenant.command(pile.pile_id, "POST", "unlock", {"gun_no": 9})  # 2 guns only
+    request = pile.expect("UnlockConnector")
+
+    assert request == {"connector_id": 9}
+    assert _answered(tenant, pile, call_id) == {"status": "NotSupported"}
+
+
+CONFIGURATION = [
+    {"key": "HeartbeatInterval", "readonly": False, "value": "540"},
+    {"key": "MeterValueSampleInterval", "readonly": False, "value": "60"},
+    {"key": "NumberOfConnectors", "readonly": True, "value": "2"},
+    {
+        "key": "SupportedFeatureProfiles",
+        "readonly": True,
+        "value": "Core,FirmwareManagement,LocalAuthListManagement,Reservation,SmartCharging,"
+        "RemoteTrigger",
+    },
+]
+
+
+def test_TC_019_1_retrieve_all_configuration_keys(pile: Pile, tenant: Tenant) -> None:
+    pile.replies["GetConfiguration"] = result16.GetConfiguration(configuration_key=CONFIGURATION)
+
+    call_id = tenant.command(pile.pile_id, "GET", "configuration")
+    request = pile.expect("GetConfiguration")
+    answer = _answered(tenant, pile, call_id)
+
+    assert not request.get("key")
+    assert answer["configurationKey"] == CONFIGURATION
+
+
+def test_TC_019_2_retrieve_specific_configuration_key(pile: Pile, tenant: Tenant) -> None:
+    pile.replies["GetConfiguration"] = lambda request: result16.GetConfiguration(
+        configuration_key=[item for item in CONFIGURATION if item["key"] in request["key"]],
+        unknown_key=[key for key in request["key"] if key not in {"SupportedFeatureProfiles"}],
+    )
+
+    call_id = tenant.command(pile.pile_id, "GET", "configuration?keys=SupportedFeatureProfiles")
+    request = pile.expect("GetConfiguration")
+    answer = _answered(tenant, pile, call_id)
+
+    assert request == {"key": ["SupportedFeatureProfiles"]}
+    assert [item["key"] for item in answer["configurationKey"]] == ["SupportedFeatureProfiles"]
+
+
+@pytest.mark.parametrize(
+    ("case", "key", "value", "reply"),
+    [
+        ("TC_021 change configuration", "MeterValueSampleInterval", "60", "Accepted"),
+        ("TC_040_1 key not supported", "UnknownConfigKey_CT", "123", "NotSupported"),
+        ("TC_040_2 invalid value", "MeterValueSampleInterval", "INVALID_VALUE", "Rejected"),
+    ],
+)
+def test_TC_021_TC_040_1_TC_040_2_change_configuration(
+    pile: Pile, tenant: Tenant, case: str, key: str, value: str, reply: str
+) -> None:
+    pile.replies["ChangeConfiguration"] = result16.ChangeConfiguration(status=reply)
+
+    call_id = tenant.command(pile.pile_id, "PUT", "configuration", {"key": key, "value": value})
+    request = pile.expect("ChangeConfiguration")
+
+    assert request == {"key": key, "value": value}, case
+    assert _answered(tenant, pile, call_id) == {"status": reply}, case
+
+
+def test_TC_026_remote_start_charging_session_rejected(pile: Pile, tenant: Tenant) -> None:
+    card = tenant.new_card()
+    pile.replies["RemoteStartTransaction"] = result16.RemoteStartTransaction(status="Rejected")
+
+    call_id = tenant.command(pile.pile_id, "POST", "remote-start", {"gun_no": 1, "id_tag": card})
+    request = pile.expect("RemoteStartTransaction")
+
+    assert request["connector_id"] == 1 and request["id_tag"] == card
+    assert _answered(tenant, pile, call_id) == {"status": "Rejected"}
+
+
+def test_TC_011_2_remote_start_charging_session_time_out(pile: Pile, tenant: Tenant) -> None:
+    card = tenant.new_card()
+
+    call_id = tenant.command(pile.pile_id, "POST", "remote-start", {"gun_no": 1, "id_tag": card})
+    pile.expect("RemoteStartTransaction")
+    answer = _answered(tenant, pile, call_id)
+    authorized = pile.call(call.Authorize(id_tag=card))
+    pile.call(_status(1, "Preparing"))
+    pile.call(_status(1, "Available"))  # the cable never came: ConnectionTimeOut
+
+    assert answer == {"status": "Accepted"}
+    assert authorized.id_tag_info["status"] == "Accepted"
+    assert tenant.gun(pile.pile_id, 1)["status"] == "Available"
+
+
+def test_TC_061_clear_authorization_data_in_authorization_cache(pile: Pile, tenant: Tenant) -> None:
+    call_id = tenant.command(pile.pile_id, "DELETE", "cache")
+    request = pile.expect("ClearCache")
+
+    assert request == {}
+    assert _answered(tenant, pile, call_id) == {"status": "Accepted"}
+
+
+@pytest.mark.parametrize(("case", "version"), [("TC_042_1 not supported", -1), ("TC_042_2", 0)])
+def test_TC_042_1_TC_042_2_get_local_list_version(
+    pile: Pile, tenant: Tenant, case: str, version: int
+) -> None:
+    pile.replies["GetLocalListVersion"] = result16.GetLocalListVersion(list_version=version)
+
+    call_id = tenant.command(pile.pile_id, "GET", "local-list/version")
+    pile.expect("GetLocalListVersion")
+
+    assert _answered(tenant, pile, call_id) == {"listVersion": version}, case
+
+
+@pytest.mark.parametrize(
+    ("case", "reply"),
+    [("TC_043_1", "NotSupported"), ("TC_043_3", "Failed"), ("TC_043_4", "Accepted")],
+)
+def test_TC_043_1_TC_043_3_TC_043_4_send_local_authorization_list_full(
+    pile: Pile, tenant: Tenant, case: str, reply: str
+) -> None:
+    card = tenant.new_card()
+    pile.replies["SendLocalList"] = result16.SendLocalList(status=reply)
+
+    call_id = tenant.command(
+        pile.pile_id,
+        "POST",
+        "local-list",
+        {"version": 1, "update": "full", "entries": [{"id_tag": card, "status": "accepted"}]},
+    )
+    request = pile.expect("SendLocalList")
+
+    assert request["list_version"] == 1 and request["update_type"] == "Full", case
+    assert request["local_authorization_list"] == [
+        {"id_tag": card, "id_tag_info": {"status": "Accepted"}}
+    ], case
+    assert _answered(tenant, pile, call_id) == {"status": reply}, case
+
+
+def test_TC_043_5_send_local_authorization_list_differential(pile: Pile, tenant: Tenant) -> None:
+    pile.replies["GetLocalListVersion"] = result16.GetLocalListVersion(list_version=1)
+    new_card = tenant.new_card()
+
+    version_call = tenant.command(pile.pile_id, "GET", "local-list/version")
+    pile.expect("GetLocalListVersion")
+    current = _answered(tenant, pile, version_call)["listVersion"]
+    call_id = tenant.command(
+        pile.pile_id,
+        "POST",
+        "local-list",
+        {
+            "version": current + 1,
+            "update": "differential",
+            "entries": [{"id_tag": new_card, "status": "accepted"}],
+        },
+    )
+    request = pile.expect("SendLocalList")
+
+    assert (request["list_version"], request["update_type"]) == (2, "Differential")
+    assert _answered(tenant, pile, call_id) == {"status": "Accepted"}
+
+
+def _firmware_update(pile: Pile, tenant: Tenant) -> dict[str, Any]:
+    call_id = tenant.command(
+        pile.pile_id,
+        "POST",
+        "firmware",
+        {
+            "location": "https://firmware.example.com/ct-22kw-2.1.bin",
+            "retrieve_at": wire_now(60),
+            "retries": 1,
+            "retry_interval_s": 60,
+        },
+    )
+    request = pile.expect("UpdateFirmware")
+    assert _answered(tenant, pile, call_id) == {}
+    return request
+
+
+def _maintenance(tenant: Tenant, pile_id: str, kind: str) -> Any:
+    items = tenant.api.ok("GET", f"/operator/piles/{pile_id}/maintenance")["items"]
+    (status,) = [item for item in items if item["kind"] == kind]
+    return status
+
+
+def test_TC_044_1_firmware_update_download_and_install(pile: Pile, tenant: Tenant) -> None:
+    request = _firmware_update(pile, tenant)
+    for status in ("Downloading", "Downloaded"):
+        pile.call(call.FirmwareStatusNotification(status=status))
+    for connector in (1, 2):
+        pile.call(_status(connector, "Unavailable"))
+    pile.call(call.FirmwareStatusNotification(status="Installing"))
+    boot = pile.call(BOOT)
+    for connector in (1, 2):
+        pile.call(_status(connector, "Available"))
+    installed = pile.call(call.FirmwareStatusNotification(status="Installed"))
+
+    assert request["location"] == "https://firmware.example.com/ct-22kw-2.1.bin"
+    assert (request["retries"], request["retry_interval"]) == (1, 60)
+    assert boot.status == "Accepted"
+    assert dataclasses.asdict(installed) == {}
+    assert _maintenance(tenant, pile.pile_id, "firmware")["status"] == "Installed"
+
+
+@pytest.mark.parametrize(
+    ("case", "statuses"),
+    [
+        ("TC_044_2 download failed", ["Downloading", "DownloadFailed"]),
+        (
+            "TC_044_3 installation failed",
+            ["Downloading", "Downloaded", "Installing", "InstallationFailed"],
+        ),
+    ],
+)
+def test_TC_044_2_TC_044_3_firmware_update_failures(
+    pile: Pile, tenant: Tenant, case: str, statuses: list[str]
+) -> None:
+    _firmware_update(pile, tenant)
+    for status in statuses:
+        pile.call(call.FirmwareStatusNotification(status=status))
+
+    assert _maintenance(tenant, pile.pile_id, "firmware")["status"] == statuses[-1], case
+
+
+@pytest.mark.parametrize(
+    ("case", "final"), [("TC_045_1", "Uploaded"), ("TC_045_2 upload failed", "UploadFailed")]
+)
+def test_TC_045_1_TC_045_2_get_diagnostics(
+    pile: Pile, tenant: Tenant, case: str, final: str
+) -> None:
+    call_id = tenant.command(
+        pile.pile_id,
+        "POST",
+        "diagnostics",
+        {
+            "location": "ftp://logs.example.com/uploads/",
+            "retries": 1,
+            "retry_interval_s": 60,
+            "start_at": wire_now(-7200),
+            "stop_at": wire_now(-3600),
+        },
+    )
+    request = pile.expect("GetDiagnostics")
+    answer = _answered(tenant, pile, call_id)
+    pile.call(call.DiagnosticsStatusNotification(status="Uploading"))
+    pile.call(call.DiagnosticsStatusNotification(status=final))
+
+    assert request["location"] == "ftp://logs.example.com/uploads/", case
+    assert answer == {"fileName": "diagnostics.log"}, case
+    assert _maintenance(tenant, pile.pile_id, "diagnostics")["status"] == final, case
+
+
+def _reserve(pile: Pile, tenant: Tenant, card: str, gun_no: int | None = 1) -> tuple[str, Any]:
+    body: dict[str, Any] = {"id_tag": card, "expires_at": wire_now(300)}
+    if gun_no is not None:
+        body["gun_no"] = gun_no
+    call_id = tenant.command(pile.pile_id, "POST", "reservations", body)
+    return call_id, pile.expect("ReserveNow")
+
+
+def test_TC_047_reservation_of_a_connector_expire(pile: Pile, tenant: Tenant) -> None:
+    card = tenant.new_card()
+
+    call_id, request = _reserve(pile, tenant, card)
+    answer = _answered(tenant, pile, call_id)
+    pile.call(_status(1, "Reserved"))
+    assert tenant.gun(pile.pile_id, 1)["status"] == "Reserved"
+    pile.call(_status(1, "Available"))  # the reservation expired at the pile
+
+    assert (request["connector_id"], request["id_tag"]) == (1, card)
+    assert request["reservation_id"] > 0
+    assert answer == {"status": "Accepted"}
+    assert tenant.gun(pile.pile_id, 1)["status"] == "Available"
+
+
+@pytest.mark.parametrize(
+    ("case", "reply"),
+    [
+        ("TC_048_1 faulted", "Faulted"),
+        ("TC_048_2 occupied", "Occupied"),
+        ("TC_048_4 rejected", "Rejected"),
+    ],
+)
+def test_TC_048_1_TC_048_2_TC_048_4_reservation_of_a_connector_refused(
+    pile: Pile, tenant: Tenant, case: str, reply: str
+) -> None:
+    card = tenant.new_card()
+    pile.replies["ReserveNow"] = result16.ReserveNow(status=reply)
+    if reply == "Occupied":
+        pile.call(_status(1, "Preparing"))
+
+    call_id, _ = _reserve(pile, tenant, card)
+
+    assert _answered(tenant, pile, call_id) == {"status": reply}, case
+
+
+def test_TC_048_3_reservation_of_a_connector_unavailable(pile: Pile, tenant: Tenant) -> None:
+    card = tenant.new_card()
+    pile.replies["ReserveNow"] = result16.ReserveNow(status="Unavailable")
+
+    availability = tenant.command(
+        pile.pile_id, "POST", "availability", {"operative": False, "gun_no": 1}
+    )
+    change = pile.expect("ChangeAvailability")
+    changed = _answered(tenant, pile, availability)
+    pile.call(_status(1, "Unavailable"))
+    call_id, _ = _reserve(pile, tenant, card)
+
+    assert change == {"connector_id": 1, "type": "Inoperative"}
+    assert changed == {"status": "Accepted"}
+    assert tenant.gun(pile.pile_id, 1)["status"] == "Unavailable"
+    assert _answered(tenant, pile, call_id) == {"status": "Unavailable"}
+
+
+def test_TC_049_reservation_of_a_charge_point(pile: Pile, tenant: Tenant) -> None:
+    card = tenant.new_card()
+
+    call_id, request = _reserve(pile, tenant, card, gun_no=None)
+    answer = _answered(tenant, pile, call_id)
+    pile.call(_status(1, "Reserved"))
+
+    assert request["connector_id"] == 0  # any connector of the charge point
+    assert answer == {"status": "Accepted"}
+
+
+@pytest.mark.parametrize(("case", "reply"), [("TC_051", "Accepted"), ("TC_052", "Rejected")])
+def test_TC_051_TC_052_cancel_reservation(
+    pile: Pile, tenant: Tenant, case: str, reply: str
+) -> None:
+    card = tenant.new_card()
+    pile.replies["CancelReservation"] = result16.CancelReservation(status=reply)
+    reserve_id, reservation = _reserve(pile, tenant, card)
+    assert _answered(tenant, pile, reserve_id) == {"status": "Accepted"}
+    pile.call(_status(1, "Reserved"))
+
+    call_id = tenant.command(
+        pile.pile_id, "DELETE", f"reservations/{reservation['reservation_id']}"
+    )
+    request = pile.expect("CancelReservation")
+    answer = _answered(tenant, pile, call_id)
+    if reply == "Accepted":
+        pile.call(_status(1, "Available"))
+
+    assert request == {"reservation_id": reservation["reservation_id"]}, case
+    assert answer == {"status": reply}, case
+
+
+def test_TC_055_trigger_message_rejected(pile: Pile, tenant: Tenant) -> None:
+    pile.replies["TriggerMessage"] = result16.TriggerMessage(status="Rejected")
+
+    call_id = tenant.command(
+        pile.pile_id, "POST", "trigger", {"message": "MeterValues", "gun_no": 1}
+    )
+    request = pile.expect("TriggerMessage")
+
+    assert request == {"requested_message": "MeterValues", "connector_id": 1}
+    assert _answered(tenant, pile, call_id) == {"status": "Rejected"}
+
+
+def _profile(purpose: str, profile_id: int, limit_w: int) -> dict[str, Any]:
+    return {
+        "profile_id": profile_id,
+        "stack_level": 0,
+        "purpose": purpose,
+        "kind": "absolute",
+        "valid_from": wire_now(60),
+        "valid_to": wire_now(7200),
+        "schedule": {
+            "rate_unit": "W",
+            "duration_s": 3600,
+            "start_at": wire_now(120),
+            "periods": [{"start_s": 0, "limit": limit_w, "phases": 3}],
+        },
+    }
+
+
+def test_TC_056_central_smart_charging_tx_default_profile(pile: Pile, tenant: Tenant) -> None:
+    call_id = tenant.command(
+        pile.pile_id,
+        "PUT",
+        "charging-profiles",
+        {"gun_no": 1, "profile": _profile("tx_default", 56, 6_000)},
+    )
+    request = pile.expect("SetChargingProfile")
+
+    profile = request["cs_charging_profiles"]
+    assert request["connector_id"] == 1
+    assert (profile["charging_profile_id"], profile["charging_profile_purpose"]) == (
+        56,
+        "TxDefaultProfile",
+    )
+    assert profile["charging_schedule"]["charging_rate_unit"] == "W"
+    assert profile["charging_schedule"]["charging_schedule_period"][0]["limit"] == 6000
+    assert _answered(tenant, pile, call_id) == {"status": "Accepted"}
+
+
+def test_TC_066_get_composite_schedule(pile: Pile, tenant: Tenant) -> None:
+    pile.replies["GetCompositeSchedule"] = result16.GetCompositeSchedule(
+        status="Accepted",
+        connector_id=1,
+        schedule_start=wire_now(),
+        charging_schedule={
+            "charging_rate_unit": "W",
+            "duration": 300,
+            "charging_schedule_period": [{"start_period": 0, "limit": 6000.0}],
+        },
+    )
+
+    call_id = tenant.command(
+        pile.pile_id,
+        "POST",
+        "composite-schedule",
+        {"gun_no": 1, "duration_s": 300, "rate_unit": "W"},
+    )
+    request = pile.expect("GetCompositeSchedule")
+    answer = _answered(tenant, pile, call_id)
+
+    assert request == {"connector_id": 1, "duration": 300, "charging_rate_unit": "W"}
+    assert answer["status"] == "Accepted"
+    assert answer["chargingSchedule"]["chargingSchedulePeriod"][0]["limit"] == 6000.0
+
+
+def test_TC_067_clear_charging_profile(pile: Pile, tenant: Tenant) -> None:
+    installed = []
+    for gun_no, purpose, profile_id in ((0, "charging_station_max", 671), (1, "tx_default", 672)):
+        call_id = tenant.command(
+            pile.pile_id,
+            "PUT",
+            "charging-profiles",
+            {"gun_no": gun_no, "profile": _profile(purpose, profile_id, 7_000)},
+        )
+        pile.expect("SetChargingProfile")
+        installed.append(_answered(tenant, pile, call_id))
+
+    by_id = tenant.command(pile.pile_id, "DELETE", "charging-profiles?profile_id=671")
+    by_id_request = pile.expect("ClearChargingProfile")
+    by_id_answer = _answered(tenant, pile, by_id)
+    by_criteria = tenant.command(
+        pile.pile_id,
+        "DELETE",
+        "charging-profiles?gun_no=1&purpose=tx_default&stack_level=0",
+    )
+    by_criteria_request = pile.expect("ClearChargingProfile")
+    by_criteria_answer = _answered(tenant, pile, by_criteria)
+    everything = tenant.command(pile.pile_id, "DELETE", "charging-profiles")
+    everything_request = pile.expect("ClearChargingProfile")
+    everything_answer = _answered(tenant, pile, everything)
+
+    assert installed == [{"status": "Accepted"}, {"status": "Accepted"}]
+    assert by_id_request == {"id": 671}
+    assert by_criteria_request == {
+        "connector_id": 1,
+        "charging_profile_purpose": "TxDefaultProfile",
+        "stack_level": 0,
+    }
+    assert everything_request == {}
+    assert by_id_answer == by_criteria_answer == everything_answer == {"status": "Accepted"}
 
 
 # -- Security profile 1: HTTP Basic authentication, sub-protocol negotiation ---------------------
