@@ -18,6 +18,7 @@ import pytest
 from ocpp.exceptions import NotImplementedError as OcppNotImplemented
 from ocpp.exceptions import NotSupportedError, SecurityError
 from ocpp.v201 import call
+from ocpp.v201 import call_result as result201
 
 from tests.e2e.conformance_support import (
     V16,
@@ -273,6 +274,318 @@ def test_TC_G_20_connector_status_notification_lock_failure(
     (event,) = pile_events_of(local_stack, station.pile_id)
     assert event["kind"] == "notify_event"
     assert "ConnectorPlugRetentionLock" in event["detail_json"]
+
+
+# -- commands from the operator API (B, C, F, G) ---------------------------------------------------
+
+
+def _answered(tenant: Tenant, station: Pile, call_id: str) -> dict[str, Any]:
+    """The station's answer to a command, as the operator API shows it."""
+    command = tenant.outcome(station.pile_id, call_id)
+    assert command["status"] == "answered", command
+    response: dict[str, Any] = command["response"]
+    return response
+
+
+def _events(tenant: Tenant, station_id: str) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = tenant.api.ok("GET", f"/operator/piles/{station_id}/events")[
+        "items"
+    ]
+    return items
+
+
+def _variable(component: str, variable: str) -> dict[str, Any]:
+    return {"component": {"name": component}, "variable": {"name": variable}}
+
+
+def test_TC_B_06_get_variables_single_value(station: Pile, tenant: Tenant) -> None:
+    call_id = tenant.command(
+        station.pile_id, "GET", "configuration?keys=OCPPCommCtrlr/HeartbeatInterval"
+    )
+    request = station.expect("GetVariables")
+    answer = _answered(tenant, station, call_id)
+
+    assert request == {"get_variable_data": [_variable("OCPPCommCtrlr", "HeartbeatInterval")]}
+    (result,) = answer["getVariableResult"]
+    assert (result["attributeStatus"], result["component"]["name"]) == (
+        "Accepted",
+        "OCPPCommCtrlr",
+    )
+
+
+def test_TC_B_07_get_variables_multiple_values(station: Pile, tenant: Tenant) -> None:
+    keys = "OCPPCommCtrlr/HeartbeatInterval,AuthCtrlr/Enabled,TxCtrlr/EVConnectionTimeOut"
+
+    call_id = tenant.command(station.pile_id, "GET", f"configuration?keys={keys}")
+    request = station.expect("GetVariables")
+    answer = _answered(tenant, station, call_id)
+
+    assert request["get_variable_data"] == [
+        _variable("OCPPCommCtrlr", "HeartbeatInterval"),
+        _variable("AuthCtrlr", "Enabled"),
+        _variable("TxCtrlr", "EVConnectionTimeOut"),
+    ]
+    assert [result["variable"]["name"] for result in answer["getVariableResult"]] == [
+        "HeartbeatInterval",
+        "Enabled",
+        "EVConnectionTimeOut",
+    ]
+
+
+def test_TC_B_08_get_variables_limit_to_maximum_number_of_values(
+    station: Pile, tenant: Tenant
+) -> None:
+    def over_the_limit(request: dict[str, Any]) -> Any:
+        items = request["get_variable_data"]
+        return result201.GetVariables(
+            get_variable_result=[
+                {
+                    "attribute_status": "Accepted" if index < len(items) - 1 else "Rejected",
+                    "component": item["component"],
+                    "variable": item["variable"],
+                    **({"attribute_value": "1"} if index < len(items) - 1 else {}),
+                }
+                for index, item in enumerate(items)
+            ]
+        )
+
+    station.replies["GetVariables"] = over_the_limit
+    keys = ",".join(f"SampledDataCtrlr/Var{index}" for index in range(5))
+
+    call_id = tenant.command(station.pile_id, "GET", f"configuration?keys={keys}")
+    station.expect("GetVariables")
+    answer = _answered(tenant, station, call_id)
+
+    assert [result["attributeStatus"] for result in answer["getVariableResult"]] == [
+        "Accepted",
+        "Accepted",
+        "Accepted",
+        "Accepted",
+        "Rejected",
+    ]
+
+
+def test_TC_B_09_set_variables_single_value(station: Pile, tenant: Tenant) -> None:
+    call_id = tenant.command(
+        station.pile_id,
+        "PUT",
+        "configuration",
+        {"key": "OCPPCommCtrlr/HeartbeatInterval", "value": "540"},
+    )
+    request = station.expect("SetVariables")
+    answer = _answered(tenant, station, call_id)
+
+    assert request == {
+        "set_variable_data": [
+            {**_variable("OCPPCommCtrlr", "HeartbeatInterval"), "attribute_value": "540"}
+        ]
+    }
+    assert answer["setVariableResult"][0]["attributeStatus"] == "Accepted"
+
+
+@pytest.mark.parametrize(
+    ("case", "report", "base"),
+    [
+        ("TC_B_12", "configuration_inventory", "ConfigurationInventory"),
+        ("TC_B_13", "full_inventory", "FullInventory"),
+        ("TC_B_14", "summary_inventory", "SummaryInventory"),
+    ],
+)
+def test_TC_B_12_TC_B_13_TC_B_14_get_base_report(
+    station: Pile, tenant: Tenant, case: str, report: str, base: str
+) -> None:
+    call_id = tenant.command(station.pile_id, "POST", "base-report", {"report": report})
+    request = station.expect("GetBaseReport")
+    answer = _answered(tenant, station, call_id)
+    parts = [
+        station.call(
+            call.NotifyReport(
+                request_id=request["request_id"],
+                generated_at=wire_now(),
+                seq_no=seq_no,
+                tbc=seq_no == 0,
+                report_data=[
+                    {
+                        "component": {"name": component},
+                        "variable": {"name": "Enabled"},
+                        "variable_attribute": [{"type": "Actual", "value": "true"}],
+                    }
+                ],
+            )
+        )
+        for seq_no, component in enumerate(("AuthCtrlr", "TxCtrlr"))
+    ]
+
+    assert request["report_base"] == base, case
+    assert answer == {"status": "Accepted"}, case
+    assert all(dataclasses.asdict(part) == {"custom_data": None} for part in parts), case
+    reports = [e for e in _events(tenant, station.pile_id) if e["kind"] == "notify_report"]
+    assert len(reports) == 2, case
+    assert {e["request_id"] for e in reports} == {request["request_id"]}, case
+
+
+def test_TC_B_20_reset_charging_station_without_ongoing_transaction_on_idle(
+    station: Pile, tenant: Tenant
+) -> None:
+    call_id = tenant.command(station.pile_id, "POST", "reset", {"type": "soft"})
+    request = station.expect("Reset")
+    answer = _answered(tenant, station, call_id)
+    boot = station.call(call.BootNotification(charging_station=STATION, reason="RemoteReset"))
+
+    assert request == {"type": "OnIdle"}
+    assert answer == {"status": "Accepted"}
+    assert boot.status == "Accepted"
+
+
+def test_TC_B_31_cold_boot_pending_rejected_trigger_message(
+    local_stack: RunningStack, tenant: Tenant
+) -> None:
+    station_id = tenant.new_pile(V201)
+    with Pile(local_stack, station_id, V201) as station:
+        tenant.set_enabled(station_id, False)
+        assert station.call(BOOT).status == "Rejected"
+        tenant.set_enabled(station_id, True)
+        call_id = tenant.command(station_id, "POST", "trigger", {"message": "BootNotification"})
+        request = station.expect("TriggerMessage")
+        answer = _answered(tenant, station, call_id)
+        boot = station.call(call.BootNotification(charging_station=STATION, reason="Triggered"))
+
+    assert request == {"requested_message": "BootNotification"}
+    assert answer == {"status": "Accepted"}
+    assert boot.status == "Accepted"
+
+
+@pytest.mark.parametrize(("case", "reply"), [("TC_C_37", "Accepted"), ("TC_C_38", "Rejected")])
+def test_TC_C_37_TC_C_38_clear_authorization_data_in_authorization_cache(
+    station: Pile, tenant: Tenant, case: str, reply: str
+) -> None:
+    station.replies["ClearCache"] = result201.ClearCache(status=reply)
+
+    call_id = tenant.command(station.pile_id, "DELETE", "cache")
+    station.expect("ClearCache")
+
+    assert _answered(tenant, station, call_id) == {"status": reply}, case
+
+
+def test_TC_F_06_remote_unlock_connector_without_ongoing_transaction(
+    station: Pile, tenant: Tenant
+) -> None:
+    call_id = tenant.command(station.pile_id, "POST", "unlock", {"gun_no": 1})
+    request = station.expect("UnlockConnector")
+
+    assert request == {"evse_id": 1, "connector_id": 1}
+    assert _answered(tenant, station, call_id) == {"status": "Unlocked"}
+
+
+def _trigger(station: Pile, tenant: Tenant, body: dict[str, Any]) -> dict[str, Any]:
+    call_id = tenant.command(station.pile_id, "POST", "trigger", body)
+    request = station.expect("TriggerMessage")
+    assert _answered(tenant, station, call_id) == {"status": "Accepted"}
+    return request
+
+
+def test_TC_F_15_trigger_message_log_status_notification_idle(
+    station: Pile, tenant: Tenant
+) -> None:
+    request = _trigger(station, tenant, {"message": "LogStatusNotification"})
+    answer = station.call(call.LogStatusNotification(status="Idle"))
+
+    assert request == {"requested_message": "LogStatusNotification"}
+    assert dataclasses.asdict(answer) == {"custom_data": None}
+
+
+def test_TC_F_18_trigger_message_firmware_status_notification_idle(
+    station: Pile, tenant: Tenant
+) -> None:
+    request = _trigger(station, tenant, {"message": "FirmwareStatusNotification"})
+    answer = station.call(call.FirmwareStatusNotification(status="Idle"))
+
+    assert request == {"requested_message": "FirmwareStatusNotification"}
+    assert dataclasses.asdict(answer) == {"custom_data": None}
+
+
+def test_TC_F_20_trigger_message_heartbeat(station: Pile, tenant: Tenant) -> None:
+    request = _trigger(station, tenant, {"message": "Heartbeat"})
+    heartbeat = station.call(call.Heartbeat())
+
+    assert request == {"requested_message": "Heartbeat"}
+    assert heartbeat.current_time
+
+
+@pytest.mark.parametrize(("case", "status"), [("TC_F_23", "Available"), ("TC_F_24", "Occupied")])
+def test_TC_F_23_TC_F_24_trigger_message_status_notification_specific_evse(
+    station: Pile, tenant: Tenant, case: str, status: str
+) -> None:
+    request = _trigger(station, tenant, {"message": "StatusNotification", "gun_no": 1})
+    station.call(_status(1, status))
+
+    assert request == {
+        "requested_message": "StatusNotification",
+        "evse": {"id": 1, "connector_id": 1},
+    }, case
+    assert tenant.gun(station.pile_id, 1)["status"] == status, case
+
+
+def test_TC_F_27_trigger_message_not_implemented(station: Pile, tenant: Tenant) -> None:
+    station.replies["TriggerMessage"] = result201.TriggerMessage(status="NotImplemented")
+
+    call_id = tenant.command(station.pile_id, "POST", "trigger", {"message": "MeterValues"})
+    station.expect("TriggerMessage")
+
+    assert _answered(tenant, station, call_id) == {"status": "NotImplemented"}
+
+
+def _availability_event(evse_id: int | None, state: str) -> Any:
+    component: dict[str, Any] = {"name": "Connector" if evse_id else "ChargingStation"}
+    if evse_id:
+        component["evse"] = {"id": evse_id, "connector_id": 1}
+    return call.NotifyEvent(
+        generated_at=wire_now(),
+        seq_no=0,
+        event_data=[
+            {
+                "event_id": 7,
+                "timestamp": wire_now(),
+                "trigger": "Delta",
+                "actual_value": state,
+                "event_notification_type": "HardWiredNotification",
+                "component": component,
+                "variable": {"name": "AvailabilityState"},
+            }
+        ],
+    )
+
+
+@pytest.mark.parametrize(
+    ("case", "gun_no", "operative"),
+    [
+        ("TC_G_03 EVSE to inoperative", 1, False),
+        ("TC_G_04 EVSE to operative", 1, True),
+        ("TC_G_05 station to inoperative", None, False),
+        ("TC_G_06 station to operative", None, True),
+    ],
+)
+def test_TC_G_03_TC_G_04_TC_G_05_TC_G_06_change_availability(
+    station: Pile, tenant: Tenant, case: str, gun_no: int | None, operative: bool
+) -> None:
+    body: dict[str, Any] = {"operative": operative}
+    if gun_no is not None:
+        body["gun_no"] = gun_no
+    state = "Available" if operative else "Unavailable"
+
+    call_id = tenant.command(station.pile_id, "POST", "availability", body)
+    request = station.expect("ChangeAvailability")
+    answer = _answered(tenant, station, call_id)
+    for evse_id in [gun_no] if gun_no else [1, 2]:
+        station.call(_status(evse_id, state))
+        station.call(_availability_event(evse_id, state))
+
+    expected: dict[str, Any] = {"operational_status": "Operative" if operative else "Inoperative"}
+    if gun_no is not None:
+        expected["evse"] = {"id": gun_no}
+    assert request == expected, case
+    assert answer == {"status": "Accepted"}, case
+    assert tenant.gun(station.pile_id, gun_no or 2)["status"] == state, case
 
 
 # -- P. Data transfer ------------------------------------------------------------------------------
