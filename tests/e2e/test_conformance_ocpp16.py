@@ -729,6 +729,28 @@ def test_TC_067_clear_charging_profile(pile: Pile, tenant: Tenant) -> None:
     assert by_id_answer == by_criteria_answer == everything_answer == {"status": "Accepted"}
 
 
+def test_command_to_an_offline_pile_delivered_when_it_boots(
+    local_stack: RunningStack, tenant: Tenant
+) -> None:
+    pile_id = tenant.new_pile(V16)
+    with Pile(local_stack, pile_id, V16) as first:
+        assert first.call(BOOT).status == "Accepted"
+    tenant.api.wait_for(f"/operator/piles/{pile_id}", lambda body: not body["is_online"])
+
+    sent = tenant.api.request(
+        "POST", f"/operator/piles/{pile_id}/unlock", {"gun_no": 2}
+    )  # nobody to deliver it to
+    with Pile(local_stack, pile_id, V16) as back:
+        boot = back.call(BOOT)
+        request = back.expect("UnlockConnector")
+        command = tenant.outcome(pile_id, sent.json()["call_id"])
+
+    assert sent.status_code == 202 and sent.json()["status"] == "undelivered"
+    assert boot.status == "Accepted"
+    assert request == {"connector_id": 2}
+    assert (command["status"], command["response"]) == ("answered", {"status": "Unlocked"})
+
+
 # -- Security profile 1: HTTP Basic authentication, sub-protocol negotiation ---------------------
 
 
