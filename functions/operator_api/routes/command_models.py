@@ -422,7 +422,9 @@ class PileEventView(View):
     reported_at: WireTime | None = Field(description="The pile's own clock, when it gave one")
     summary: str
     request_id: int | None = Field(description="The request it reports on (2.0.1 requestId)")
-    detail: dict[str, Any] = Field(description="The message payload as the pile sent it")
+    detail: dict[str, Any] = Field(
+        description="The message payload as the pile sent it, with the schema's defaults"
+    )
 
     @classmethod
     def of(cls, event: PileEvent) -> PileEventView:

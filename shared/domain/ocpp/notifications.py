@@ -75,7 +75,7 @@ class PileEvent:
     message_id: str
     received_at: datetime
     summary: str  # a status, an event type, a report part: what a list shows
-    detail_json: str  # the message payload as the pile sent it
+    detail_json: str  # the payload as the pile sent it (schema defaults filled in)
     expires_at: int  # epoch seconds (TTL)
     reported_at: datetime | None = None  # the pile's clock, when the message has one
     request_id: int | None = None  # the CSMS request it reports on (UpdateFirmware, GetLog, ...)
