@@ -1,6 +1,6 @@
 """Scheduled housekeeping: ``{"job": "minute"}`` every minute (CSMS-call timeouts and
-deliveries), ``{"job": "daily_reconciliation"}`` nightly. The result names the parts that
-ran and failed; it is logged as one line."""
+deliveries, stale sessions), ``{"job": "daily_reconciliation"}`` nightly. The result
+names the parts that ran and failed; it is logged as one line."""
 
 from __future__ import annotations
 

@@ -10,6 +10,7 @@ import boto3
 from shared.adapters.apigw_ws import WebSocketConnections
 from shared.adapters.dynamodb.connections import DynamoPendingCalls
 from shared.adapters.dynamodb.piles import DynamoPiles
+from shared.adapters.dynamodb.sessions import DynamoSessions
 from shared.domain.clock import Clock, system_clock
 from shared.services.housekeeping import HousekeepingPorts
 
@@ -31,6 +32,9 @@ def ports() -> HousekeepingPorts:
         piles=DynamoPiles(os.environ["BASE_DATA_TABLE"], dynamodb),
         pending_calls=DynamoPendingCalls(os.environ["SESSIONS_TABLE"], dynamodb),
         sender=websocket(),
+        sessions=DynamoSessions(
+            os.environ["SESSIONS_TABLE"], os.environ["BASE_DATA_TABLE"], dynamodb
+        ),
         clock=clock,
     )
 

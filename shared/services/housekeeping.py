@@ -2,9 +2,11 @@
 ``{"job": "daily_reconciliation"}`` at 02:00 Asia/Shanghai).
 
 The minute job times out CSMS calls nobody answered and undelivered calls whose pile did
-not come back, then delivers the waiting calls of piles that are online again. Each part
-runs on its own: a failing one is reported in the result and the others still run (the
-next minute covers what was missed; the schedule does not retry).
+not come back, delivers the waiting calls of piles that are online again, and closes
+charging sessions that have had no message for hours (``sessions.close_stale_sessions``,
+so no transaction stays open forever). Each part runs on its own: a failing one is
+reported in the result and the others still run (the next minute covers what was missed;
+the schedule does not retry).
 
 The daily reconciliation of payments and ledger belongs to issue 5; until it exists the
 job runs nothing and says so.
@@ -19,8 +21,10 @@ from typing import Any
 from shared.domain.clock import Clock
 from shared.domain.errors import InvalidInput, UpstreamFailure
 from shared.observability import logger
+from shared.services import sessions
 from shared.services.ocpp import remote_calls
 from shared.services.ocpp.ports import FrameSender, PendingCallStore, PileStore
+from shared.services.sessions import SessionStore
 
 MINUTE = "minute"
 DAILY_RECONCILIATION = "daily_reconciliation"
@@ -31,6 +35,7 @@ class HousekeepingPorts:
     piles: PileStore
     pending_calls: PendingCallStore
     sender: FrameSender
+    sessions: SessionStore
     clock: Clock
 
 
@@ -67,10 +72,15 @@ def _minute(ports: HousekeepingPorts) -> dict[str, Any]:
         )
         return {"calls_delivered": posted}
 
+    def close_stale_sessions() -> dict[str, int]:
+        sweep = sessions.close_stale_sessions(ports.clock(), sessions=ports.sessions)
+        return {"sessions_closed": len(sweep.closed), "sessions_checked": sweep.checked}
+
     # Time out first, so a call past its delivery deadline is reported, never sent late.
     parts: list[tuple[str, Callable[[], dict[str, int]]]] = [
         ("time_out_calls", time_out_calls),
         ("deliver_waiting_calls", deliver_waiting_calls),
+        ("close_stale_sessions", close_stale_sessions),
     ]
     for name, part in parts:
         try:

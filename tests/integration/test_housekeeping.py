@@ -23,9 +23,14 @@ from tests.integration.test_ocpp_router_support import (
     lambda_context,
     pile_side,
 )
+from tests.integration.test_ocpp_transactions_support import (
+    TransactionSide,
+    start_16,
+    transaction_side,
+)
 from tests.unit.ocpp_command_fakes import FakeSender
 
-__all__ = ["pile_side"]
+__all__ = ["pile_side", "transaction_side"]
 
 ADMIN = Principal("admin", Role.OPERATOR_ADMIN, OPERATOR)
 
@@ -87,20 +92,23 @@ def tick(pile_side: PileSide, clock: Any) -> Iterator[Tick]:
         housekeeping_wiring.reset()
 
 
-def test_minute_job_with_nothing_open_costs_three_index_queries(tick: Tick) -> None:
+def test_minute_job_with_nothing_open_costs_four_index_queries(tick: Tick) -> None:
     tick.side.counter.reset()
 
     result = tick.run()
 
     assert result == {
         "job": "minute",
-        "ran": ["time_out_calls", "deliver_waiting_calls"],
+        "ran": ["time_out_calls", "deliver_waiting_calls", "close_stale_sessions"],
         "failed": [],
         "calls_not_answered": 0,
         "calls_not_delivered": 0,
         "calls_delivered": 0,
+        "sessions_closed": 0,
+        "sessions_checked": 0,
     }
-    assert dict(tick.side.counter.calls) == {"Query": 3}
+    # pending calls due, undelivered calls due, undelivered calls waiting, sessions due
+    assert dict(tick.side.counter.calls) == {"Query": 4}
 
 
 def test_open_call_is_on_the_sparse_index_until_it_is_answered(tick: Tick) -> None:
@@ -186,3 +194,19 @@ def test_unknown_job_is_refused_and_changes_nothing(tick: Tick) -> None:
 
     assert result["ran"] == [] and "unknown housekeeping job" in result["error"]
     assert tick.side.snapshot() == before
+
+
+def test_minute_job_closes_a_session_that_went_silent(
+    tick: Tick, transaction_side: TransactionSide
+) -> None:
+    transaction_side.side.online("CP-1", "ocpp1.6")
+    transaction_side.side.put_card("CARD-1", "active")
+    transaction_side.put_station_tariff()
+    started = transaction_side.result("conn-1", "StartTransaction", start_16(1, "CARD-1", 1000, 0))
+    tick.clock.advance(hours=7)
+
+    result = tick.run()
+
+    assert (result["sessions_closed"], result["failed"]) == (1, [])
+    closed = transaction_side.session("CP-1", "ocpp1.6", started["transactionId"])
+    assert closed["status"] == "incomplete"

@@ -25,6 +25,7 @@ from shared.services.ocpp.remote_calls import (
     time_out_due_calls,
 )
 from tests.unit.ocpp_command_fakes import FakePendingCalls, FakeSender
+from tests.unit.sessions_fakes import FakeSessionStore
 from tests.unit.test_ocpp_services import NOW, SCHEMAS, FakePiles, World, a_connection
 
 ADMIN = Principal("admin", Role.OPERATOR_ADMIN, "op-1")
@@ -91,6 +92,7 @@ class Desk:
                 piles=self.piles,
                 pending_calls=self.calls,
                 sender=self.sender,
+                sessions=FakeSessionStore(),
                 clock=lambda: self.now,
             ),
         )
@@ -370,11 +372,13 @@ def test_minute_job_reports_the_parts_it_ran() -> None:
 
     assert result == {
         "job": "minute",
-        "ran": ["time_out_calls", "deliver_waiting_calls"],
+        "ran": ["time_out_calls", "deliver_waiting_calls", "close_stale_sessions"],
         "failed": [],
         "calls_not_answered": 0,
         "calls_not_delivered": 0,
         "calls_delivered": 0,
+        "sessions_closed": 0,
+        "sessions_checked": 0,
     }
 
 
@@ -399,13 +403,17 @@ def test_minute_job_still_delivers_when_timing_out_fails() -> None:
     result = office.housekeeping()
 
     assert result["failed"] == ["time_out_calls"]
-    assert result["ran"] == ["deliver_waiting_calls"]
+    assert result["ran"] == ["deliver_waiting_calls", "close_stale_sessions"]
     assert result["calls_delivered"] == 1
 
 
 def test_daily_reconciliation_runs_nothing_and_says_so() -> None:
     ports = housekeeping.HousekeepingPorts(
-        piles=Routes(), pending_calls=FakePendingCalls(), sender=FakeSender(), clock=lambda: NOW
+        piles=Routes(),
+        pending_calls=FakePendingCalls(),
+        sender=FakeSender(),
+        sessions=FakeSessionStore(),
+        clock=lambda: NOW,
     )
 
     assert housekeeping.run_job("daily_reconciliation", ports) == {
