@@ -10,11 +10,18 @@ from typing import Any
 import pytest
 
 from shared.domain.ocpp.remote_calls import numeric_id
+from shared.domain.ocpp.versions import OcppVersion
+from shared.domain.sessions import session_id_for
 from tests.integration.operator_api_support import PILE_PASSWORD, api, tenants
 from tests.integration.test_ocpp_router_support import basic, pile_side
+from tests.integration.test_ocpp_transactions_support import (
+    TransactionSide,
+    start_16,
+    transaction_side,
+)
 from tests.integration.test_operator_api_commands_support import Fleet, fleet
 
-__all__ = ["api", "fleet", "pile_side", "tenants"]
+__all__ = ["api", "fleet", "pile_side", "tenants", "transaction_side"]
 
 Expected = Callable[[int], dict[str, Any]]
 MAX_PROFILE = {
@@ -825,4 +832,52 @@ def test_command_to_a_pile_that_never_comes_back_is_reported_not_delivered(
     read = fleet.command("GET", f"commands/{call_id}", pile=fleet.pile201).body
     assert read["status"] == "timed_out"
     assert read["error_description"].startswith("not delivered")
+    assert fleet.posted() == []
+
+
+# -- stopping one of our sessions
+
+
+def test_remote_stop_by_session_id_sends_the_piles_transaction_id(
+    fleet: Fleet, transaction_side: TransactionSide
+) -> None:
+    started = transaction_side.result(
+        "a16", "StartTransaction", start_16(1, fleet.a.card_no, 1000, 0)
+    )
+    transaction_id = started["transactionId"]
+    session_id = session_id_for(fleet.pile16, OcppVersion.V16, str(transaction_id))
+
+    sent = fleet.command(
+        "POST", "remote-stop", who=fleet.a.maintenance, body={"session_id": session_id}
+    )
+
+    assert sent.status == 202, sent.body
+    assert fleet.posted() == [
+        (
+            "a16",
+            [2, sent.body["call_id"], "RemoteStopTransaction", {"transactionId": transaction_id}],
+        )
+    ]
+
+
+def test_remote_stop_of_a_session_not_on_this_pile_for_this_caller_is_404(
+    fleet: Fleet, transaction_side: TransactionSide
+) -> None:
+    started = transaction_side.result(
+        "a16", "StartTransaction", start_16(1, fleet.a.card_no, 1000, 0)
+    )
+    session_id = session_id_for(fleet.pile16, OcppVersion.V16, str(started["transactionId"]))
+    before = fleet.side.snapshot()
+
+    for pile, who, session in (
+        (fleet.pile16, fleet.a.admin, "se-00000000000000000000"),
+        (fleet.pile201, fleet.a.admin, session_id),
+        (fleet.pile16, fleet.b.admin, session_id),
+    ):
+        answer = fleet.command(
+            "POST", "remote-stop", pile=pile, who=who, body={"session_id": session}
+        )
+        assert answer.status == 404, answer.body
+
+    assert fleet.side.snapshot() == before
     assert fleet.posted() == []
