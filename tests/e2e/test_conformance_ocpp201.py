@@ -10,16 +10,25 @@ reconnects.
 from __future__ import annotations
 
 import dataclasses
+import json
+import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
+import ocpp
 import pytest
+from jsonschema import Draft6Validator
 from ocpp.exceptions import NotImplementedError as OcppNotImplemented
 from ocpp.exceptions import NotSupportedError, SecurityError
 from ocpp.v201 import call
 from ocpp.v201 import call_result as result201
+from websockets.sync.client import ClientConnection
+from websockets.sync.client import connect as sync_connect
+from websockets.typing import Subprotocol
 
+from infra.local import demo
 from tests.e2e.conformance_support import (
     V16,
     V201,
@@ -34,6 +43,7 @@ from tests.e2e.conformance_support import (
     wire_now,
 )
 from tests.e2e.conftest import RunningStack
+from tests.e2e.test_demo import wait_for_demo
 
 pytestmark = pytest.mark.e2e
 
@@ -588,6 +598,9 @@ def test_TC_G_03_TC_G_04_TC_G_05_TC_G_06_change_availability(
     assert tenant.gun(station.pile_id, gun_no or 2)["status"] == state, case
 
 
+# -- E. Transactions, J. Meter values (and the F, G, B, C cases with a transaction) ----------------
+
+
 # -- P. Data transfer ------------------------------------------------------------------------------
 
 
@@ -728,3 +741,72 @@ def test_reconnect_keeps_the_registration_and_the_connector_status(
     assert heartbeat.current_time
     assert online is True
     assert tenant.gun(station_id, 1)["status"] == "Occupied"
+
+
+# -- an independent OCPP-J client in strict schema mode against the demo's DEMO-201-FREE -------
+
+DEMO_201_FREE = "DEMO-201-FREE"
+SCHEMAS_201 = Path(ocpp.__file__).parent / "v201" / "schemas"
+
+
+def _strict_call(
+    ws: ClientConnection, action: str, payload: dict[str, Any], violations: list[str]
+) -> dict[str, Any]:
+    """One CALL by a hand-written client; the CALLRESULT checked against the official
+    2.0.1 response schema (Draft 6, formats checked)."""
+    message_id = uuid.uuid4().hex
+    ws.send(json.dumps([2, message_id, action, payload]))
+    frame = json.loads(ws.recv(timeout=30))
+    assert isinstance(frame, list) and len(frame) == 3 and frame[:2] == [3, message_id], frame
+    schema = json.loads((SCHEMAS_201 / f"{action}Response.json").read_text())
+    validator = Draft6Validator(schema, format_checker=Draft6Validator.FORMAT_CHECKER)
+    violations += [f"{action}: {error.message}" for error in validator.iter_errors(frame[2])]
+    answer: dict[str, Any] = frame[2]
+    return answer
+
+
+def test_independent_ocpp_j_client_in_strict_schema_mode_on_demo_201_free(
+    demo_stack: RunningStack,
+) -> None:
+    wait_for_demo(demo_stack)
+    assert not Draft6Validator.FORMAT_CHECKER.conforms("2026-13-01T00:00:00Z", "date-time")
+    violations: list[str] = []
+    with sync_connect(
+        f"{demo_stack.ws_url}/ocpp/{DEMO_201_FREE}",
+        subprotocols=[Subprotocol(V201)],
+        additional_headers=Pile.authorization(DEMO_201_FREE, demo.FREE_PILE_PASSWORD),
+        open_timeout=30,
+        ping_interval=None,
+    ) as ws:
+        boot = _strict_call(
+            ws,
+            "BootNotification",
+            {"reason": "PowerUp", "chargingStation": {"vendorName": "Independent", "model": "J"}},
+            violations,
+        )
+        heartbeat = _strict_call(ws, "Heartbeat", {}, violations)
+        statuses = [
+            _strict_call(
+                ws,
+                "StatusNotification",
+                {
+                    "timestamp": wire_now(),
+                    "connectorStatus": "Available",
+                    "evseId": evse_id,
+                    "connectorId": 1,
+                },
+                violations,
+            )
+            for evse_id in (1, 2)
+        ]
+        card = _strict_call(
+            ws, "Authorize", {"idToken": {"idToken": demo.CARD_NO, "type": "ISO14443"}}, violations
+        )
+        transfer = _strict_call(ws, "DataTransfer", {"vendorId": "independent.example"}, violations)
+
+    assert violations == []
+    assert boot["status"] == "Accepted"
+    assert heartbeat["currentTime"]
+    assert statuses == [{}, {}]
+    assert card["idTokenInfo"]["status"] == "Accepted"
+    assert transfer["status"] == "UnknownVendorId"
