@@ -62,6 +62,42 @@ TEMPLATES: dict[tuple[str, str], dict[str, Any]] = {
         "connectorId": 1,
     },
     ("ocpp2.0.1", "Authorize"): {"idToken": {"idToken": "FUZZ-CARD", "type": "ISO14443"}},
+    ("ocpp1.6", "StartTransaction"): {
+        "connectorId": 1,
+        "idTag": "FUZZ-CARD",
+        "meterStart": 0,
+        "timestamp": "2026-11-01T01:00:00Z",
+    },
+    ("ocpp1.6", "StopTransaction"): {
+        "transactionId": 1,
+        "meterStop": 10,
+        "timestamp": "2026-11-01T02:00:00Z",
+    },
+    ("ocpp1.6", "MeterValues"): {
+        "connectorId": 1,
+        "meterValue": [{"timestamp": "2026-11-01T01:30:00Z", "sampledValue": [{"value": "5"}]}],
+    },
+    ("ocpp1.6", "DataTransfer"): {"vendorId": "fuzz.example"},
+    ("ocpp1.6", "FirmwareStatusNotification"): {"status": "Idle"},
+    ("ocpp1.6", "DiagnosticsStatusNotification"): {"status": "Idle"},
+    ("ocpp2.0.1", "TransactionEvent"): {
+        "eventType": "Started",
+        "timestamp": "2026-11-01T01:00:00Z",
+        "triggerReason": "Authorized",
+        "seqNo": 0,
+        "transactionInfo": {"transactionId": "fuzz-tx"},
+    },
+    ("ocpp2.0.1", "MeterValues"): {
+        "evseId": 1,
+        "meterValue": [{"timestamp": "2026-11-01T01:30:00Z", "sampledValue": [{"value": 5}]}],
+    },
+    ("ocpp2.0.1", "DataTransfer"): {"vendorId": "fuzz.example"},
+    ("ocpp2.0.1", "FirmwareStatusNotification"): {"status": "Idle"},
+    ("ocpp2.0.1", "LogStatusNotification"): {"status": "Idle"},
+    ("ocpp2.0.1", "SecurityEventNotification"): {
+        "type": "FirmwareUpdated",
+        "timestamp": "2026-11-01T01:00:00Z",
+    },
 }
 MUTATIONS: dict[tuple[str, str], list[tuple[tuple[str, ...], Any, str]]] = {
     ("ocpp1.6", "BootNotification"): [
@@ -106,6 +142,65 @@ MUTATIONS: dict[tuple[str, str], list[tuple[tuple[str, ...], Any, str]]] = {
         (("idToken", "type"), "Fingerprint", "property"),
         (("idToken", "idToken"), "X" * 37, "property"),
         (("idToken", "idToken"), ["X"], "type"),
+    ],
+    ("ocpp1.6", "StartTransaction"): [
+        (("meterStart",), None, "required"),
+        (("meterStart",), "0", "type"),
+        (("idTag",), "X" * 21, "property"),
+        (("timestamp",), "2026-11-01", "property"),
+    ],
+    ("ocpp1.6", "StopTransaction"): [
+        (("transactionId",), None, "required"),
+        (("meterStop",), 1.5, "type"),
+        (("reason",), "Bored", "property"),
+    ],
+    ("ocpp1.6", "MeterValues"): [
+        (("meterValue",), None, "required"),
+        (("meterValue",), [], "required"),
+        (("connectorId",), "1", "type"),
+        (("transactionId",), "1", "type"),
+    ],
+    ("ocpp1.6", "DataTransfer"): [
+        (("vendorId",), None, "required"),
+        (("vendorId",), "V" * 256, "property"),
+        (("messageId",), 7, "type"),
+    ],
+    ("ocpp1.6", "FirmwareStatusNotification"): [
+        (("status",), None, "required"),
+        (("status",), "Exploded", "property"),
+    ],
+    ("ocpp1.6", "DiagnosticsStatusNotification"): [
+        (("status",), None, "required"),
+        (("status",), 3, "type"),
+    ],
+    ("ocpp2.0.1", "TransactionEvent"): [
+        (("seqNo",), None, "required"),
+        (("transactionInfo", "transactionId"), None, "required"),
+        (("seqNo",), "0", "type"),
+        (("eventType",), "Paused", "property"),
+        (("triggerReason",), "Boredom", "property"),
+        (("transactionInfo", "transactionId"), "T" * 37, "property"),
+    ],
+    ("ocpp2.0.1", "MeterValues"): [
+        (("evseId",), None, "required"),
+        (("meterValue",), [], "required"),
+        (("evseId",), "1", "type"),
+    ],
+    ("ocpp2.0.1", "DataTransfer"): [
+        (("vendorId",), None, "required"),
+        (("vendorId",), "V" * 256, "property"),
+    ],
+    ("ocpp2.0.1", "FirmwareStatusNotification"): [
+        (("status",), None, "required"),
+        (("status",), "Exploded", "property"),
+    ],
+    ("ocpp2.0.1", "LogStatusNotification"): [
+        (("status",), None, "required"),
+        (("requestId",), "1", "type"),
+    ],
+    ("ocpp2.0.1", "SecurityEventNotification"): [
+        (("type",), None, "required"),
+        (("type",), "X" * 51, "property"),
     ],
 }
 FAULT_OF_KEYWORD = {
