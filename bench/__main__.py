@@ -30,7 +30,7 @@ def main() -> None:
     if args.only in (None, "ledger"):
         from bench import ledger_concurrency
 
-        results["ledger_concurrency"] = ledger_concurrency.run(debits=8000, threads=32)
+        results["ledger_concurrency"] = ledger_concurrency.run(debits=8000, threads=16)
     out = Path(__file__).parent / "results" / "latest.json"
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(results, indent=2, default=str), encoding="utf-8")
