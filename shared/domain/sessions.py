@@ -162,6 +162,15 @@ class SessionLog:
 
 
 @dataclass(frozen=True, slots=True)
+class TimelineEntry:
+    """A 1.6 session on its pile's timeline: enough to pick the sessions near a time."""
+
+    session_id: str
+    gun_no: int | None  # as first known; None for a session rebuilt from a stop
+    anchor_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class TariffRef:
     """The station's tariff at the start of a session: id and immutable version."""
 
@@ -315,18 +324,25 @@ def owner_of(at: datetime, gun_sessions: Sequence[Session]) -> Session | None:
 
 
 def gunless_owner(at: datetime, sessions: Sequence[Session]) -> Session | None:
-    """A session of an unknown gun (reconstructed from a StopTransaction) that a reading
-    at ``at`` can belong to: the one stopping soonest after it."""
+    """A session of an unknown gun (rebuilt from a StopTransaction, which names no
+    connector) that a reading at ``at`` falls in: between its first evidence and its stop;
+    the one stopping soonest after the reading."""
     fitting = [
         s
         for s in sessions
-        if s.gun_no is None
-        and (s.stopped_at is None or at <= s.stopped_at)
-        and (not s.is_start_known or s.effective_start <= at)
+        if s.gun_no is None and s.stopped_at is not None and s.effective_start <= at <= s.stopped_at
     ]
     if not fitting:
         return None
-    return min(fitting, key=lambda s: (s.stopped_at or datetime.max.replace(tzinfo=at.tzinfo),))
+    return min(fitting, key=lambda s: (s.stopped_at, s.session_id))
+
+
+def is_certain_owner(session: Session, at: datetime) -> bool:
+    """Whether a reading at ``at`` is the session's whatever else arrives later: it falls
+    between the session's first evidence and its stop, where no other session of the
+    gun can start. A reading before an orphan's first evidence is the orphan's only as
+    long as no session turns up in between."""
+    return session.stopped_at is not None and session.effective_start <= at <= session.stopped_at
 
 
 def _is_tag_compatible(known: str | None, given: str | None) -> bool:
@@ -368,14 +384,30 @@ def stop_retry_of(at: datetime, meter_stop_wh: int, sessions: Sequence[Session])
     return None
 
 
-def stop_match(at: datetime, id_tag: str | None, sessions: Sequence[Session]) -> Session | None:
+def stop_match(
+    at: datetime,
+    id_tag: str | None,
+    sessions: Sequence[Session],
+    *,
+    first_sample_at: datetime | None = None,
+) -> Session | None:
     """The session a StopTransaction without a usable id stops: one still waiting for its
     stop, begun at or before ``at``, whose card is not another one; the card's own
-    session first, then the latest begun."""
+    session first, then the latest begun.
+
+    A session is out when another session started on its gun before the stop (one gun
+    charges one session at a time), or when the stop's ``transactionData`` begins before
+    it (a transaction's samples do not precede its start; a session whose start is
+    unknown has its first evidence inside them).
+    """
     waiting = [
         s
         for s in sessions
-        if not s.is_stop_known and s.effective_start <= at and _is_tag_compatible(s.id_tag, id_tag)
+        if not s.is_stop_known
+        and s.effective_start <= at
+        and _is_tag_compatible(s.id_tag, id_tag)
+        and not _is_superseded(s, at, sessions)
+        and (first_sample_at is None or _fits_samples(s, first_sample_at))
     ]
     if not waiting:
         return None
@@ -389,3 +421,20 @@ def stop_match(at: datetime, id_tag: str | None, sessions: Sequence[Session]) ->
         return (is_same_card, session.effective_start, session.session_id)
 
     return max(waiting, key=rank)
+
+
+def _is_superseded(session: Session, at: datetime, sessions: Sequence[Session]) -> bool:
+    if session.gun_no is None:
+        return False
+    return any(
+        other.gun_no == session.gun_no
+        and other.session_id != session.session_id
+        and session.effective_start < other.effective_start <= at
+        for other in sessions
+    )
+
+
+def _fits_samples(session: Session, first_sample_at: datetime) -> bool:
+    if session.is_start_known:
+        return session.effective_start <= first_sample_at
+    return session.anchor_at >= first_sample_at

@@ -7,6 +7,7 @@ unit tests use an in-memory fake.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -26,6 +27,8 @@ from shared.domain.sessions import (
     SessionLog,
     SessionStatus,
     TariffRef,
+    TimelineEntry,
+    is_within,
     live_energy_wh,
     owner_of,
     settle,
@@ -38,6 +41,8 @@ MAX_SAVE_ATTEMPTS = 4
 # An open session with no own readings is searched for bucket readings this far ahead.
 OPEN_READING_REACH = timedelta(days=7)
 NEWEST_SAMPLES = 3
+# Sessions read on each side of a time, per gun, to match messages without an id.
+NEIGHBOURS = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,11 +75,11 @@ class SessionStore(Protocol):
 
     def create(self, session: Session, *, timeline_key: str | None) -> bool:
         """Create the session (+ its open marker while active, + the pile timeline item when
-        ``timeline_key`` is given) in one transaction; False when the session exists."""
+        ``timeline_key`` is given); False when the session or the timeline item exists."""
 
     def save(self, session: Session, *, expected_revision: int, close_marker: bool) -> bool:
-        """Replace the session item if it is still at ``expected_revision`` (and drop its
-        open marker in the same transaction when ``close_marker``); False otherwise."""
+        """Replace the session item if it is still at ``expected_revision`` (then drop its
+        open marker when ``close_marker``); False otherwise."""
 
     def log(self, session_id: str) -> SessionLog:
         """Every sample and seqNo stored beside the session (consistent)."""
@@ -94,11 +99,14 @@ class SessionStore(Protocol):
     def allocate_transaction_id(self) -> int:
         """A new 1.6 transaction id, unique platform-wide (atomic counter)."""
 
-    def find_start(self, pile_id: str, timeline_key: str) -> str | None:
-        """The session id a 1.6 StartTransaction's identity was answered with."""
+    def remember_start(self, session: Session, timeline_key: str) -> None:
+        """Record a 1.6 start identity for a session that exists (an adopted orphan)."""
 
-    def pile_sessions(self, pile_id: str, since: datetime, until: datetime) -> list[Session]:
-        """The pile's 1.6 sessions whose anchor lies in ``[since, until]``."""
+    def find_start(self, pile_id: str, timeline_key: str) -> tuple[str, str] | None:
+        """``(session_id, ocpp_transaction_id)`` a 1.6 StartTransaction's identity got."""
+
+    def pile_timeline(self, pile_id: str, since: datetime, until: datetime) -> list[TimelineEntry]:
+        """The pile's 1.6 sessions whose anchor lies in ``[since, until]`` (keys only)."""
 
     def put_gun_readings(
         self, pile_id: str, gun_no: int, samples: Sequence[MeterSample], received_at: datetime
@@ -178,11 +186,16 @@ def owned_gun_samples(store: SessionStore, session: Session, *, now: datetime) -
     readings = [
         r for r in store.gun_readings(session.pile_id, since, until) if r.gun_no == session.gun_no
     ]
+    if session.is_start_known and session.is_stop_known:
+        # Between its own start and stop a gun charges nothing else: no neighbours needed.
+        return [r.sample for r in readings if is_within(session, r.sample.sampled_at)]
     if not readings:
         return []
-    neighbours = store.pile_sessions(session.pile_id, since - MATCH_HORIZON, until + MATCH_HORIZON)
+    times = [session.effective_start, *(r.sample.sampled_at for r in readings)]
     gun_sessions = [
-        s for s in neighbours if s.gun_no == session.gun_no and s.session_id != session.session_id
+        s
+        for s in sessions_near(store, session.pile_id, times, gun_no=session.gun_no)
+        if s.gun_no == session.gun_no and s.session_id != session.session_id
     ]
     gun_sessions.append(session)
     owned = []
@@ -191,6 +204,44 @@ def owned_gun_samples(store: SessionStore, session: Session, *, now: datetime) -
         if owner is not None and owner.session_id == session.session_id:
             owned.append(reading.sample)
     return owned
+
+
+def sessions_near(
+    store: SessionStore,
+    pile_id: str,
+    times: Sequence[datetime],
+    *,
+    gun_no: int | None = None,
+    reach: timedelta = MATCH_HORIZON,
+) -> list[Session]:
+    """The pile's 1.6 sessions around ``times``: per gun (only ``gun_no`` and the gunless
+    when a gun is given), the ``NEIGHBOURS`` nearest on each side of each time.
+
+    DynamoDB: 1 Query of the timeline (keys only) + 1 BatchGetItem of the chosen few.
+    """
+    if not times:
+        return []
+    entries = store.pile_timeline(pile_id, min(times) - reach, max(times) + reach)
+    # A session adopted by a late start has two entries (first evidence, start): it sits
+    # at the earlier one, its effective start.
+    earliest: dict[str, TimelineEntry] = {}
+    for entry in entries:
+        known = earliest.get(entry.session_id)
+        if known is None or entry.anchor_at < known.anchor_at:
+            earliest[entry.session_id] = entry
+    by_gun: dict[int | None, list[TimelineEntry]] = {}
+    for entry in earliest.values():
+        if gun_no is None or entry.gun_no in (gun_no, None):
+            by_gun.setdefault(entry.gun_no, []).append(entry)
+    chosen: set[str] = set()
+    for group in by_gun.values():
+        ordered = sorted(group, key=lambda e: (e.anchor_at, e.session_id))
+        anchors = [e.anchor_at for e in ordered]
+        for at in times:
+            index = bisect_right(anchors, at)
+            window = ordered[max(0, index - NEIGHBOURS) : index + NEIGHBOURS]
+            chosen.update(e.session_id for e in window)
+    return store.get_many(sorted(chosen)) if chosen else []
 
 
 # --- operator API --------------------------------------------------------------------------
@@ -290,7 +341,7 @@ def close_stale_sessions(
 
     DynamoDB: 1 Query of the open markers due, then per due session 1 GetItem + 1 Query
     (newest log entry), and either 1 UpdateItem (postpone) or a Query of its log + 1
-    TransactWriteItems (close, drop marker).
+    PutItem (the session) + 1 DeleteItem (its marker).
 
     Raises: UpstreamFailure.
     """

@@ -85,9 +85,9 @@ def test_each_message_costs_the_documented_writes_16(pile16: TransactionSide) ->
     stop_writes = pile16.writes_of("conn-1", "StopTransaction", stop_16(tx, 400, 4))
     late_writes = pile16.writes_of("conn-1", "MeterValues", meter_16(1, tx, [(3.5, 350)]))
 
-    assert start_writes == 2  # id counter + one transaction (session, marker, timeline)
+    assert start_writes == 4  # id counter, start identity, open marker, session
     assert meter_writes == [1, 1, 1]
-    assert stop_writes == 1  # one transaction: session + marker
+    assert stop_writes == 2  # session, open marker deleted
     assert late_writes == 1  # folded into the closed session
 
 

@@ -28,6 +28,7 @@ from shared.domain.sessions import (
     SessionFilter,
     SessionLog,
     TariffRef,
+    TimelineEntry,
 )
 from shared.services.ocpp.ports import OcppPorts
 from shared.services.sessions import GunReading, SamplePage
@@ -40,13 +41,14 @@ ENTRY_SPAN = timedelta(hours=48)
 class FakeSessionStore:
     sessions: dict[str, Session] = field(default_factory=dict)
     markers: dict[str, datetime] = field(default_factory=dict)
-    timeline: dict[tuple[str, str], tuple[str, datetime]] = field(default_factory=dict)
+    timeline: dict[tuple[str, str], tuple[str, int | None, datetime]] = field(default_factory=dict)
     logs: dict[str, dict[str, LogEntry]] = field(default_factory=dict)
     gun_items: dict[str, dict[str, tuple[int, tuple[MeterSample, ...]]]] = field(
         default_factory=dict
     )
     pile_meters: list[tuple[str, int, tuple[MeterSample, ...]]] = field(default_factory=list)
     tariffs: dict[str, TariffRef] = field(default_factory=dict)
+    lost_starts: dict[str, str] = field(default_factory=dict)  # session id -> transaction id
     counter: int = 0
     writes: int = 0
     conflicts_to_inject: int = 0
@@ -67,7 +69,11 @@ class FakeSessionStore:
         if session.is_open:
             self.markers[session.session_id] = session.last_message_at + STALE_AFTER
         if timeline_key is not None:
-            self.timeline[(session.pile_id, timeline_key)] = (session.session_id, session.anchor_at)
+            self.timeline[(session.pile_id, timeline_key)] = (
+                session.session_id,
+                session.gun_no,
+                session.anchor_at,
+            )
         return True
 
     def save(self, session: Session, *, expected_revision: int, close_marker: bool) -> bool:
@@ -127,18 +133,28 @@ class FakeSessionStore:
         self.counter += 1
         return self.counter
 
-    def find_start(self, pile_id: str, timeline_key: str) -> str | None:
-        found = self.timeline.get((pile_id, timeline_key))
-        return found[0] if found else None
+    def remember_start(self, session: Session, timeline_key: str) -> None:
+        self.writes += 1
+        self.timeline.setdefault(
+            (session.pile_id, timeline_key),
+            (session.session_id, session.gun_no, session.effective_start),
+        )
 
-    def pile_sessions(self, pile_id: str, since: datetime, until: datetime) -> list[Session]:
+    def find_start(self, pile_id: str, timeline_key: str) -> tuple[str, str] | None:
+        found = self.timeline.get((pile_id, timeline_key))
+        if found is None:
+            return None
+        session = self.sessions.get(found[0])
+        transaction_id = session.ocpp_transaction_id if session else self.lost_starts[found[0]]
+        return (found[0], transaction_id)
+
+    def pile_timeline(self, pile_id: str, since: datetime, until: datetime) -> list[TimelineEntry]:
         low, high = to_wire(since), to_wire(until) + "~"
-        ids = [
-            sid
-            for (pile, _), (sid, anchor) in sorted(self.timeline.items())
+        return [
+            TimelineEntry(sid, gun_no, anchor)
+            for (pile, _), (sid, gun_no, anchor) in sorted(self.timeline.items())
             if pile == pile_id and low <= to_wire(anchor) <= high
         ]
-        return self.get_many(ids)
 
     def put_gun_readings(
         self, pile_id: str, gun_no: int, samples: Sequence[MeterSample], received_at: datetime

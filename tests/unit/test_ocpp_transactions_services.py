@@ -11,6 +11,7 @@ import pytest
 
 from shared.domain.errors import UpstreamFailure
 from shared.domain.ocpp.authorization import CardRecord
+from shared.domain.ocpp.transactions import start_transaction_16
 from shared.domain.ocpp.versions import OcppVersion
 from shared.domain.sessions import SessionStatus, TariffRef, session_id_for
 from shared.services.ocpp import transactions
@@ -146,6 +147,22 @@ def test_a_retried_start_gets_the_same_transaction_id(
     assert len(store.sessions) == 1
 
 
+def test_a_start_interrupted_after_storing_its_identity_is_finished_by_its_retry(
+    ports: OcppPorts, store: FakeSessionStore
+) -> None:
+    payload = {"connectorId": 1, "idTag": "CARD-1", "meterStart": 1000, "timestamp": ts(0)}
+    key = transactions.start_timeline_key(start_transaction_16(payload))
+    session_id = session_id_for("CP-1", V16, "41")
+    store.timeline[("CP-1", key)] = (session_id, 1, at(0))
+    store.lost_starts[session_id] = "41"
+
+    answer = start(ports)
+
+    assert answer["transactionId"] == 41
+    assert store.sessions[session_id].status is SessionStatus.ACTIVE
+    assert session_id in store.markers
+
+
 def test_a_start_with_a_frozen_card_is_answered_blocked_and_still_recorded(
     ports: OcppPorts, store: FakeSessionStore
 ) -> None:
@@ -277,15 +294,26 @@ def test_readings_with_id_minus_one_and_no_session_open_an_orphan_a_late_start_a
 def test_a_late_reading_for_a_stopped_orphan_takes_the_gun_it_was_sent_on(
     ports: OcppPorts, store: FakeSessionStore
 ) -> None:
-    stop(ports, -1, meter_stop=5000, minute=60)
+    stop(ports, -1, meter_stop=500, minute=60, data=[(0, 9000)])
     [orphan] = store.sessions.values()
-    assert orphan.gun_no is None
+    assert (orphan.gun_no, orphan.energy_wh) == (None, 500)  # 9000 -> 500 reads as a reset
 
-    meter(ports, -1, [(30, 4200)], gun=2)
+    meter(ports, -1, [(20, 9500), (30, 200)], gun=2)
 
     session = store.sessions[orphan.session_id]
     assert session.gun_no == 2
-    assert session.energy_wh == 800
+    assert session.energy_wh == 500 + 200 + 300
+
+
+def test_a_reading_before_everything_known_of_an_orphan_opens_another(
+    ports: OcppPorts, store: FakeSessionStore
+) -> None:
+    stop(ports, -1, meter_stop=5000, minute=60)  # no transactionData: its start is unknown
+
+    meter(ports, -1, [(30, 4200)], gun=2)
+
+    assert len(store.sessions) == 2
+    assert sum(s.energy_wh for s in store.sessions.values()) == 0
 
 
 def test_an_orphan_settles_again_when_the_session_before_it_stops(
@@ -293,13 +321,28 @@ def test_an_orphan_settles_again_when_the_session_before_it_stops(
 ) -> None:
     tx = start(ports, meter=100)["transactionId"]
     meter(ports, -1, [(25, 5100)])  # the next session's reading, while the first is open
-    stop(ports, -1, meter_stop=5400, minute=40, tag="CARD-2")  # the next one's stop
+    stop(ports, -1, meter_stop=5400, minute=40, tag="CARD-2", data=[(21, 5050)])
     [orphan] = [s for s in store.sessions.values() if s.started_at is None]
+    assert orphan.energy_wh == 350
 
     stop(ports, tx, meter_stop=5000, minute=20)
 
     assert session_of(store, tx).energy_wh == 4900
-    assert store.sessions[orphan.session_id].energy_wh == 300
+    settled_orphan = store.sessions[orphan.session_id]
+    assert (settled_orphan.gun_no, settled_orphan.energy_wh) == (1, 350)
+
+
+def test_a_reading_before_a_stopped_orphan_settles_it_again(
+    ports: OcppPorts, store: FakeSessionStore
+) -> None:
+    meter(ports, -1, [(30, 4000)])
+    [orphan] = store.sessions.values()
+    stop(ports, -1, meter_stop=5000, minute=60, tag="CARD-2")
+    assert store.sessions[orphan.session_id].energy_wh == 1000
+
+    meter(ports, -1, [(10, 9000), (20, 100)])  # earlier still, with a meter reset
+
+    assert store.sessions[orphan.session_id].energy_wh == 100 + 3900 + 1000
 
 
 def test_a_conflicting_write_is_read_again_and_retried(

@@ -13,6 +13,8 @@ and the open-session markers housekeeping sweeps (layout in docs/data-model.md).
 
 Session items are replaced whole (PutItem) under an optimistic ``revision`` condition: the
 service recomputes energy and status from everything stored and writes the result once.
+No TransactWriteItems: creation is a few conditional puts in a crash-safe order (see
+``create``), which costs half the write units of a transaction.
 Samples kept on the session item itself (``extra_samples``) are a string set of compact
 JSON, so a reading folded in twice is stored once.
 """
@@ -49,6 +51,7 @@ from shared.domain.sessions import (
     SessionLog,
     SessionStatus,
     TariffRef,
+    TimelineEntry,
 )
 from shared.services.sessions import GunReading, SamplePage
 
@@ -117,48 +120,34 @@ class DynamoSessions:
         return found
 
     def create(self, session: Session, *, timeline_key: str | None) -> bool:
-        items: list[dict[str, Any]] = [
-            {
-                "Put": {
-                    "TableName": self._table,
-                    "Item": session_item(session),
-                    "ConditionExpression": "attribute_not_exists(pk)",
-                }
-            }
-        ]
+        # In this order, so that a crash between the puts leaves nothing a retry or
+        # housekeeping cannot finish: the start identity (a retry finds it and rebuilds the
+        # session), the open marker (housekeeping drops it when no session follows), the
+        # session. Separate conditional puts cost half a transaction's write units.
+        if timeline_key is not None and not self._put_new(timeline_item(session, timeline_key)):
+            return False
         if session.is_open:
-            items.append({"Put": {"TableName": self._table, "Item": marker_item(session)}})
-        if timeline_key is not None:
-            items.append(
-                {
-                    "Put": {
-                        "TableName": self._table,
-                        "Item": timeline_item(session, timeline_key),
-                        "ConditionExpression": "attribute_not_exists(pk)",
-                    }
-                }
-            )
-        return self._transact(items)
+            self._call("put_item", TableName=self._table, Item=marker_item(session))
+        return self._put_new(session_item(session))
 
     def save(self, session: Session, *, expected_revision: int, close_marker: bool) -> bool:
-        put = {
-            "TableName": self._table,
-            "Item": session_item(session),
-            "ConditionExpression": "revision = :r",
-            "ExpressionAttributeValues": {":r": n(expected_revision)},
-        }
-        if not close_marker:
-            try:
-                self._client.put_item(**put)
-            except ClientError as exc:
-                if is_condition_failure(exc):
-                    return False
-                raise upstream("PutItem") from exc
-            except BotoCoreError as exc:
-                raise upstream("PutItem") from exc
-            return True
-        delete = {"TableName": self._table, "Key": marker_key(session.session_id)}
-        return self._transact([{"Put": put}, {"Delete": delete}])
+        try:
+            self._client.put_item(
+                TableName=self._table,
+                Item=session_item(session),
+                ConditionExpression="revision = :r",
+                ExpressionAttributeValues={":r": n(expected_revision)},
+            )
+        except ClientError as exc:
+            if is_condition_failure(exc):
+                return False
+            raise upstream("PutItem") from exc
+        except BotoCoreError as exc:
+            raise upstream("PutItem") from exc
+        if close_marker:
+            # A marker left by a failure here is dropped by housekeeping (closed session).
+            self.drop_marker(session.session_id)
+        return True
 
     # -- the log beside a session
 
@@ -263,7 +252,10 @@ class DynamoSessions:
         )
         return int(response["Attributes"]["value"]["N"])
 
-    def find_start(self, pile_id: str, timeline_key: str) -> str | None:
+    def remember_start(self, session: Session, timeline_key: str) -> None:
+        self._put_new(timeline_item(session, timeline_key, anchor_at=session.effective_start))
+
+    def find_start(self, pile_id: str, timeline_key: str) -> tuple[str, str] | None:
         response = self._call(
             "get_item",
             TableName=self._table,
@@ -271,22 +263,28 @@ class DynamoSessions:
             ConsistentRead=True,
         )
         item = response.get("Item")
-        return text_of(item, "session_id") if item else None
+        session_id = text_of(item, "session_id") if item else None
+        transaction_id = text_of(item, "ocpp_transaction_id") if item else None
+        return (session_id, transaction_id) if session_id and transaction_id else None
 
-    def pile_sessions(self, pile_id: str, since: datetime, until: datetime) -> list[Session]:
-        ids = [
-            text_of(item, "session_id") or ""
-            for item in self._query_all(
-                KeyConditionExpression="pk = :p AND sk BETWEEN :a AND :b",
-                ExpressionAttributeValues={
-                    ":p": s(f"PILE#{pile_id}"),
-                    ":a": s(f"TXN#{to_wire(since)}"),
-                    ":b": s(f"TXN#{to_wire(until)}~"),
-                },
-                ConsistentRead=True,
-            )
-        ]
-        return self.get_many([sid for sid in ids if sid]) if ids else []
+    def pile_timeline(self, pile_id: str, since: datetime, until: datetime) -> list[TimelineEntry]:
+        entries = []
+        for item in self._query_all(
+            KeyConditionExpression="pk = :p AND sk BETWEEN :a AND :b",
+            ExpressionAttributeValues={
+                ":p": s(f"PILE#{pile_id}"),
+                ":a": s(f"TXN#{to_wire(since)}"),
+                ":b": s(f"TXN#{to_wire(until)}~"),
+            },
+            ProjectionExpression="session_id, gun_no, anchor_at",
+            ConsistentRead=True,
+        ):
+            session_id, anchor = text_of(item, "session_id"), text_of(item, "anchor_at")
+            if session_id and anchor:
+                entries.append(
+                    TimelineEntry(session_id, number_of(item, "gun_no"), from_wire(anchor))
+                )
+        return entries
 
     def put_gun_readings(
         self, pile_id: str, gun_no: int, samples: Sequence[MeterSample], received_at: datetime
@@ -445,15 +443,17 @@ class DynamoSessions:
                 return
             request["ExclusiveStartKey"] = last
 
-    def _transact(self, items: list[dict[str, Any]]) -> bool:
+    def _put_new(self, item: dict[str, Any]) -> bool:
         try:
-            self._client.transact_write_items(TransactItems=items)
+            self._client.put_item(
+                TableName=self._table, Item=item, ConditionExpression="attribute_not_exists(pk)"
+            )
         except ClientError as exc:
-            if _is_cancelled_by_condition(exc):
+            if is_condition_failure(exc):
                 return False
-            raise upstream("TransactWriteItems") from exc
+            raise upstream("PutItem") from exc
         except BotoCoreError as exc:
-            raise upstream("TransactWriteItems") from exc
+            raise upstream("PutItem") from exc
         return True
 
     def _call(self, operation: str, **request: Any) -> dict[str, Any]:
@@ -466,17 +466,6 @@ class DynamoSessions:
 
 def _operation_name(operation: str) -> str:
     return "".join(part.title() for part in operation.split("_"))
-
-
-def _is_cancelled_by_condition(exc: ClientError) -> bool:
-    error = exc.response.get("Error", {})
-    if error.get("Code") != "TransactionCanceledException":
-        return False
-    reasons = exc.response.get("CancellationReasons") or []
-    codes = {reason.get("Code") for reason in reasons}
-    if codes:
-        return codes <= {"ConditionalCheckFailed", "None", None}
-    return "ConditionalCheckFailed" in str(error.get("Message", ""))
 
 
 def _digest(samples: Sequence[MeterSample]) -> str:
@@ -667,13 +656,16 @@ def marker_item(session: Session) -> dict[str, Any]:
     }
 
 
-def timeline_item(session: Session, timeline_key: str) -> dict[str, Any]:
+def timeline_item(
+    session: Session, timeline_key: str, *, anchor_at: datetime | None = None
+) -> dict[str, Any]:
     item: dict[str, Any] = {
         "pk": s(f"PILE#{session.pile_id}"),
         "sk": s(timeline_key),
         "kind": s("session_timeline"),
         "session_id": s(session.session_id),
-        "anchor_at": s(to_wire(session.anchor_at)),
+        "ocpp_transaction_id": s(session.ocpp_transaction_id),
+        "anchor_at": s(to_wire(anchor_at or session.anchor_at)),
     }
     if session.gun_no is not None:
         item["gun_no"] = n(session.gun_no)

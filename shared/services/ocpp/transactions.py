@@ -55,6 +55,7 @@ from shared.domain.sessions import (
     SessionStatus,
     adoptable_orphan,
     gunless_owner,
+    is_certain_owner,
     log_entry_key,
     owner_of,
     session_energy_wh,
@@ -64,7 +65,7 @@ from shared.domain.sessions import (
 )
 from shared.observability import logger
 from shared.services.ocpp.ports import OcppPorts
-from shared.services.sessions import SessionStore, save_change, settled
+from shared.services.sessions import SessionStore, save_change, sessions_near, settled
 
 MAIN_METER = 0
 
@@ -116,9 +117,10 @@ def start_transaction(
 ) -> dict[str, Any]:
     """Open a session (or find the one this start already opened) and answer its id.
 
-    DynamoDB: 1 GetItem (the start's identity), 1 Query (later sessions of the pile, to
-    adopt an orphan), 1 GetItem (card), 2 GetItems (station, tariff), 1 UpdateItem (id
-    counter), 1 TransactWriteItems (session, open marker, timeline item). A retry: 2 GetItems.
+    DynamoDB: 1 GetItem (the start's identity), 1 GetItem (card), 1 Query + 1 BatchGetItem
+    (the gun's sessions after the start, to adopt an orphan), 2 GetItems (station,
+    tariff), 1 UpdateItem (id counter), 3 PutItems (start identity, open marker, session).
+    A retry: 2 GetItems + 1 consistent GetItem.
 
     Raises: OcppFault (impossible timestamp, negative meter), UpstreamFailure.
     """
@@ -126,31 +128,57 @@ def start_transaction(
     card = card_check(ctx, request.id_tag, ports)
     store = session_store(ports)
     key = start_timeline_key(request)
-    known_id = store.find_start(ctx.pile_id, key)
-    if known_id is not None:
-        known = store.get(known_id, consistent=True)
-        if known is not None:
-            return start_response_16(int(known.ocpp_transaction_id), card)
-    later = store.pile_sessions(ctx.pile_id, request.started_at, request.started_at + MATCH_HORIZON)
+    known = store.find_start(ctx.pile_id, key)
+    if known is not None:
+        session = _finish_start(store, ctx, request, *known)
+        return start_response_16(int(session.ocpp_transaction_id), card)
+    later = [
+        s
+        for s in sessions_near(store, ctx.pile_id, [request.started_at], gun_no=request.gun_no)
+        if s.anchor_at >= request.started_at or s.effective_start == request.started_at
+    ]
     retried = _same_start(request, later)
     if retried is not None:
         return start_response_16(int(retried.ocpp_transaction_id), card)
     orphan = adoptable_orphan(request.started_at, request.gun_no, request.id_tag, later)
     if orphan is not None:
         adopted = _adopt(store, ctx, orphan, request)
+        # The start's identity now names the adopted session: a retry finds it directly.
+        store.remember_start(adopted, key)
         return start_response_16(int(adopted.ocpp_transaction_id), card)
-    session = _new_session_16(store, ctx, request)
+    session = _session_16(ctx, request, _allocate(store), _tariff(store, ctx))
     if not store.create(session, timeline_key=key):
         raced = store.find_start(ctx.pile_id, key)
-        existing = store.get(raced, consistent=True) if raced else None
-        if existing is None:
+        if raced is None:
             raise UpstreamFailure("the session could not be created", pile_id=ctx.pile_id)
-        session = existing
+        session = _finish_start(store, ctx, request, *raced)
     logger.info(
         "session started",
         extra={"session_id": session.session_id, "gun_no": request.gun_no},
     )
     return start_response_16(int(session.ocpp_transaction_id), card)
+
+
+def _finish_start(
+    store: SessionStore,
+    ctx: CallContext,
+    request: StartTransaction16,
+    session_id: str,
+    transaction_id: str,
+) -> Session:
+    """The session a start identity names; rebuilt when the start that stored the identity
+    stopped before storing the session."""
+    session = store.get(session_id, consistent=True)
+    if session is not None:
+        return session
+    rebuilt = _session_16(ctx, request, int(transaction_id), _tariff(store, ctx))
+    if not store.create(rebuilt, timeline_key=None):
+        stored = store.get(session_id, consistent=True)
+        if stored is None:
+            raise UpstreamFailure("the session could not be created", id=session_id)
+        return stored
+    logger.warning("interrupted start completed", extra={"session_id": session_id})
+    return rebuilt
 
 
 def _same_start(request: StartTransaction16, sessions: Sequence[Session]) -> Session | None:
@@ -165,9 +193,12 @@ def _same_start(request: StartTransaction16, sessions: Sequence[Session]) -> Ses
     return None
 
 
-def _new_session_16(store: SessionStore, ctx: CallContext, request: StartTransaction16) -> Session:
-    transaction_id = _allocate(store)
-    tariff = _tariff(store, ctx)
+def _session_16(
+    ctx: CallContext,
+    request: StartTransaction16,
+    transaction_id: int,
+    tariff: tuple[str | None, int | None],
+) -> Session:
     received = ctx.received_at
     return Session(
         session_id=session_id_for(ctx.pile_id, OcppVersion.V16, str(transaction_id)),
@@ -257,13 +288,10 @@ def stop_transaction(ctx: CallContext, payload: dict[str, Any], ports: OcppPorts
             store, session_id_for(ctx.pile_id, OcppVersion.V16, str(request.transaction_id))
         )
     if session is None:
-        nearby = store.pile_sessions(
-            ctx.pile_id,
-            request.stopped_at - MATCH_HORIZON,
-            request.stopped_at + MATCH_HORIZON,
-        )
+        nearby = sessions_near(store, ctx.pile_id, [request.stopped_at])
+        first_sample_at = min((s.sampled_at for s in request.samples), default=None)
         session = stop_retry_of(request.stopped_at, request.meter_stop_wh, nearby) or stop_match(
-            request.stopped_at, request.id_tag, nearby
+            request.stopped_at, request.id_tag, nearby, first_sample_at=first_sample_at
         )
         if session is not None:
             logger.info(
@@ -319,26 +347,30 @@ def _apply_stop(
 
 
 def _resettle_next_orphan(store: SessionStore, stopped: Session, now: datetime) -> None:
-    """While this session's stop was unknown it owned every later reading of its gun; now
-    the orphan after it owns those after the stop: a gunless orphan such a reading fits
-    takes the gun, and the gun's next orphan is settled again."""
+    """While this session's stop was unknown it owned every later reading its gun sent
+    with id -1; now the session after it owns those after the stop: a gunless orphan
+    such a reading falls in takes the gun, and the gun's next orphan is settled again."""
     if stopped.gun_no is None or stopped.stopped_at is None:
         return
     reach = stopped.stopped_at + MATCH_HORIZON
+    after_stop = [
+        r
+        for r in store.gun_readings(stopped.pile_id, stopped.stopped_at, reach)
+        if r.gun_no == stopped.gun_no
+    ]
+    if not after_stop:
+        return
+    times = [stopped.stopped_at, *(r.sample.sampled_at for r in after_stop)]
     later = [
         s
-        for s in store.pile_sessions(stopped.pile_id, stopped.effective_start, reach)
+        for s in sessions_near(store, stopped.pile_id, times, gun_no=stopped.gun_no)
         if s.session_id != stopped.session_id
     ]
     on_gun = [s for s in later if s.gun_no == stopped.gun_no]
-    readings = [
-        r
-        for r in store.gun_readings(stopped.pile_id, stopped.stopped_at, reach)
-        if r.gun_no == stopped.gun_no and owner_of(r.sample.sampled_at, [*on_gun, stopped]) is None
-    ]
+    unowned = [r for r in after_stop if owner_of(r.sample.sampled_at, [*on_gun, stopped]) is None]
     claimed = {
         owner.session_id: owner
-        for r in readings
+        for r in unowned
         if (owner := gunless_owner(r.sample.sampled_at, later)) is not None
     }
     for orphan in claimed.values():
@@ -415,7 +447,7 @@ def _with_gun_from_readings(store: SessionStore, session: Session, stopped_at: d
     readings = store.gun_readings(session.pile_id, since, stopped_at)
     if not readings:
         return session
-    nearby = store.pile_sessions(session.pile_id, since - MATCH_HORIZON, stopped_at)
+    nearby = sessions_near(store, session.pile_id, [r.sample.sampled_at for r in readings])
     guns = set()
     for reading in readings:
         on_gun = [s for s in nearby if s.gun_no == reading.gun_no]
@@ -502,43 +534,58 @@ def _fold_into_closed(
 
 
 def _record_unnamed(store: SessionStore, ctx: CallContext, report: MeterValuesReport) -> None:
-    """1.6 readings without a usable transaction id: by gun and time."""
+    """1.6 readings without a usable transaction id, by gun and time.
+
+    A reading whose session is certain (inside a stopped session's span) is folded into
+    that session; any other is kept by gun and time (``GUNMETER#``), to be given to its
+    session whenever the energy is settled, so a start or stop arriving later still moves
+    it where it belongs. A reading no session can own opens an orphan session.
+    """
     times = [sample.sampled_at for sample in report.samples]
-    nearby = store.pile_sessions(
-        ctx.pile_id, min(times) - MATCH_HORIZON, max(times) + MATCH_HORIZON
-    )
+    nearby = sessions_near(store, ctx.pile_id, times, gun_no=report.gun_no)
     on_gun = [s for s in nearby if s.gun_no == report.gun_no]
-    to_bucket: list[MeterSample] = []
-    to_closed: dict[str, list[MeterSample]] = {}
-    to_gunless: dict[str, list[MeterSample]] = {}
-    unowned: list[MeterSample] = []
     by_id = {s.session_id: s for s in nearby}
+    kept: list[MeterSample] = []
+    folded: dict[str, list[MeterSample]] = {}
+    gunless: dict[str, list[MeterSample]] = {}
+    uncertain: set[str] = set()
+    unowned: list[MeterSample] = []
     for sample in report.samples:
         owner = owner_of(sample.sampled_at, on_gun)
         if owner is not None:
-            if owner.is_open:
-                to_bucket.append(sample)
-            else:
-                to_closed.setdefault(owner.session_id, []).append(sample)
+            if is_certain_owner(owner, sample.sampled_at):
+                folded.setdefault(owner.session_id, []).append(sample)
+                continue
+            kept.append(sample)
+            if not owner.is_open:
+                uncertain.add(owner.session_id)
             continue
-        gunless = gunless_owner(sample.sampled_at, nearby)
-        if gunless is not None:
-            to_gunless.setdefault(gunless.session_id, []).append(sample)
+        fitting = gunless_owner(sample.sampled_at, nearby)
+        if fitting is not None:
+            gunless.setdefault(fitting.session_id, []).append(sample)
         else:
             unowned.append(sample)
-    if to_bucket:
-        store.put_gun_readings(ctx.pile_id, report.gun_no, to_bucket, ctx.received_at)
-    for session_id, samples in to_closed.items():
-        _fold_into_closed(store, ctx, by_id[session_id], samples)
-    for session_id, samples in to_gunless.items():
-        _fold_into_closed(store, ctx, by_id[session_id], samples, gun_no=report.gun_no)
     if unowned:
         _open_orphan(store, ctx, report.gun_no, unowned)
+        kept.extend(unowned)
+    if kept:
+        store.put_gun_readings(ctx.pile_id, report.gun_no, kept, ctx.received_at)
+    for session_id, samples in folded.items():
+        _fold_into_closed(store, ctx, by_id[session_id], samples)
+    for session_id, samples in gunless.items():
+        _fold_into_closed(store, ctx, by_id[session_id], samples, gun_no=report.gun_no)
+    for session_id in uncertain:
+        # A stopped orphan reaching back before its first evidence: settle it again.
+        save_change(
+            store, by_id[session_id], lambda current: _resettled(store, current, ctx.received_at)
+        )
 
 
 def _open_orphan(
     store: SessionStore, ctx: CallContext, gun_no: int, samples: Sequence[MeterSample]
 ) -> None:
+    """An open session for readings with id -1 that no session owns; the readings stay by
+    gun and time, so a start arriving later takes them whoever it turns out to be."""
     transaction_id = _allocate(store)
     tariff = _tariff(store, ctx)
     session = Session(
@@ -554,7 +601,6 @@ def _open_orphan(
         gun_no=gun_no,
         tariff_id=tariff[0],
         tariff_version=tariff[1],
-        extra_samples=frozenset(samples),
     )
     store.create(session, timeline_key=orphan_timeline_key(session))
     logger.warning(
