@@ -18,7 +18,7 @@ def main() -> None:
     os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")  # keep the figures readable
     parser = argparse.ArgumentParser(prog="python -m bench")
     parser.add_argument("--runs", type=int, default=7, help="fresh interpreters per module")
-    parser.add_argument("--only", choices=["imports", "calls", "ledger"], default=None)
+    parser.add_argument("--only", choices=["imports", "calls", "fuzz", "ledger"], default=None)
     args = parser.parse_args()
     results: dict[str, Any] = {}
     if args.only in (None, "imports"):
@@ -27,6 +27,10 @@ def main() -> None:
         from bench import scenarios
 
         results["aws_calls"] = scenarios.report()
+    if args.only in (None, "fuzz"):
+        from bench import ocpp_fuzz
+
+        results["ocpp_fuzz"] = ocpp_fuzz.run(frames=40_000)
     if args.only in (None, "ledger"):
         from bench import ledger_concurrency
 
