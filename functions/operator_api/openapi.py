@@ -11,6 +11,7 @@ from typing import Any
 
 from functions.operator_api.routes import auth, cards, operators, piles, pricing, stations, system
 from functions.operator_api.routes import commands as pile_commands
+from functions.operator_api.routes import sessions as charging_sessions
 from shared.http_api import openapi_document
 
 ROUTERS = (
@@ -22,6 +23,7 @@ ROUTERS = (
     pricing.router,
     cards.router,
     pile_commands.router,
+    charging_sessions.router,
 )
 
 DESCRIPTION = (

@@ -108,6 +108,9 @@ class Session:
     energy_wh: int = 0
     remote_start_id: int | None = None
     closed_stale_at: datetime | None = None
+    # An orphan whose beginning is unknown owns readings of its gun back to the previous
+    # session's stop; one rebuilt from a stop with transactionData begins at its first sample.
+    reaches_back: bool = True
     revision: int = 0
 
     @property
@@ -308,8 +311,8 @@ def owner_of(at: datetime, gun_sessions: Sequence[Session]) -> Session | None:
     """The session of one gun a reading taken at ``at`` belongs to, or None.
 
     The latest session started at or before ``at`` owns it unless it had stopped by
-    then; a reading before a session whose start is unknown (an orphan), after the
-    previous session's stop, belongs to that orphan.
+    then; a reading before a session whose beginning is unknown (an orphan that
+    ``reaches_back``), after the previous session's stop, belongs to that orphan.
     """
     ordered = sorted(gun_sessions, key=lambda s: (s.effective_start, s.session_id))
     before = [s for s in ordered if s.effective_start <= at]
@@ -318,7 +321,7 @@ def owner_of(at: datetime, gun_sessions: Sequence[Session]) -> Session | None:
         if last.stopped_at is None or at <= last.stopped_at:
             return last
     after = [s for s in ordered if s.effective_start > at]
-    if after and not after[0].is_start_known:
+    if after and not after[0].is_start_known and after[0].reaches_back:
         return after[0]
     return None
 

@@ -11,7 +11,7 @@ from bisect import bisect_right
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from shared.domain.base_data import Page, PageRequest, resolve_operator
 from shared.domain.errors import NotFound, UpstreamFailure
@@ -64,6 +64,7 @@ class SamplePage:
     until: datetime | None
 
 
+@runtime_checkable
 class SessionStore(Protocol):
     """SessionsTable. Every method raises UpstreamFailure when DynamoDB fails."""
 

@@ -545,6 +545,7 @@ def session_item(session: Session) -> dict[str, Any]:
         "last_message_at": s(to_wire(session.last_message_at)),
         "status": s(session.status.value),
         "energy_wh": n(session.energy_wh),
+        "reaches_back": {"BOOL": session.reaches_back},
         "revision": n(session.revision),
         "gsi1pk": s(f"PILE#{session.pile_id}"),
         "gsi1sk": s(_anchor_sk(session)),
@@ -639,6 +640,7 @@ def session_from(item: Mapping[str, Any]) -> Session:
         energy_wh=number("energy_wh") or 0,
         remote_start_id=number("remote_start_id"),
         closed_stale_at=at("closed_stale_at"),
+        reaches_back=item.get("reaches_back", {}).get("BOOL", True) is True,
         revision=number("revision") or 0,
     )
 

@@ -430,6 +430,7 @@ def _reconstruct_from_stop(
         stop_id_tag=request.id_tag,
         extra_samples=frozenset(request.samples),
         status=SessionStatus.INCOMPLETE,
+        reaches_back=not request.samples,
     )
     session = _with_gun_from_readings(store, session, request.stopped_at)
     session = settled(store, session, now=ctx.received_at)
