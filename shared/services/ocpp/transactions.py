@@ -719,16 +719,12 @@ def _apply_event(
         return
 
     def change(current: Session) -> Session | None:
-        log = store.log(current.session_id) if not current.is_open else None
-        if (
-            log is not None
-            and event.event_type is EventType.UPDATED
-            and event.seq_no in log.seq_nos
-        ):
-            return None
         changed = _event_change(current, event, ctx.received_at)
-        if changed is None or not changed.is_stop_known:
+        if changed is None or (current.is_open and not changed.is_stop_known):
             return changed
+        log = store.log(current.session_id)
+        if event.event_type is EventType.UPDATED and event.seq_no in log.seq_nos:
+            return None  # a retry of an event logged while the session was open
         return settled(store, changed, now=ctx.received_at, log=log)
 
     saved = save_change(store, session, change)
