@@ -109,8 +109,10 @@ class Session:
     remote_start_id: int | None = None
     closed_stale_at: datetime | None = None
     # An orphan whose beginning is unknown owns readings of its gun back to the previous
-    # session's stop; one rebuilt from a stop with transactionData begins at its first sample.
+    # session's stop; one whose stop brought transactionData begins at its first sample
+    # (``evidence_from``, when that is before the anchor).
     reaches_back: bool = True
+    evidence_from: datetime | None = None
     revision: int = 0
 
     @property
@@ -123,7 +125,11 @@ class Session:
 
     @property
     def effective_start(self) -> datetime:
-        return self.started_at if self.started_at is not None else self.anchor_at
+        if self.started_at is not None:
+            return self.started_at
+        if self.evidence_from is not None:
+            return min(self.anchor_at, self.evidence_from)
+        return self.anchor_at
 
     @property
     def is_open(self) -> bool:
@@ -326,10 +332,32 @@ def owner_of(at: datetime, gun_sessions: Sequence[Session]) -> Session | None:
     return None
 
 
-def gunless_owner(at: datetime, sessions: Sequence[Session]) -> Session | None:
+def reading_fit(session: Session, sample: MeterSample) -> int:
+    """How well a register reading fits a session's own readings: 2 it is one of them,
+    1 it lies between the readings around it, 0 no evidence or it contradicts them."""
+    if sample.energy_wh is None:
+        return 0
+    own = sorted(session_readings(session, session.extra_samples))
+    if (sample.sampled_at, sample.energy_wh) in own:
+        return 2
+    before = [wh for at, wh in own if at <= sample.sampled_at]
+    after = [wh for at, wh in own if at >= sample.sampled_at]
+    if not before and not after:
+        return 0
+    if before and after and before[-1] > after[0]:  # the meter reset in between
+        is_fit = sample.energy_wh >= before[-1] or sample.energy_wh <= after[0]
+        return 1 if is_fit else 0
+    low_ok = not before or before[-1] <= sample.energy_wh
+    high_ok = not after or sample.energy_wh <= after[0]
+    return 1 if low_ok and high_ok else 0
+
+
+def gunless_owner(sample: MeterSample, sessions: Sequence[Session]) -> Session | None:
     """A session of an unknown gun (rebuilt from a StopTransaction, which names no
-    connector) that a reading at ``at`` falls in: between its first evidence and its stop;
-    the one stopping soonest after the reading."""
+    connector) that a reading falls in: between its first evidence and its stop. When
+    several do (two piles' guns charging at once), the one whose own readings the
+    register fits best, then the one stopping soonest."""
+    at = sample.sampled_at
     fitting = [
         s
         for s in sessions
@@ -337,7 +365,7 @@ def gunless_owner(at: datetime, sessions: Sequence[Session]) -> Session | None:
     ]
     if not fitting:
         return None
-    return min(fitting, key=lambda s: (s.stopped_at, s.session_id))
+    return min(fitting, key=lambda s: (-reading_fit(s, sample), s.stopped_at or at, s.session_id))
 
 
 def is_certain_owner(session: Session, at: datetime) -> bool:

@@ -345,6 +345,22 @@ def test_a_reading_before_a_stopped_orphan_settles_it_again(
     assert store.sessions[orphan.session_id].energy_wh == 100 + 3900 + 1000
 
 
+def test_two_sessions_never_seen_on_one_gun_keep_their_own_readings(
+    ports: OcppPorts, store: FakeSessionStore
+) -> None:
+    # The later one's readings come first (and open an orphan), then an earlier one's
+    # reading, then both stops with their transactionData, the later one first.
+    meter(ports, -1, [(130, 4500), (140, 4800)], gun=2)
+    meter(ports, -1, [(80, 2900)], gun=2)
+    stop(ports, -1, meter_stop=5000, minute=150, tag="T-B", data=[(120, 4000), (130, 4500)])
+    stop(ports, -1, meter_stop=3000, minute=100, tag="T-A", data=[(60, 2000), (80, 2900)])
+
+    by_tag = {s.stop_id_tag: s for s in store.sessions.values()}
+    assert (by_tag["T-A"].gun_no, by_tag["T-A"].energy_wh) == (2, 1000)
+    assert (by_tag["T-B"].gun_no, by_tag["T-B"].energy_wh) == (2, 1000)
+    assert len(store.sessions) == 2
+
+
 def test_a_conflicting_write_is_read_again_and_retried(
     ports: OcppPorts, store: FakeSessionStore
 ) -> None:

@@ -21,6 +21,7 @@ from shared.domain.sessions import (
     log_entry_key,
     missing_seq_nos,
     owner_of,
+    reading_fit,
     register_energy_wh,
     session_energy_wh,
     session_id_for,
@@ -269,9 +270,44 @@ def test_an_open_session_keeps_readings_until_a_later_one_starts() -> None:
 def test_a_gunless_session_takes_readings_before_its_stop() -> None:
     gunless = a_session(session_id="se-g", gun_no=None, started_at=None, stopped_at=at(60))
 
-    assert gunless_owner(at(30), [gunless]) == gunless
-    assert gunless_owner(at(90), [gunless]) is None
-    assert gunless_owner(at(30), [a_session()]) is None
+    assert gunless_owner(MeterSample(at(30)), [gunless]) == gunless
+    assert gunless_owner(MeterSample(at(90)), [gunless]) is None
+    assert gunless_owner(MeterSample(at(30)), [a_session()]) is None
+
+
+def test_a_reading_goes_to_the_gunless_session_its_register_fits() -> None:
+    def rebuilt(session_id: str, readings: list[tuple[float, int]]) -> Session:
+        return a_session(
+            session_id=session_id,
+            gun_no=None,
+            started_at=None,
+            meter_start_wh=None,
+            anchor_at=at(readings[0][0]),
+            stopped_at=at(readings[-1][0]),
+            meter_stop_wh=readings[-1][1],
+            extra_samples=frozenset(MeterSample(at(m), energy_wh=wh) for m, wh in readings),
+        )
+
+    first = rebuilt("se-a", [(0, 5000), (20, 5600), (60, 6000)])
+    second = rebuilt("se-b", [(5, 80_000), (25, 80_400), (50, 81_000)])
+
+    assert gunless_owner(MeterSample(at(25), energy_wh=80_400), [first, second]) == second
+    assert gunless_owner(MeterSample(at(30), energy_wh=5800), [first, second]) == first
+    assert gunless_owner(MeterSample(at(30), energy_wh=80_700), [first, second]) == second
+
+
+def test_a_reading_fits_across_a_meter_reset() -> None:
+    session = a_session(
+        extra_samples=frozenset(
+            {MeterSample(at(10), energy_wh=9000), MeterSample(at(20), energy_wh=100)}
+        )
+    )
+
+    assert reading_fit(session, MeterSample(at(10), energy_wh=9000)) == 2
+    assert reading_fit(session, MeterSample(at(15), energy_wh=9500)) == 1
+    assert reading_fit(session, MeterSample(at(15), energy_wh=50)) == 1
+    assert reading_fit(session, MeterSample(at(15), energy_wh=5000)) == 0
+    assert reading_fit(session, MeterSample(at(15))) == 0
 
 
 def test_a_late_start_adopts_the_orphan_that_follows_it_on_its_gun() -> None:

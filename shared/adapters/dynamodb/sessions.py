@@ -568,6 +568,7 @@ def session_item(session: Session) -> dict[str, Any]:
         "stopped_at": session.stopped_at,
         "stop_received_at": session.stop_received_at,
         "closed_stale_at": session.closed_stale_at,
+        "evidence_from": session.evidence_from,
     }
     for name, at in times.items():
         if at is not None:
@@ -641,6 +642,7 @@ def session_from(item: Mapping[str, Any]) -> Session:
         remote_start_id=number("remote_start_id"),
         closed_stale_at=at("closed_stale_at"),
         reaches_back=item.get("reaches_back", {}).get("BOOL", True) is True,
+        evidence_from=at("evidence_from"),
         revision=number("revision") or 0,
     )
 

@@ -58,6 +58,7 @@ from shared.domain.sessions import (
     is_certain_owner,
     log_entry_key,
     owner_of,
+    reading_fit,
     session_energy_wh,
     session_id_for,
     stop_match,
@@ -332,6 +333,12 @@ def _apply_stop(
             stop_id_tag=request.id_tag,
             last_message_at=ctx.received_at,
         )
+        if not current.is_start_known and request.samples:
+            # An orphan's transactionData says where it began: no further back.
+            first = min(sample.sampled_at for sample in request.samples)
+            stopped = replace(
+                stopped, evidence_from=min(first, current.effective_start), reaches_back=False
+            )
         return settled(store, stopped, now=ctx.received_at)
 
     stopped = save_change(store, session, change)
@@ -371,7 +378,7 @@ def _resettle_next_orphan(store: SessionStore, stopped: Session, now: datetime) 
     claimed = {
         owner.session_id: owner
         for r in unowned
-        if (owner := gunless_owner(r.sample.sampled_at, later)) is not None
+        if (owner := gunless_owner(r.sample, later)) is not None
     }
     for orphan in claimed.values():
         save_change(store, orphan, lambda current: _with_gun(store, current, stopped.gun_no, now))
@@ -443,7 +450,7 @@ def _reconstruct_from_stop(
 
 def _with_gun_from_readings(store: SessionStore, session: Session, stopped_at: datetime) -> Session:
     """A stop names no connector: take the gun from readings sent with id -1 that no
-    session owns, sampled before the stop."""
+    session owns and that fit the stop's own readings."""
     since = stopped_at - MATCH_HORIZON
     readings = store.gun_readings(session.pile_id, since, stopped_at)
     if not readings:
@@ -452,7 +459,8 @@ def _with_gun_from_readings(store: SessionStore, session: Session, stopped_at: d
     guns = set()
     for reading in readings:
         on_gun = [s for s in nearby if s.gun_no == reading.gun_no]
-        if owner_of(reading.sample.sampled_at, on_gun) is None:
+        is_unowned = owner_of(reading.sample.sampled_at, on_gun) is None
+        if is_unowned and reading_fit(session, reading.sample) > 0:
             guns.add(reading.gun_no)
     return replace(session, gun_no=guns.pop()) if len(guns) == 1 else session
 
@@ -561,7 +569,7 @@ def _record_unnamed(store: SessionStore, ctx: CallContext, report: MeterValuesRe
             if not owner.is_open:
                 uncertain.add(owner.session_id)
             continue
-        fitting = gunless_owner(sample.sampled_at, nearby)
+        fitting = gunless_owner(sample, nearby)
         if fitting is not None:
             gunless.setdefault(fitting.session_id, []).append(sample)
         else:
