@@ -171,6 +171,17 @@ class SessionLog:
 
 
 @dataclass(frozen=True, slots=True)
+class StartIdentity:
+    """What makes a 1.6 StartTransaction the same one when it is sent again (any message
+    id): the pile (implicit), the gun, the pile's timestamp, meterStart and idTag."""
+
+    gun_no: int
+    started_at: datetime
+    meter_start_wh: int
+    id_tag: str
+
+
+@dataclass(frozen=True, slots=True)
 class TimelineEntry:
     """A 1.6 session on its pile's timeline: enough to pick the sessions near a time."""
 

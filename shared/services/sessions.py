@@ -26,6 +26,7 @@ from shared.domain.sessions import (
     SessionFilter,
     SessionLog,
     SessionStatus,
+    StartIdentity,
     TariffRef,
     TimelineEntry,
     is_within,
@@ -74,9 +75,12 @@ class SessionStore(Protocol):
     def get_many(self, session_ids: Sequence[str]) -> list[Session]:
         """The session items that exist (consistent)."""
 
-    def create(self, session: Session, *, timeline_key: str | None) -> bool:
-        """Create the session (+ its open marker while active, + the pile timeline item when
-        ``timeline_key`` is given); False when the session or the timeline item exists."""
+    def create(
+        self, session: Session, *, start: StartIdentity | None = None, is_orphan: bool = False
+    ) -> bool:
+        """Create the session, its open marker while active, and its entry on the pile's
+        1.6 timeline (keyed by ``start``, or as an orphan); False when the session or that
+        start identity exists already."""
 
     def save(self, session: Session, *, expected_revision: int, close_marker: bool) -> bool:
         """Replace the session item if it is still at ``expected_revision`` (then drop its
@@ -100,10 +104,10 @@ class SessionStore(Protocol):
     def allocate_transaction_id(self) -> int:
         """A new 1.6 transaction id, unique platform-wide (atomic counter)."""
 
-    def remember_start(self, session: Session, timeline_key: str) -> None:
+    def remember_start(self, session: Session, start: StartIdentity) -> None:
         """Record a 1.6 start identity for a session that exists (an adopted orphan)."""
 
-    def find_start(self, pile_id: str, timeline_key: str) -> tuple[str, str] | None:
+    def find_start(self, pile_id: str, start: StartIdentity) -> tuple[str, str] | None:
         """``(session_id, ocpp_transaction_id)`` a 1.6 StartTransaction's identity got."""
 
     def pile_timeline(self, pile_id: str, since: datetime, until: datetime) -> list[TimelineEntry]:

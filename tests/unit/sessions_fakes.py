@@ -27,6 +27,7 @@ from shared.domain.sessions import (
     Session,
     SessionFilter,
     SessionLog,
+    StartIdentity,
     TariffRef,
     TimelineEntry,
 )
@@ -59,8 +60,13 @@ class FakeSessionStore:
     def get_many(self, session_ids: Sequence[str]) -> list[Session]:
         return [self.sessions[sid] for sid in dict.fromkeys(session_ids) if sid in self.sessions]
 
-    def create(self, session: Session, *, timeline_key: str | None) -> bool:
+    def create(
+        self, session: Session, *, start: StartIdentity | None = None, is_orphan: bool = False
+    ) -> bool:
         self.writes += 1
+        timeline_key = (
+            repr(start) if start else f"orphan-{session.session_id}" if is_orphan else None
+        )
         if session.session_id in self.sessions:
             return False
         if timeline_key is not None and (session.pile_id, timeline_key) in self.timeline:
@@ -133,15 +139,15 @@ class FakeSessionStore:
         self.counter += 1
         return self.counter
 
-    def remember_start(self, session: Session, timeline_key: str) -> None:
+    def remember_start(self, session: Session, start: StartIdentity) -> None:
         self.writes += 1
         self.timeline.setdefault(
-            (session.pile_id, timeline_key),
+            (session.pile_id, repr(start)),
             (session.session_id, session.gun_no, session.effective_start),
         )
 
-    def find_start(self, pile_id: str, timeline_key: str) -> tuple[str, str] | None:
-        found = self.timeline.get((pile_id, timeline_key))
+    def find_start(self, pile_id: str, start: StartIdentity) -> tuple[str, str] | None:
+        found = self.timeline.get((pile_id, repr(start)))
         if found is None:
             return None
         session = self.sessions.get(found[0])

@@ -151,7 +151,7 @@ def test_a_start_interrupted_after_storing_its_identity_is_finished_by_its_retry
     ports: OcppPorts, store: FakeSessionStore
 ) -> None:
     payload = {"connectorId": 1, "idTag": "CARD-1", "meterStart": 1000, "timestamp": ts(0)}
-    key = transactions.start_timeline_key(start_transaction_16(payload))
+    key = repr(start_transaction_16(payload).identity)
     session_id = session_id_for("CP-1", V16, "41")
     store.timeline[("CP-1", key)] = (session_id, 1, at(0))
     store.lost_starts[session_id] = "41"

@@ -50,6 +50,7 @@ from shared.domain.sessions import (
     SessionFilter,
     SessionLog,
     SessionStatus,
+    StartIdentity,
     TariffRef,
     TimelineEntry,
 )
@@ -119,12 +120,15 @@ class DynamoSessions:
                 raise upstream("BatchGetItem")
         return found
 
-    def create(self, session: Session, *, timeline_key: str | None) -> bool:
+    def create(
+        self, session: Session, *, start: StartIdentity | None = None, is_orphan: bool = False
+    ) -> bool:
         # In this order, so that a crash between the puts leaves nothing a retry or
         # housekeeping cannot finish: the start identity (a retry finds it and rebuilds the
         # session), the open marker (housekeeping drops it when no session follows), the
         # session. Separate conditional puts cost half a transaction's write units.
-        if timeline_key is not None and not self._put_new(timeline_item(session, timeline_key)):
+        timeline_sk = start_sk(start) if start else orphan_sk(session) if is_orphan else None
+        if timeline_sk is not None and not self._put_new(timeline_item(session, timeline_sk)):
             return False
         if session.is_open:
             self._call("put_item", TableName=self._table, Item=marker_item(session))
@@ -252,14 +256,14 @@ class DynamoSessions:
         )
         return int(response["Attributes"]["value"]["N"])
 
-    def remember_start(self, session: Session, timeline_key: str) -> None:
-        self._put_new(timeline_item(session, timeline_key, anchor_at=session.effective_start))
+    def remember_start(self, session: Session, start: StartIdentity) -> None:
+        self._put_new(timeline_item(session, start_sk(start), anchor_at=session.effective_start))
 
-    def find_start(self, pile_id: str, timeline_key: str) -> tuple[str, str] | None:
+    def find_start(self, pile_id: str, start: StartIdentity) -> tuple[str, str] | None:
         response = self._call(
             "get_item",
             TableName=self._table,
-            Key={"pk": s(f"PILE#{pile_id}"), "sk": s(timeline_key)},
+            Key={"pk": s(f"PILE#{pile_id}"), "sk": s(start_sk(start))},
             ConsistentRead=True,
         )
         item = response.get("Item")
@@ -660,12 +664,32 @@ def marker_item(session: Session) -> dict[str, Any]:
     }
 
 
+def start_sk(start: StartIdentity) -> str:
+    """``TXN#{started_at}#S#{gun}#{meterStart}#{idTag}``: the start's business identity,
+    in time order among the pile's sessions."""
+    return "#".join(
+        (
+            "TXN",
+            to_wire(start.started_at),
+            "S",
+            f"{start.gun_no:03d}",
+            str(start.meter_start_wh),
+            start.id_tag,
+        )
+    )
+
+
+def orphan_sk(session: Session) -> str:
+    """``TXN#{anchor}#O#{session_id}``: a session whose start was not seen."""
+    return "#".join(("TXN", to_wire(session.anchor_at), "O", session.session_id))
+
+
 def timeline_item(
-    session: Session, timeline_key: str, *, anchor_at: datetime | None = None
+    session: Session, timeline_sk: str, *, anchor_at: datetime | None = None
 ) -> dict[str, Any]:
     item: dict[str, Any] = {
         "pk": s(f"PILE#{session.pile_id}"),
-        "sk": s(timeline_key),
+        "sk": s(timeline_sk),
         "kind": s("session_timeline"),
         "session_id": s(session.session_id),
         "ocpp_transaction_id": s(session.ocpp_transaction_id),

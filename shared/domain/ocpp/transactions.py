@@ -29,7 +29,7 @@ from shared.domain.clock import from_wire
 from shared.domain.ocpp.authorization import Authorization, authorize_response
 from shared.domain.ocpp.rpc_errors import OcppFault, RpcFault
 from shared.domain.ocpp.versions import OcppVersion
-from shared.domain.sessions import MeterSample
+from shared.domain.sessions import MeterSample, StartIdentity
 
 # 1.6 transactionId is a JSON integer; piles store it in a signed 32-bit int.
 MAX_TRANSACTION_ID_16 = 2**31 - 1
@@ -63,6 +63,10 @@ class StartTransaction16:
     meter_start_wh: int
     started_at: datetime
     reservation_id: int | None
+
+    @property
+    def identity(self) -> StartIdentity:
+        return StartIdentity(self.gun_no, self.started_at, self.meter_start_wh, self.id_tag)
 
 
 @dataclass(frozen=True, slots=True)

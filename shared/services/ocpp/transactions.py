@@ -25,7 +25,6 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any, cast
 
-from shared.domain.clock import to_wire
 from shared.domain.errors import UpstreamFailure
 from shared.domain.ocpp.authorization import Authorization, authorize_card
 from shared.domain.ocpp.dispatch import CallContext
@@ -88,28 +87,6 @@ def card_check(ctx: CallContext, card_no: str, ports: OcppPorts) -> Authorizatio
     return authorize_card(card, ctx.operator_id)
 
 
-def start_timeline_key(request: StartTransaction16) -> str:
-    """The 1.6 start's business identity: pile (the partition), gun, time, meter, card."""
-    return "#".join(
-        (
-            "TXN",
-            _wire(request.started_at),
-            "S",
-            f"{request.gun_no:03d}",
-            str(request.meter_start_wh),
-            request.id_tag,
-        )
-    )
-
-
-def orphan_timeline_key(session: Session) -> str:
-    return "#".join(("TXN", _wire(session.anchor_at), "O", session.session_id))
-
-
-def _wire(at: datetime) -> str:
-    return to_wire(at)
-
-
 # --- 1.6 StartTransaction ------------------------------------------------------------------
 
 
@@ -128,8 +105,8 @@ def start_transaction(
     request = start_transaction_16(payload)
     card = card_check(ctx, request.id_tag, ports)
     store = session_store(ports)
-    key = start_timeline_key(request)
-    known = store.find_start(ctx.pile_id, key)
+    identity = request.identity
+    known = store.find_start(ctx.pile_id, identity)
     if known is not None:
         session = _finish_start(store, ctx, request, *known)
         return start_response_16(int(session.ocpp_transaction_id), card)
@@ -145,11 +122,11 @@ def start_transaction(
     if orphan is not None:
         adopted = _adopt(store, ctx, orphan, request)
         # The start's identity now names the adopted session: a retry finds it directly.
-        store.remember_start(adopted, key)
+        store.remember_start(adopted, identity)
         return start_response_16(int(adopted.ocpp_transaction_id), card)
     session = _session_16(ctx, request, _allocate(store), _tariff(store, ctx))
-    if not store.create(session, timeline_key=key):
-        raced = store.find_start(ctx.pile_id, key)
+    if not store.create(session, start=identity):
+        raced = store.find_start(ctx.pile_id, identity)
         if raced is None:
             raise UpstreamFailure("the session could not be created", pile_id=ctx.pile_id)
         session = _finish_start(store, ctx, request, *raced)
@@ -173,7 +150,7 @@ def _finish_start(
     if session is not None:
         return session
     rebuilt = _session_16(ctx, request, int(transaction_id), _tariff(store, ctx))
-    if not store.create(rebuilt, timeline_key=None):
+    if not store.create(rebuilt):
         stored = store.get(session_id, consistent=True)
         if stored is None:
             raise UpstreamFailure("the session could not be created", id=session_id)
@@ -273,10 +250,10 @@ def stop_transaction(ctx: CallContext, payload: dict[str, Any], ports: OcppPorts
     """Stop the session, settle its energy and status; a stop for a transaction we cannot
     find is kept as an incomplete session rebuilt from ``transactionData``.
 
-    DynamoDB: 1 GetItem (session; id -1 or unknown: 1 Query + 1 BatchGetItem of the pile's
-    sessions instead), 1 GetItem (card, when idTag is given), 1 PutItem (transactionData,
-    when given), 1 Query (log), 1 Query (gun readings), 1 Query of later sessions, 1
-    TransactWriteItems (session, open marker). A retry: the reads only.
+    DynamoDB: 1 GetItem (session; id -1 or unknown: + 1 Query + 1 BatchGetItem of the
+    pile's sessions nearby), 1 GetItem (card, when idTag is given), 1 PutItem
+    (transactionData, when given), 3 Queries (log, the gun's readings during and after the
+    session), 1 PutItem (session) + 1 DeleteItem (open marker). A retry: the reads only.
 
     Raises: OcppFault, UpstreamFailure.
     """
@@ -441,7 +418,7 @@ def _reconstruct_from_stop(
     )
     session = _with_gun_from_readings(store, session, request.stopped_at)
     session = settled(store, session, now=ctx.received_at)
-    store.create(session, timeline_key=orphan_timeline_key(session))
+    store.create(session, is_orphan=True)
     logger.warning(
         "stop for an unknown transaction recorded",
         extra={"session_id": session.session_id, "transaction_id": request.transaction_id},
@@ -611,7 +588,7 @@ def _open_orphan(
         tariff_id=tariff[0],
         tariff_version=tariff[1],
     )
-    store.create(session, timeline_key=orphan_timeline_key(session))
+    store.create(session, is_orphan=True)
     logger.warning(
         "meter values without a transaction recorded as an orphan session",
         extra={"session_id": session.session_id, "gun_no": gun_no},
@@ -626,10 +603,11 @@ def transaction_event(
 ) -> dict[str, Any]:
     """Keep the event by seqNo and move the session along Started / Updated / Ended.
 
-    DynamoDB: 1 GetItem (session), 1 GetItem (card, when an idToken is given), then one
-    write: an Updated of an open session is a ``METER#`` item; a first event creates the
-    session (1 TransactWriteItems, + 2 GetItems for the tariff); Started, Ended and late
-    events rewrite the session item (+ 1 Query of its log when it closes).
+    DynamoDB: 1 GetItem (session), 1 GetItem (card, when an idToken is given), then: an
+    Updated of an open session is one PutItem (a ``METER#`` item); a first event creates
+    the session (2 GetItems for the tariff, PutItems of the open marker and the session);
+    Started, Ended and late events rewrite the session item (+ 1 Query of its log when it
+    has ended, + 1 DeleteItem of the marker when it closes).
 
     Raises: OcppFault, UpstreamFailure.
     """
@@ -640,7 +618,7 @@ def transaction_event(
     session = _get(store, session_id)
     if session is None:
         created = _session_from_event(store, ctx, session_id, event)
-        if store.create(created, timeline_key=None):
+        if store.create(created):
             return transaction_event_response(card)
         session = store.get(session_id, consistent=True)
         if session is None:
