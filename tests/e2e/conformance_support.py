@@ -52,10 +52,15 @@ T = TypeVar("T")
 Reply = Any  # a call_result dataclass, or a callable of the request's keyword arguments
 
 
-def wire_now(offset_s: float = 0.0) -> str:
-    """An OCPP timestamp ``offset_s`` seconds from now (UTC, milliseconds, ``Z``)."""
-    moment = datetime.fromtimestamp(time.time() + offset_s, UTC)
+def wire_at(epoch_s: float) -> str:
+    """The OCPP timestamp of a moment (UTC, milliseconds, ``Z``)."""
+    moment = datetime.fromtimestamp(epoch_s, UTC)
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def wire_now(offset_s: float = 0.0) -> str:
+    """An OCPP timestamp ``offset_s`` seconds from now."""
+    return wire_at(time.time() + offset_s)
 
 
 def unique(prefix: str) -> str:
@@ -178,6 +183,29 @@ class Tenant:
             f"/operator/piles/{pile_id}/commands/{call_id}",
             lambda command: command["status"] not in ("pending", "undelivered"),
         )
+
+    def sessions(self, pile_id: str) -> list[dict[str, Any]]:
+        """Every charging session of the pile, as the operator API shows them."""
+        found: list[dict[str, Any]] = []
+        token = ""
+        while True:
+            page = self.api.ok(
+                "GET",
+                f"/operator/sessions?operator_id={self.operator_id}&pile_id={pile_id}&limit=100{token}",
+            )
+            found += page["items"]
+            if not page.get("next_token"):
+                return found
+            token = f"&next_token={page['next_token']}"
+
+    def session_of(self, pile_id: str, transaction_id: int | str) -> dict[str, Any]:
+        """The session of the pile's transaction ``transaction_id``."""
+        (session,) = [
+            item
+            for item in self.sessions(pile_id)
+            if item["ocpp_transaction_id"] == str(transaction_id)
+        ]
+        return session
 
     def new_card(self, status: str = "active") -> str:
         """A card of this operator in ``status``: active, frozen or unbound."""
