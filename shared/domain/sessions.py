@@ -26,7 +26,7 @@ and a StartTransaction that arrives later adopts it.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -346,9 +346,13 @@ def owner_of(at: datetime, gun_sessions: Sequence[Session]) -> Session | None:
 def reading_fit(session: Session, sample: MeterSample) -> int:
     """How well a register reading fits a session's own readings: 2 it is one of them,
     1 it lies between the readings around it, 0 no evidence or it contradicts them."""
+    return fits_readings(sorted(session_readings(session, session.extra_samples)), sample)
+
+
+def fits_readings(own: Sequence[tuple[datetime, int]], sample: MeterSample) -> int:
+    """``reading_fit`` against register readings ``own`` sorted by time."""
     if sample.energy_wh is None:
         return 0
-    own = sorted(session_readings(session, session.extra_samples))
     if (sample.sampled_at, sample.energy_wh) in own:
         return 2
     before = [wh for at, wh in own if at <= sample.sampled_at]
@@ -365,14 +369,17 @@ def reading_fit(session: Session, sample: MeterSample) -> int:
 
 def gunless_owner(sample: MeterSample, sessions: Sequence[Session]) -> Session | None:
     """A session of an unknown gun (rebuilt from a StopTransaction, which names no
-    connector) that a reading falls in: between its first evidence and its stop. When
-    several do (two piles' guns charging at once), the one whose own readings the
-    register fits best, then the one stopping soonest."""
+    connector) that a reading falls in: between its first evidence and its stop, its
+    register not contradicting the session's own readings. When several do (two guns
+    charging at once), the one whose readings it fits best, then the one stopping soonest."""
     at = sample.sampled_at
     fitting = [
         s
         for s in sessions
-        if s.gun_no is None and s.stopped_at is not None and s.effective_start <= at <= s.stopped_at
+        if s.gun_no is None
+        and s.stopped_at is not None
+        and s.effective_start <= at <= s.stopped_at
+        and (sample.energy_wh is None or reading_fit(s, sample) > 0)
     ]
     if not fitting:
         return None
@@ -432,16 +439,20 @@ def stop_match(
     sessions: Sequence[Session],
     *,
     first_sample_at: datetime | None = None,
+    stop_readings: Sequence[tuple[datetime, int]] = (),
+    evidence: Mapping[str, Sequence[MeterSample]] | None = None,
 ) -> Session | None:
     """The session a StopTransaction without a usable id stops: one still waiting for its
     stop, begun at or before ``at``, whose card is not another one; the card's own
     session first, then the latest begun.
 
     A session is out when another session started on its gun before the stop (one gun
-    charges one session at a time), or when the stop's ``transactionData`` begins before
-    it (a transaction's samples do not precede its start; a session whose start is
-    unknown has its first evidence inside them).
+    charges one session at a time), when the stop's ``transactionData`` begins before it
+    (a transaction's samples do not precede its start; a session whose start is unknown
+    has its first evidence inside them), or when a reading known to be its own (its
+    ``evidence``) contradicts the stop's register readings ``stop_readings``.
     """
+    evidence = evidence or {}
     waiting = [
         s
         for s in sessions
@@ -450,6 +461,7 @@ def stop_match(
         and _is_tag_compatible(s.id_tag, id_tag)
         and not _is_superseded(s, at, sessions)
         and (first_sample_at is None or _fits_samples(s, first_sample_at))
+        and _agrees(evidence.get(s.session_id, ()), stop_readings)
     ]
     if not waiting:
         return None
@@ -463,6 +475,12 @@ def stop_match(
         return (is_same_card, session.effective_start, session.session_id)
 
     return max(waiting, key=rank)
+
+
+def _agrees(samples: Sequence[MeterSample], readings: Sequence[tuple[datetime, int]]) -> bool:
+    if not readings:
+        return True
+    return all(fits_readings(readings, s) > 0 for s in samples if s.energy_wh is not None)
 
 
 def _is_superseded(session: Session, at: datetime, sessions: Sequence[Session]) -> bool:

@@ -65,7 +65,13 @@ from shared.domain.sessions import (
 )
 from shared.observability import logger
 from shared.services.ocpp.ports import OcppPorts
-from shared.services.sessions import SessionStore, save_change, sessions_near, settled
+from shared.services.sessions import (
+    SessionStore,
+    owned_gun_samples,
+    save_change,
+    sessions_near,
+    settled,
+)
 
 MAIN_METER = 0
 
@@ -267,10 +273,9 @@ def stop_transaction(ctx: CallContext, payload: dict[str, Any], ports: OcppPorts
         )
     if session is None:
         nearby = sessions_near(store, ctx.pile_id, [request.stopped_at])
-        first_sample_at = min((s.sampled_at for s in request.samples), default=None)
-        session = stop_retry_of(request.stopped_at, request.meter_stop_wh, nearby) or stop_match(
-            request.stopped_at, request.id_tag, nearby, first_sample_at=first_sample_at
-        )
+        session = stop_retry_of(request.stopped_at, request.meter_stop_wh, nearby)
+        if session is None:
+            session = _match_stop(store, ctx, request, nearby)
         if session is not None:
             logger.info(
                 "stop matched by time",
@@ -281,6 +286,36 @@ def stop_transaction(ctx: CallContext, payload: dict[str, Any], ports: OcppPorts
         return stop_response_16(card)
     _apply_stop(store, ctx, session, request)
     return stop_response_16(card)
+
+
+def _match_stop(
+    store: SessionStore, ctx: CallContext, request: StopTransaction16, nearby: list[Session]
+) -> Session | None:
+    """``stop_match`` with the register as evidence: the readings an orphan owns so far
+    must agree with the stop's own."""
+    stop_readings = sorted(
+        [(s.sampled_at, s.energy_wh) for s in request.samples if s.energy_wh is not None]
+        + [(request.stopped_at, request.meter_stop_wh)]
+    )
+    # An orphan's own readings from its first evidence on (those before it are its only
+    # while no other session claims them).
+    evidence = {
+        s.session_id: [
+            sample
+            for sample in owned_gun_samples(store, s, now=ctx.received_at)
+            if sample.sampled_at >= s.effective_start
+        ]
+        for s in nearby
+        if not s.is_start_known and not s.is_stop_known and s.gun_no is not None
+    }
+    return stop_match(
+        request.stopped_at,
+        request.id_tag,
+        nearby,
+        first_sample_at=min((s.sampled_at for s in request.samples), default=None),
+        stop_readings=stop_readings,
+        evidence=evidence,
+    )
 
 
 def _apply_stop(
@@ -436,8 +471,17 @@ def _with_gun_from_readings(store: SessionStore, session: Session, stopped_at: d
     guns = set()
     for reading in readings:
         on_gun = [s for s in nearby if s.gun_no == reading.gun_no]
-        is_unowned = owner_of(reading.sample.sampled_at, on_gun) is None
-        if is_unowned and reading_fit(session, reading.sample) > 0:
+        at = reading.sample.sampled_at
+        owner = owner_of(at, on_gun)
+        fit = reading_fit(session, reading.sample)
+        # transactionData says where the session began: nothing before it is its own.
+        is_in_span = session.reaches_back or session.effective_start <= at
+        # A reading nobody owns for sure, which this stop's own readings contain, is its.
+        if owner is None:
+            is_claimed = fit > 0
+        else:
+            is_claimed = not session.reaches_back and fit == 2 and not is_certain_owner(owner, at)
+        if is_in_span and is_claimed:
             guns.add(reading.gun_no)
     return replace(session, gun_no=guns.pop()) if len(guns) == 1 else session
 
