@@ -11,6 +11,7 @@ from shared.adapters.apigw_ws import WebSocketConnections
 from shared.adapters.dynamodb.connections import DynamoConnections, DynamoPendingCalls
 from shared.adapters.dynamodb.pile_events import DynamoPileEvents
 from shared.adapters.dynamodb.piles import DynamoPileFaults, DynamoPiles
+from shared.adapters.dynamodb.sessions import DynamoSessions
 from shared.adapters.ocpp_schemas import OcppSchemas
 from shared.domain.clock import Clock, system_clock
 from shared.services.ocpp.ports import OcppPorts
@@ -35,6 +36,9 @@ def ports() -> OcppPorts:
         clock=clock,
         sender=_SenderOnFirstUse(),
         pile_events=DynamoPileEvents(os.environ["SESSIONS_TABLE"], dynamodb),
+        sessions=DynamoSessions(
+            os.environ["SESSIONS_TABLE"], os.environ["BASE_DATA_TABLE"], dynamodb
+        ),
     )
 
 

@@ -334,13 +334,13 @@ def test_authorize_answers_the_card_status(
 @pytest.mark.parametrize(
     ("version", "action", "payload", "code"),
     [
-        ("ocpp1.6", "StartTransaction", {"connectorId": 1}, "NotImplemented"),
-        ("ocpp1.6", "MeterValues", {}, "NotImplemented"),
+        ("ocpp1.6", "SignedFirmwareStatusNotification", {"status": "Idle"}, "NotImplemented"),
+        ("ocpp1.6", "LogStatusNotification", {"status": "Idle"}, "NotImplemented"),
         ("ocpp1.6", "SignCertificate", {"csr": "x"}, "NotImplemented"),
         ("ocpp1.6", "RemoteStartTransaction", {"idTag": "x"}, "NotSupported"),
         ("ocpp1.6", "TransactionEvent", {}, "NotImplemented"),
         ("ocpp1.6", "Frobnicate", {}, "NotImplemented"),
-        ("ocpp2.0.1", "TransactionEvent", {}, "NotImplemented"),
+        ("ocpp2.0.1", "NotifyEVChargingNeeds", {}, "NotImplemented"),
         ("ocpp2.0.1", "NotifyChargingLimit", {}, "NotImplemented"),
         ("ocpp2.0.1", "RequestStartTransaction", {}, "NotSupported"),
         ("ocpp2.0.1", "StartTransaction", {}, "NotImplemented"),

@@ -8,22 +8,15 @@ to the ports the wiring builds, the same way.
 
 from __future__ import annotations
 
-import dataclasses
-import functools
-import os
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from boto3.dynamodb.types import TypeDeserializer
 
-from functions.ocpp_router import wiring as router_wiring
-from shared.adapters.dynamodb.sessions import DynamoSessions
 from shared.domain.clock import to_wire
 from shared.domain.ocpp.versions import OcppVersion
 from shared.domain.sessions import session_id_for
-from shared.services.ocpp.ports import OcppPorts
 from tests.integration.test_ocpp_router_support import (
     OPERATOR,
     STATION,
@@ -40,21 +33,6 @@ T0 = datetime(2026, 11, 1, 0, 0, tzinfo=UTC)
 
 def ts(minutes: float) -> str:
     return to_wire(T0 + timedelta(minutes=minutes))
-
-
-def with_sessions(ports: OcppPorts) -> OcppPorts:
-    """The router's ports with the session store, built from the same env vars."""
-    if getattr(ports, "sessions", None) is not None:
-        return ports
-    store = DynamoSessions(os.environ["SESSIONS_TABLE"], os.environ["BASE_DATA_TABLE"])
-    values = {field.name: getattr(ports, field.name) for field in dataclasses.fields(ports)}
-    if "sessions" in values:
-        return dataclasses.replace(ports, sessions=store)  # type: ignore[call-arg]
-    extended = dataclasses.make_dataclass(
-        "RouterPorts", [("sessions", object)], bases=(type(ports),), frozen=True
-    )
-    built: OcppPorts = extended(**values, sessions=store)
-    return built
 
 
 class TransactionSide:
@@ -142,18 +120,8 @@ class TransactionSide:
 
 
 @pytest.fixture
-def transaction_side(
-    pile_side: PileSide, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[TransactionSide]:
-    built = router_wiring.ports
-
-    @functools.cache
-    def ports() -> OcppPorts:
-        return with_sessions(built())
-
-    monkeypatch.setattr(router_wiring, "ports", ports)
-    yield TransactionSide(pile_side)
-    ports.cache_clear()
+def transaction_side(pile_side: PileSide) -> TransactionSide:
+    return TransactionSide(pile_side)
 
 
 # -- payload builders

@@ -12,7 +12,7 @@ import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, cast
+from typing import Any
 
 from shared.domain.base_data import Page, PageRequest
 from shared.domain.clock import to_wire
@@ -233,15 +233,9 @@ def ports_with(store: FakeSessionStore, cards: FakeCards | None = None) -> OcppP
         "clock": lambda: NOW,
     }
     names = {f.name for f in dataclasses.fields(OcppPorts)}
-    values = {name: value for name, value in values.items() if name in names}
     values.update({name: None for name in names if name not in values})
-    if "sessions" in names:
-        values["sessions"] = store
-        return OcppPorts(**values)
-    with_sessions = dataclasses.make_dataclass(
-        "PortsWithSessions", [("sessions", object)], bases=(OcppPorts,), frozen=True
-    )
-    return cast(OcppPorts, with_sessions(**values, sessions=store))
+    values["sessions"] = store
+    return OcppPorts(**values)
 
 
 def a_context(

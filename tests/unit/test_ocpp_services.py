@@ -25,6 +25,7 @@ from shared.services.ocpp.ports import BootWrite, OcppPorts, PileRoute, StatusWr
 from shared.services.ocpp.remote_calls import complete_call, send_call
 from shared.services.ocpp.router import handle_frame
 from tests.unit.ocpp_command_fakes import FakePendingCalls, FakePileEvents, FakeSender
+from tests.unit.sessions_fakes import FakeSessionStore
 
 NOW = datetime(2026, 11, 1, 2, 0, tzinfo=UTC)
 
@@ -155,6 +156,7 @@ class World:
             clock=lambda: self.now,
             sender=self.sender,
             pile_events=self.events,
+            sessions=FakeSessionStore(),
         )
 
     def send(self, frame: Any, connection_id: str = "c1") -> Any:

@@ -402,14 +402,6 @@ def test_meter_values_without_readable_values_write_nothing(
     assert store.writes == 0
 
 
-def test_a_port_without_a_session_store_is_an_upstream_failure(store: FakeSessionStore) -> None:
-    bare = ports_with(store)
-    object.__setattr__(bare, "sessions", None)
-
-    with pytest.raises(UpstreamFailure):
-        transactions.session_store(bare)
-
-
 # -- 2.0.1
 
 

@@ -18,6 +18,7 @@ from shared.domain.ocpp.provisioning import BootInfo, RegistrationStatus
 from shared.domain.ocpp.remote_calls import CallAnswer, CallStatus, PendingCall
 from shared.domain.ocpp.versions import OcppVersion
 from shared.domain.presence import Connection
+from shared.services.sessions import SessionStore
 
 
 class BootWrite(Enum):
@@ -183,3 +184,4 @@ class OcppPorts:
     clock: Clock
     sender: FrameSender  # CSMS-initiated calls waiting for the pile go out on its boot
     pile_events: PileEventStore
+    sessions: SessionStore  # charging sessions (transactions, meter values, remote stop)

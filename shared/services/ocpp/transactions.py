@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 
 from shared.domain.errors import UpstreamFailure
 from shared.domain.ocpp.authorization import Authorization, authorize_card
@@ -77,14 +77,8 @@ MAIN_METER = 0
 
 
 def session_store(ports: OcppPorts) -> SessionStore:
-    """The session store carried by the router's ports.
-
-    Raises: UpstreamFailure when the ports were built without one.
-    """
-    store = getattr(ports, "sessions", None)
-    if store is None:
-        raise UpstreamFailure("no session store in the OCPP ports")
-    return cast(SessionStore, store)
+    """The session store carried by the router's ports."""
+    return ports.sessions
 
 
 def card_check(ctx: CallContext, card_no: str, ports: OcppPorts) -> Authorization:
