@@ -73,6 +73,9 @@ class TransferKind(StrEnum):
     HOLD = "hold"
     CAPTURE = "capture"
     RELEASE = "release"
+    # Pays a cancelled wallet's whole balance out; allowed on a frozen wallet, since an
+    # account is frozen first so nothing can move while it is being closed.
+    CLOSURE = "closure"
 
     @property
     def is_refused_when_frozen(self) -> bool:
@@ -285,6 +288,37 @@ def new_internal_account(account_id: str, at: datetime) -> Account:
 
 # ---------------------------------------------------------------- transfers
 
+MAX_DETAIL_LENGTH = 100
+
+
+@dataclass(frozen=True, slots=True)
+class TransferDetails:
+    """What the operator's transaction list shows about a transfer beyond its money: the
+    order, the user and the pile, stored on the transfer and its entries at posting time
+    so a list page needs no further reads. Never part of "the same money" (a repeat with
+    other details is still a repeat). ``transaction_type`` overrides the row type derived
+    from the transfer kind (``admin_refund`` for a withdrawal an operator made, ...).
+    """
+
+    order_no: str | None = None
+    user_id: str | None = None
+    phone: str | None = None
+    pile_id: str | None = None
+    pile_name: str | None = None
+    transaction_type: str | None = None
+
+    def __post_init__(self) -> None:
+        for name in self.__slots__:
+            value = getattr(self, name)
+            if value is not None:
+                require_text(value, name, MAX_DETAIL_LENGTH)
+
+    def as_dict(self) -> dict[str, str]:
+        """The fields that are set."""
+        return {
+            name: value for name in self.__slots__ if (value := getattr(self, name)) is not None
+        }
+
 
 @dataclass(frozen=True, slots=True)
 class Leg:
@@ -314,6 +348,7 @@ class Transfer:
     method: str | None = None
     hold_id: str | None = None
     counter_account_id: str | None = None
+    details: TransferDetails | None = None
 
     def __post_init__(self) -> None:
         if not 1 <= len(self.legs) <= MAX_LEGS:
@@ -403,6 +438,7 @@ def top_up_transfer(
     method: object,
     actor: object,
     posted_at: datetime,
+    details: TransferDetails | None = None,
 ) -> Transfer:
     """Credit a wallet from the operator's clearing account of the method. Raises: InvalidInput."""
     amount = require_amount(amount_fen)
@@ -420,6 +456,7 @@ def top_up_transfer(
         actor=require_text(actor, "actor", MAX_ACTOR_LENGTH),
         posted_at=stored_instant(posted_at),
         method=top_up_method.value,
+        details=details,
     )
 
 
@@ -431,17 +468,23 @@ def withdrawal_transfer(
     reference: object,
     actor: object,
     posted_at: datetime,
+    details: TransferDetails | None = None,
+    kind: TransferKind = TransferKind.WITHDRAWAL,
 ) -> Transfer:
     """Pay money out of a wallet, back through the operator's cash clearing account.
 
+    ``kind`` CLOSURE pays out the balance of a wallet being closed (allowed while frozen).
+
     Raises:
-        InvalidInput: a bad amount, reference, account id or actor.
+        InvalidInput: a bad amount, reference, account id or actor, or another kind.
     """
+    if kind not in (TransferKind.WITHDRAWAL, TransferKind.CLOSURE):
+        raise InvalidInput("a payout is a withdrawal or a closure", field="kind")
     amount = require_amount(amount_fen)
     operator = require_operator_id(operator_id)
     return Transfer(
         transfer_id=require_reference(reference),
-        kind=TransferKind.WITHDRAWAL,
+        kind=kind,
         operator_id=operator,
         legs=(
             Leg(require_wallet_id(account_id), -amount),
@@ -451,6 +494,7 @@ def withdrawal_transfer(
         actor=require_text(actor, "actor", MAX_ACTOR_LENGTH),
         posted_at=stored_instant(posted_at),
         method=TopUpMethod.CASH.value,
+        details=details,
     )
 
 
@@ -463,6 +507,7 @@ def hold_transfer(
     actor: object,
     posted_at: datetime,
     counter_account_id: str | None = None,
+    details: TransferDetails | None = None,
 ) -> Transfer:
     """Reserve money on a wallet for a later capture (a prepay with the wallet).
 
@@ -489,6 +534,7 @@ def hold_transfer(
         actor=require_text(actor, "actor", MAX_ACTOR_LENGTH),
         posted_at=stored_instant(posted_at),
         counter_account_id=counter,
+        details=details,
     )
 
 
@@ -527,6 +573,7 @@ def capture_transfer(
         actor=require_text(actor, "actor", MAX_ACTOR_LENGTH),
         posted_at=stored_instant(posted_at),
         hold_id=hold.transfer_id,
+        details=hold.details,
     )
 
 
@@ -547,6 +594,7 @@ def release_transfer(hold: Transfer, *, actor: object, posted_at: datetime) -> T
         actor=require_text(actor, "actor", MAX_ACTOR_LENGTH),
         posted_at=stored_instant(posted_at),
         hold_id=hold.transfer_id,
+        details=hold.details,
     )
 
 
@@ -583,6 +631,7 @@ class Entry:
     actor: str
     method: str | None
     is_subject: bool
+    details: TransferDetails | None = None
 
     @property
     def sort_key(self) -> str:
@@ -693,6 +742,7 @@ def plan_posting(transfer: Transfer, wallets: Mapping[str, Account | None]) -> P
             actor=transfer.actor,
             method=transfer.method,
             is_subject=index == 0,
+            details=transfer.details,
         )
         for index, change in enumerate(changes)
         if change.amount_fen != 0

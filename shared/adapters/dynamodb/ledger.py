@@ -42,6 +42,7 @@ from shared.domain.ledger import (
     Posting,
     PostResult,
     Transfer,
+    TransferDetails,
     TransferKind,
     decode_entry_cursor,
     encode_entry_cursor,
@@ -100,6 +101,21 @@ def _optional_int(item: Item, name: str) -> int | None:
     return None if value is None or "NULL" in value else int(value["N"])
 
 
+def _details_value(details: TransferDetails) -> Item:
+    return {"M": {name: _s(value) for name, value in details.as_dict().items()}}
+
+
+def details_from_item(item: Item) -> TransferDetails | None:
+    """The transfer details stored on a transfer or entry item (absent: None)."""
+    value = item.get("details")
+    if value is None or "M" not in value:
+        return None
+    known = set(TransferDetails.__slots__)
+    return TransferDetails(
+        **{name: str(field["S"]) for name, field in value["M"].items() if name in known}
+    )
+
+
 def account_item(account: Account) -> Item:
     return {
         **account_key(account.account_id),
@@ -134,7 +150,7 @@ def account_from_item(item: Item) -> Account:
 
 
 def transfer_item(transfer: Transfer) -> Item:
-    return {
+    item: Item = {
         **transfer_key(transfer.transfer_id),
         "transfer_id": _s(transfer.transfer_id),
         "kind": _s(transfer.kind.value),
@@ -161,6 +177,9 @@ def transfer_item(transfer: Transfer) -> Item:
         "hold_id": _optional_s(transfer.hold_id),
         "counter_account_id": _optional_s(transfer.counter_account_id),
     }
+    if transfer.details is not None:
+        item["details"] = _details_value(transfer.details)
+    return item
 
 
 def transfer_from_item(item: Item) -> Transfer:
@@ -182,6 +201,7 @@ def transfer_from_item(item: Item) -> Transfer:
         method=_optional_text(item, "method"),
         hold_id=_optional_text(item, "hold_id"),
         counter_account_id=_optional_text(item, "counter_account_id"),
+        details=details_from_item(item),
     )
 
 
@@ -204,6 +224,8 @@ def entry_item(entry: Entry) -> Item:
         "method": _optional_s(entry.method),
         "is_subject": {"BOOL": entry.is_subject},
     }
+    if entry.details is not None:
+        item["details"] = _details_value(entry.details)
     if entry.is_subject:
         # The operator's transaction list: one row per transfer, by local day (GSI2).
         item["gsi2pk"] = _s(f"OPERATOR#{entry.operator_id}#{entry.posted_on}")
@@ -224,6 +246,7 @@ def entry_from_item(item: Item) -> Entry:
         actor=_text(item, "actor"),
         method=_optional_text(item, "method"),
         is_subject=bool(item.get("is_subject", {}).get("BOOL", False)),
+        details=details_from_item(item),
     )
 
 
