@@ -60,6 +60,10 @@ class AccountKind(StrEnum):
     WALLET = "wallet"
     CLEARING = "clearing"
     REVENUE = "revenue"
+    # Issue 5's profit split: a station's site partner (property company) and the platform's
+    # own share of consumed charging money. Internal, unguarded, created on first posting.
+    PARTNER = "partner"
+    PLATFORM = "platform"
 
     @property
     def is_guarded(self) -> bool:
@@ -76,6 +80,11 @@ class TransferKind(StrEnum):
     # Pays a cancelled wallet's whole balance out; allowed on a frozen wallet, since an
     # account is frozen first so nothing can move while it is being closed.
     CLOSURE = "closure"
+    # Issue 5's payment workflow: the unused part of a provider-paid prepay goes back by the
+    # original route (wallet -> the method's clearing account), allowed on a frozen wallet
+    # like a hold's resolution; the consumed part is split from revenue to partner/platform.
+    REFUND = "refund"
+    PROFIT_SHARE = "profit_share"
 
     @property
     def is_refused_when_frozen(self) -> bool:
@@ -88,6 +97,8 @@ class TopUpMethod(StrEnum):
     WECHAT = "wechat"
     ALIPAY = "alipay"
     ADMIN = "admin"
+    # The local stack's sandbox payment provider (issue 5).
+    SANDBOX = "sandbox"
 
 
 class HoldStatus(StrEnum):
@@ -196,6 +207,16 @@ def revenue_account_id(operator_id: str) -> str:
     return f"operator:{operator_id}:revenue"
 
 
+def partner_account_id(operator_id: str, station_id: str) -> str:
+    """What a station's site partner is owed of consumed charging money (issue 5)."""
+    return f"operator:{operator_id}:partner:{station_id}"
+
+
+def platform_account_id(operator_id: str) -> str:
+    """The operator's own share of consumed charging money after the partner split."""
+    return f"operator:{operator_id}:platform"
+
+
 def account_kind(account_id: object) -> AccountKind:
     """The kind an account id names.
 
@@ -213,6 +234,10 @@ def account_kind(account_id: object) -> AccountKind:
             return AccountKind.CLEARING
         if len(parts) == 3 and parts[2] == "revenue":
             return AccountKind.REVENUE
+        if len(parts) == 4 and parts[2] == "partner" and parts[3]:
+            return AccountKind.PARTNER
+        if len(parts) == 3 and parts[2] == "platform":
+            return AccountKind.PLATFORM
     raise InvalidInput(
         "account_id must be card:{card_no}, driver:{user_id} or an operator account",
         field="account_id",
@@ -494,6 +519,83 @@ def withdrawal_transfer(
         actor=require_text(actor, "actor", MAX_ACTOR_LENGTH),
         posted_at=stored_instant(posted_at),
         method=TopUpMethod.CASH.value,
+        details=details,
+    )
+
+
+def refund_transfer(
+    *,
+    account_id: str,
+    operator_id: str,
+    amount_fen: object,
+    reference: object,
+    method: object,
+    actor: object,
+    posted_at: datetime,
+    details: TransferDetails | None = None,
+) -> Transfer:
+    """Send money paid by a provider back by its original route: the wallet to the
+    operator's clearing account of ``method`` (issue 5's refund of an unused prepay).
+
+    Raises:
+        InvalidInput: a bad amount, reference, method, account id or actor.
+    """
+    amount = require_amount(amount_fen)
+    refund_method = require_method(method)
+    operator = require_operator_id(operator_id)
+    return Transfer(
+        transfer_id=require_reference(reference),
+        kind=TransferKind.REFUND,
+        operator_id=operator,
+        legs=(
+            Leg(require_wallet_id(account_id), -amount),
+            Leg(clearing_account_id(operator, refund_method), amount),
+        ),
+        reference=str(reference),
+        actor=require_text(actor, "actor", MAX_ACTOR_LENGTH),
+        posted_at=stored_instant(posted_at),
+        method=refund_method.value,
+        details=details,
+    )
+
+
+def profit_share_transfer(
+    *,
+    operator_id: str,
+    station_id: str,
+    partner_fen: object,
+    platform_fen: object,
+    reference: object,
+    actor: object,
+    posted_at: datetime,
+    details: TransferDetails | None = None,
+) -> Transfer:
+    """Split consumed charging money out of the operator's revenue account: ``partner_fen``
+    to the station's partner account, ``platform_fen`` to the platform account (a zero
+    part has no leg). The revenue leg is the subject.
+
+    Raises:
+        InvalidInput: a part negative or not an int, both zero, or bad ids.
+    """
+    operator = require_operator_id(operator_id)
+    parts: list[Leg] = []
+    for name, value, account in (
+        ("partner_fen", partner_fen, partner_account_id(operator, str(station_id))),
+        ("platform_fen", platform_fen, platform_account_id(operator)),
+    ):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise InvalidInput(f"{name} must be a non-negative integer number of fen", field=name)
+        if value:
+            parts.append(Leg(account, value))
+    total = require_amount(sum(leg.amount_fen for leg in parts))
+    return Transfer(
+        transfer_id=require_reference(reference),
+        kind=TransferKind.PROFIT_SHARE,
+        operator_id=operator,
+        legs=(Leg(revenue_account_id(operator), -total), *parts),
+        reference=str(reference),
+        actor=require_text(actor, "actor", MAX_ACTOR_LENGTH),
+        posted_at=stored_instant(posted_at),
         details=details,
     )
 
