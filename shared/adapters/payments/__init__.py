@@ -1,0 +1,94 @@
+"""Payment provider adapters and the ``provider_for`` factory.
+
+Each provider is built once per container (its keys read once from Secrets Manager) and
+its SDK imported only when it is first used: ``wechatpayv3`` and ``alipay`` cost about
+0.4 and 0.6 of ``import boto3`` (DESIGN.md), and most invocations need neither.
+
+Environment (set by template.yaml): ``WECHATPAY_SECRET_ID``, ``ALIPAY_SECRET_ID``,
+``PAYMENT_NOTIFY_BASE_URL`` (the public base the providers call back:
+``{base}/payments/notify/{method}``), and locally ``SANDBOX_PAY_URL``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from shared.domain.errors import InvalidInput, UpstreamFailure
+from shared.domain.payments import PaymentMethod, PaymentProvider
+
+_providers: dict[PaymentMethod, PaymentProvider] = {}
+_secrets: dict[str, dict[str, str]] = {}
+_lock = threading.Lock()
+
+
+def provider_for(method: PaymentMethod) -> PaymentProvider:
+    """The provider for ``method``, built on first use and kept for the container's life.
+
+    Raises: InvalidInput (the wallet is not a provider: it pays with ledger holds),
+    UpstreamFailure (its secret or URL is missing or unreadable).
+    """
+    with _lock:
+        provider = _providers.get(method)
+        if provider is None:
+            provider = _build(method, os.environ, read_secret)
+            _providers[method] = provider
+        return provider
+
+
+def reset_providers() -> None:
+    """Forget built providers and cached secrets (tests; a rotated key in a warm container)."""
+    with _lock:
+        _providers.clear()
+        _secrets.clear()
+
+
+def _build(
+    method: PaymentMethod,
+    environ: Mapping[str, str],
+    secret: Callable[[str], dict[str, str]],
+) -> PaymentProvider:
+    del secret
+    if method is PaymentMethod.SANDBOX:
+        from .sandbox import SandboxPaymentProvider
+
+        return SandboxPaymentProvider(_required(environ, "SANDBOX_PAY_URL"))
+    if method in (PaymentMethod.WECHAT, PaymentMethod.ALIPAY):
+        # TODO(#5): the WeChat Pay and Alipay adapters land in the next commits.
+        from shared.domain.errors import FeatureUnavailable
+
+        raise FeatureUnavailable("provider adapter not yet available", method=method)
+    raise InvalidInput("the wallet pays with ledger holds, not through a provider", method=method)
+
+
+def _required(environ: Mapping[str, str], name: str) -> str:
+    value = environ.get(name, "")
+    if not value:
+        raise UpstreamFailure("payment provider not configured", setting=name)
+    return value
+
+
+def read_secret(secret_id: str) -> dict[str, str]:
+    """A provider's JSON secret from Secrets Manager, read once per container; never logged.
+
+    Raises: UpstreamFailure.
+    """
+    cached = _secrets.get(secret_id)
+    if cached is not None:
+        return cached
+    import boto3
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        answer: Any = boto3.client("secretsmanager").get_secret_value(SecretId=secret_id)
+        values = json.loads(answer["SecretString"])
+    except (BotoCoreError, ClientError, KeyError, ValueError) as exc:
+        raise UpstreamFailure("payment secret unreadable", operation="GetSecretValue") from exc
+    if not isinstance(values, dict):
+        raise UpstreamFailure("payment secret is not a JSON object", operation="GetSecretValue")
+    secret = {str(k): str(v) for k, v in values.items()}
+    _secrets[secret_id] = secret
+    return secret
