@@ -482,3 +482,14 @@ def test_times_are_compared_as_instants_when_given_in_other_zones() -> None:
     shanghai = [reading(local(7, 30), 1_000), reading(local(9, 30), 11_000)]
 
     assert price_energy(TARIFF, utc) == price_energy(TARIFF, shanghai)
+
+
+def test_a_step_seen_at_the_window_end_is_discounted_when_consumed_inside_it() -> None:
+    readings = [reading(local(8), 0), reading(local(8, 30), 1_000), reading(local(8, 30), 1_500)]
+    ending = a_discount(DiscountKind.PERCENT_OFF_SERVICE, local(8), local(8, 30), percent_bp=10_000)
+    starting = a_discount(
+        DiscountKind.PERCENT_OFF_SERVICE, local(8, 30), local(9), percent_bp=10_000
+    )
+
+    assert price_energy(TARIFF, readings, ending).discount_fen == 120  # 1.5 kWh x 0.80
+    assert price_energy(TARIFF, readings, starting).discount_fen == 0
