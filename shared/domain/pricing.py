@@ -31,7 +31,7 @@ from fractions import Fraction
 from itertools import pairwise
 from typing import Any
 
-from shared.domain.clock import LOCAL_TZ
+from shared.domain.clock import LOCAL_TZ, to_wire
 from shared.domain.discounts import FULL_PERCENT_BP, Discount, DiscountKind
 from shared.domain.errors import InvalidInput, TariffMissing
 from shared.domain.sessions import register_energy_wh
@@ -42,6 +42,7 @@ MINUTES_PER_HOUR = 60
 BILLING_MINUTE = timedelta(minutes=1)
 # Longer than any real charge; bounds the work a wrong clock can cause.
 MAX_CHARGE_SPAN = timedelta(days=31)
+MIN_TIME_TARGET_S = 60
 MAX_TIME_TARGET_S = 24 * 3600
 MAX_AMOUNT_TARGET_FEN = 10_000_000
 MAX_ENERGY_TARGET_WH = 1_000_000
@@ -111,6 +112,20 @@ class CostLine:
     def amount_fen(self) -> int:
         return self.electricity_fen + self.service_fen
 
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready (workflow output, API): times RFC 3339 with ``Z``."""
+        line: dict[str, Any] = {
+            "period_kind": self.period_kind.value,
+            "starts_at": to_wire(self.starts_at),
+            "ends_at": to_wire(self.ends_at),
+            "energy_wh": self.energy_wh,
+            "electricity_fen": self.electricity_fen,
+            "service_fen": self.service_fen,
+        }
+        if self.band_max_power_w is not None:
+            line["band_max_power_w"] = self.band_max_power_w
+        return line
+
 
 @dataclass(frozen=True, slots=True)
 class Cost:
@@ -122,6 +137,17 @@ class Cost:
     service_fen: int
     discount_fen: int
     total_fen: int
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready (workflow output, API): integer fen and Wh, lines in time order."""
+        return {
+            "energy_wh": self.energy_wh,
+            "electricity_fen": self.electricity_fen,
+            "service_fen": self.service_fen,
+            "discount_fen": self.discount_fen,
+            "total_fen": self.total_fen,
+            "lines": [line.to_dict() for line in self.lines],
+        }
 
 
 ZERO_COST = Cost(
@@ -433,7 +459,7 @@ class ChargeTarget:
 
     def __post_init__(self) -> None:
         if not isinstance(self.mode, ChargeMode):
-            if self.mode not in set(ChargeMode):
+            if not isinstance(self.mode, str) or self.mode not in set(ChargeMode):
                 raise InvalidInput(f"mode must be one of {', '.join(ChargeMode)}", field="mode")
             object.__setattr__(self, "mode", ChargeMode(self.mode))
         if self.mode is ChargeMode.FULL:
@@ -443,7 +469,7 @@ class ChargeTarget:
         unit, high = _TARGET_LIMITS[self.mode]
         if self.value is None:
             raise InvalidInput(f"mode {self.mode} needs a value in {unit}", field="value")
-        low = MINUTES_PER_HOUR if self.mode is ChargeMode.TIME else 1
+        low = MIN_TIME_TARGET_S if self.mode is ChargeMode.TIME else 1
         _require_int(self.value, "value", low, high)
 
     def to_dict(self) -> dict[str, Any]:

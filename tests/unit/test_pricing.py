@@ -341,6 +341,8 @@ def test_percent_off_applies_to_minutes_starting_inside_the_window_when_priced_b
         (ChargeMode.ENERGY, True),
         (ChargeMode.FULL, 100),
         ("mileage", 10),
+        (["time"], 60),
+        (None, None),
     ],
 )
 def test_charge_target_is_refused_when_the_value_does_not_fit_the_mode(
@@ -493,3 +495,35 @@ def test_a_step_seen_at_the_window_end_is_discounted_when_consumed_inside_it() -
 
     assert price_energy(TARIFF, readings, ending).discount_fen == 120  # 1.5 kWh x 0.80
     assert price_energy(TARIFF, readings, starting).discount_fen == 0
+
+
+def test_cost_to_dict_is_json_ready_when_sent_to_the_workflow() -> None:
+    cost = price_time(TARIFF, local(7, 59), local(8, 1), [(local(7, 59), 100)])
+
+    assert cost.to_dict() == {
+        "energy_wh": 0,
+        "electricity_fen": 0,
+        "service_fen": 3,
+        "discount_fen": 0,
+        "total_fen": 3,
+        "lines": [
+            {
+                "period_kind": "flat",
+                "starts_at": "2026-11-01T23:59:00.000Z",
+                "ends_at": "2026-11-02T00:00:00.000Z",
+                "energy_wh": 0,
+                "electricity_fen": 0,
+                "service_fen": 2,
+                "band_max_power_w": 200,
+            },
+            {
+                "period_kind": "peak",
+                "starts_at": "2026-11-02T00:00:00.000Z",
+                "ends_at": "2026-11-02T00:01:00.000Z",
+                "energy_wh": 0,
+                "electricity_fen": 0,
+                "service_fen": 1,
+                "band_max_power_w": 200,
+            },
+        ],
+    }
