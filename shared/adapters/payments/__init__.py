@@ -51,12 +51,17 @@ def _build(
     environ: Mapping[str, str],
     secret: Callable[[str], dict[str, str]],
 ) -> PaymentProvider:
-    del secret
+    notify_base = environ.get("PAYMENT_NOTIFY_BASE_URL", "").rstrip("/")
     if method is PaymentMethod.SANDBOX:
         from .sandbox import SandboxPaymentProvider
 
         return SandboxPaymentProvider(_required(environ, "SANDBOX_PAY_URL"))
-    if method in (PaymentMethod.WECHAT, PaymentMethod.ALIPAY):
+    if method is PaymentMethod.WECHAT:
+        from .wechat import WeChatPayConfig, WeChatPayProvider
+
+        config = WeChatPayConfig.from_secret(secret(_required(environ, "WECHATPAY_SECRET_ID")))
+        return WeChatPayProvider(config, notify_url=f"{notify_base}/payments/notify/wechat")
+    if method is PaymentMethod.ALIPAY:
         # TODO(#5): the WeChat Pay and Alipay adapters land in the next commits.
         from shared.domain.errors import FeatureUnavailable
 
