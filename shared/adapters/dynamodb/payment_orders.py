@@ -1,0 +1,188 @@
+"""Payment orders on the LedgerTable: ``ORDER#{order_no}`` / ``ORDER`` (docs/data-model.md).
+
+One item per order, written whole by a PutItem conditional on the ``revision`` it was read
+at (``attribute_not_exists(pk)`` for a new order), so a workflow step and a payment
+notification racing on one order never both win: the loser re-reads and decides again.
+GSI1 ``OPERATOR#{op}#ORDERS`` / ``{created_at}#{order_no}`` lists an operator's orders.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import Any
+
+import boto3
+from botocore.exceptions import BotoCoreError, ClientError
+
+from shared.adapters.dynamodb.base_data_items import decode_item, encode_item
+from shared.domain.clock import from_wire, to_wire
+from shared.domain.errors import InvalidInput, UpstreamFailure
+from shared.domain.payment_orders import OrderState, PaymentOrder, SettleBasis
+from shared.domain.payments import PaymentMethod
+
+MAX_LIST = 100
+_ORDER_SK = "ORDER"
+
+
+def order_key(order_no: str) -> dict[str, Any]:
+    return {"pk": {"S": f"ORDER#{order_no}"}, "sk": {"S": _ORDER_SK}}
+
+
+def order_item(order: PaymentOrder) -> dict[str, Any]:
+    """The stored item of an order (plain values; ``encode_item`` makes it DynamoDB JSON)."""
+    item: dict[str, Any] = {
+        "pk": f"ORDER#{order.order_no}",
+        "sk": _ORDER_SK,
+        "gsi1pk": f"OPERATOR#{order.operator_id}#ORDERS",
+        "gsi1sk": f"{to_wire(order.created_at)}#{order.order_no}",
+        "kind": "payment_order",
+    }
+    for name in PaymentOrder.__slots__:
+        value = getattr(order, name)
+        if isinstance(value, tuple):
+            value = list(value)
+        elif isinstance(value, dict):
+            value = dict(value) if value else None
+        item[name] = value
+    return item
+
+
+def _time(value: Any) -> Any:
+    return None if value is None else from_wire(str(value))
+
+
+def _int(value: Any) -> int:
+    return int(value)
+
+
+def order_from(item: Mapping[str, Any]) -> PaymentOrder:
+    """Rebuild an order from its decoded item."""
+
+    def opt_str(name: str) -> str | None:
+        value = item.get(name)
+        return None if value is None else str(value)
+
+    target_value = item.get("target_value")
+    basis = item.get("settle_basis")
+    return PaymentOrder(
+        order_no=str(item["order_no"]),
+        operator_id=str(item["operator_id"]),
+        station_id=str(item["station_id"]),
+        pile_id=str(item["pile_id"]),
+        gun_no=_int(item["gun_no"]),
+        user_id=str(item["user_id"]),
+        payer_id=str(item["payer_id"]),
+        id_tag=str(item["id_tag"]),
+        method=PaymentMethod(str(item["method"])),
+        prepaid_fen=_int(item["prepaid_fen"]),
+        target_mode=str(item["target_mode"]),
+        target_value=None if target_value is None else _int(target_value),
+        tariff_id=str(item["tariff_id"]),
+        tariff_version=_int(item["tariff_version"]),
+        partner_share_bp=_int(item["partner_share_bp"]),
+        state=OrderState(str(item["state"])),
+        created_at=from_wire(str(item["created_at"])),
+        updated_at=from_wire(str(item["updated_at"])),
+        expires_at=from_wire(str(item["expires_at"])),
+        revision=_int(item.get("revision", 0)),
+        execution_arn=opt_str("execution_arn"),
+        client_params={str(k): str(v) for k, v in (item.get("client_params") or {}).items()},
+        pay_token=opt_str("pay_token"),
+        provider_txn_id=opt_str("provider_txn_id"),
+        paid_fen=_int(item.get("paid_fen", 0)),
+        paid_at=_time(item.get("paid_at")),
+        call_id=opt_str("call_id"),
+        session_id=opt_str("session_id"),
+        energy_wh=_int(item.get("energy_wh", 0)),
+        cost_fen=_int(item.get("cost_fen", 0)),
+        consumed_fen=_int(item.get("consumed_fen", 0)),
+        refund_fen=_int(item.get("refund_fen", 0)),
+        settle_basis=None if basis is None else SettleBasis(str(basis)),
+        settled_at=_time(item.get("settled_at")),
+        refunded_fen=_int(item.get("refunded_fen", 0)),
+        refund_status=opt_str("refund_status"),
+        partner_fen=_int(item.get("partner_fen", 0)),
+        platform_fen=_int(item.get("platform_fen", 0)),
+        share_status=opt_str("share_status"),
+        late_txn_id=opt_str("late_txn_id"),
+        late_fen=_int(item.get("late_fen", 0)),
+        late_refund_status=opt_str("late_refund_status"),
+        failure=opt_str("failure"),
+        steps=tuple(str(step) for step in item.get("steps") or ()),
+    )
+
+
+class DynamoPaymentOrders:
+    """``shared.services.payment_workflow.PaymentOrderStore`` on the LedgerTable."""
+
+    def __init__(self, table_name: str, client: Any | None = None) -> None:
+        self._table = table_name
+        self._client = client if client is not None else boto3.client("dynamodb")
+
+    def _put(self, order: PaymentOrder, condition: str, values: dict[str, Any] | None) -> bool:
+        kwargs: dict[str, Any] = {
+            "TableName": self._table,
+            "Item": encode_item(order_item(order)),
+            "ConditionExpression": condition,
+        }
+        if values:
+            kwargs["ExpressionAttributeValues"] = values
+        try:
+            self._client.put_item(**kwargs)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                return False
+            raise UpstreamFailure(
+                "the ledger table refused the order", operation="PutItem"
+            ) from exc
+        except BotoCoreError as exc:
+            raise UpstreamFailure("the ledger table did not answer", operation="PutItem") from exc
+        return True
+
+    def create(self, order: PaymentOrder) -> bool:
+        """Store a new order; False if its number exists. Raises: UpstreamFailure."""
+        return self._put(order, "attribute_not_exists(pk)", None)
+
+    def save(self, order: PaymentOrder) -> PaymentOrder | None:
+        """Store ``order`` if nobody saved it since it was read (at ``order.revision``).
+
+        Returns the order as saved (revision + 1), or None when another writer won.
+        Raises: UpstreamFailure.
+        """
+        saved = _with_revision(order, order.revision + 1)
+        condition = "revision = :expected"
+        values = {":expected": {"N": str(order.revision)}}
+        return saved if self._put(saved, condition, values) else None
+
+    def get(self, order_no: str) -> PaymentOrder | None:
+        """The order now (strongly consistent), or None. Raises: UpstreamFailure."""
+        try:
+            response = self._client.get_item(
+                TableName=self._table, Key=order_key(order_no), ConsistentRead=True
+            )
+        except (ClientError, BotoCoreError) as exc:
+            raise UpstreamFailure("the ledger table did not answer", operation="GetItem") from exc
+        raw = response.get("Item")
+        return order_from(decode_item(raw)) if raw else None
+
+    def list_for_operator(self, operator_id: str, *, limit: int = 50) -> list[PaymentOrder]:
+        """An operator's orders, newest first. Raises: InvalidInput, UpstreamFailure."""
+        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_LIST:
+            raise InvalidInput(f"limit must be 1..{MAX_LIST}", field="limit")
+        try:
+            response = self._client.query(
+                TableName=self._table,
+                IndexName="GSI1",
+                KeyConditionExpression="gsi1pk = :pk",
+                ExpressionAttributeValues={":pk": {"S": f"OPERATOR#{operator_id}#ORDERS"}},
+                ScanIndexForward=False,
+                Limit=limit,
+            )
+        except (ClientError, BotoCoreError) as exc:
+            raise UpstreamFailure("the ledger table did not answer", operation="Query") from exc
+        return [order_from(decode_item(raw)) for raw in response.get("Items", [])]
+
+
+def _with_revision(order: PaymentOrder, revision: int) -> PaymentOrder:
+    return replace(order, revision=revision)

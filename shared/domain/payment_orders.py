@@ -1,0 +1,574 @@
+"""Payment orders of paid charging sessions: states, transitions and money invariants (pure).
+
+One order per paid session (``order_no``), driven by the Step Functions workflow
+(``infra/statemachines/payment_session.asl.json``, docs/payment-workflow.md):
+
+    created --paid--> paid --remote start--> started --settle--> settled
+        --refund unused--> refunded --profit share--> completed
+    created --cancelled unpaid--> closed   (a payment arriving later is refunded in full)
+    paid / started / settled / refunded --compensation--> failed
+
+Money on an order, all integer fen: ``prepaid_fen`` is what the driver paid (or the wallet
+held); the settlement splits it once into ``consumed_fen`` (min(cost, prepaid)) and
+``refund_fen`` (the rest); ``refunded_fen`` is what went back; the profit share splits
+``consumed_fen`` into ``partner_fen`` + ``platform_fen``. Invariants at the end of every
+paid order: prepaid = consumed + refunded, consumed = partner + platform.
+
+The order keeps the tariff version and the station's partner share it started under, so a
+later change of either never reprices or resplits it. Every transition is a pure function
+returning a new order; the repository saves it conditionally on the ``revision`` it was
+read at, so two writers never both win. A transition asked again with the same facts
+answers the order unchanged (Step Functions retries, replayed notifications); the same step
+with other facts is a ``Conflict``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from shared.domain.errors import Conflict, InvalidInput
+from shared.domain.payments import PaymentMethod, check_order_no
+from shared.domain.pricing import ChargeTarget
+
+# A prepay is at most 1,000.00 yuan: far above any charge, a typo or an attack beyond it.
+MAX_PREPAID_FEN = 100_000
+# How long the driver has to pay (the workflow's WaitForPaid timeout is the same 15 minutes).
+PAY_WITHIN = timedelta(minutes=15)
+MAX_TOKEN_LENGTH = 2048
+MAX_REASON_LENGTH = 256
+_ID = re.compile(r"[A-Za-z0-9_.:\-]{1,64}")
+_ID_TAG = re.compile(r"[!-~]{1,20}")
+
+
+class OrderState(StrEnum):
+    CREATED = "created"
+    PAID = "paid"
+    STARTED = "started"
+    SETTLED = "settled"
+    REFUNDED = "refunded"
+    COMPLETED = "completed"
+    CLOSED = "closed"
+    FAILED = "failed"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self in (OrderState.COMPLETED, OrderState.CLOSED, OrderState.FAILED)
+
+    @property
+    def is_settled(self) -> bool:
+        """The prepay has been split into consumed and refund (never decided twice)."""
+        return self in (OrderState.SETTLED, OrderState.REFUNDED, OrderState.COMPLETED)
+
+
+class PaymentOutcome(StrEnum):
+    """What a verified "paid" notice did to its order."""
+
+    RECORDED = "recorded"  # first time: the order is paid now
+    REPEATED = "repeated"  # the same payment again: nothing changes
+    LATE = "late"  # the order was closed unpaid: the payment is refunded in full
+
+
+class SettleBasis(StrEnum):
+    SESSION_END = "session_end"  # the pile reported the end
+    SESSION_END_LOST = "session_end_lost"  # no end within 24 h: the last meter value counts
+    COMPENSATION = "compensation"  # a failure after the start: what was recorded counts
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentOrder:
+    """A paid session's order. ``revision`` counts saved changes (optimistic lock)."""
+
+    order_no: str
+    operator_id: str
+    station_id: str
+    pile_id: str
+    gun_no: int
+    user_id: str
+    payer_id: str
+    id_tag: str
+    method: PaymentMethod
+    prepaid_fen: int
+    target_mode: str
+    target_value: int | None
+    tariff_id: str
+    tariff_version: int
+    partner_share_bp: int
+    state: OrderState
+    created_at: datetime
+    updated_at: datetime
+    expires_at: datetime
+    revision: int = 0
+    execution_arn: str | None = None
+    client_params: dict[str, str] = field(default_factory=dict)
+    pay_token: str | None = None
+    provider_txn_id: str | None = None
+    paid_fen: int = 0
+    paid_at: datetime | None = None
+    call_id: str | None = None
+    session_id: str | None = None
+    energy_wh: int = 0
+    cost_fen: int = 0
+    consumed_fen: int = 0
+    refund_fen: int = 0
+    settle_basis: SettleBasis | None = None
+    settled_at: datetime | None = None
+    refunded_fen: int = 0
+    refund_status: str | None = None
+    partner_fen: int = 0
+    platform_fen: int = 0
+    share_status: str | None = None
+    late_txn_id: str | None = None
+    late_fen: int = 0
+    late_refund_status: str | None = None
+    failure: str | None = None
+    steps: tuple[str, ...] = ()
+
+    @property
+    def out_refund_no(self) -> str:
+        """The one refund of the unused part (stable: retries refund once)."""
+        return f"{self.order_no}-R1"
+
+    @property
+    def late_refund_no(self) -> str:
+        """The refund of a payment that arrived after the order was closed."""
+        return f"{self.order_no}-L1"
+
+    @property
+    def out_share_no(self) -> str:
+        return f"{self.order_no}-S1"
+
+    @property
+    def hold_id(self) -> str:
+        """The wallet hold that reserves the prepay while the pile charges."""
+        return f"prepay:{self.order_no}"
+
+    @property
+    def is_paid(self) -> bool:
+        return self.paid_fen > 0
+
+    @property
+    def is_wallet(self) -> bool:
+        return self.method is PaymentMethod.WALLET
+
+    def did(self, step: str) -> bool:
+        return step in self.steps
+
+
+# ---------------------------------------------------------------- validation
+
+
+def _require_id(value: object, name: str) -> str:
+    if not isinstance(value, str) or not _ID.fullmatch(value):
+        raise InvalidInput(f"{name} must be 1..64 letters, digits, _ . : -", field=name)
+    return value
+
+
+def _require_int(value: object, name: str, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise InvalidInput(f"{name} must be an integer in {low}..{high}", field=name)
+    return value
+
+
+def require_method(value: object) -> PaymentMethod:
+    if isinstance(value, str) and value in set(PaymentMethod):
+        return PaymentMethod(value)
+    allowed = ", ".join(m.value for m in PaymentMethod)
+    raise InvalidInput(f"method must be one of {allowed}", field="method")
+
+
+def _require_target(mode: object, value: object) -> tuple[str, int | None]:
+    target = ChargeTarget(mode, value)  # type: ignore[arg-type]
+    return target.mode.value, target.value
+
+
+def new_order(
+    *,
+    order_no: str,
+    operator_id: str,
+    station_id: str,
+    pile_id: str,
+    gun_no: int,
+    user_id: str,
+    payer_id: str,
+    id_tag: str,
+    method: object,
+    prepaid_fen: object,
+    target_mode: object,
+    target_value: object,
+    tariff_id: str,
+    tariff_version: int,
+    partner_share_bp: int,
+    now: datetime,
+) -> PaymentOrder:
+    """A fresh order waiting for its payment.
+
+    Raises:
+        InvalidInput: any field malformed or out of range (nothing is created).
+    """
+    check_order_no(order_no)
+    if not isinstance(id_tag, str) or not _ID_TAG.fullmatch(id_tag):
+        raise InvalidInput("id_tag must be 1..20 printable ASCII characters", field="id_tag")
+    if not isinstance(payer_id, str) or not 0 < len(payer_id) <= 128:
+        raise InvalidInput("payer_id must be 1..128 characters", field="payer_id")
+    mode, value = _require_target(target_mode, target_value)
+    if now.tzinfo is None:
+        raise InvalidInput("now must be aware", field="now")
+    return PaymentOrder(
+        order_no=order_no,
+        operator_id=_require_id(operator_id, "operator_id"),
+        station_id=_require_id(station_id, "station_id"),
+        pile_id=_require_id(pile_id, "pile_id"),
+        gun_no=_require_int(gun_no, "gun_no", 1, 999),
+        user_id=_require_id(user_id, "user_id"),
+        payer_id=payer_id,
+        id_tag=id_tag,
+        method=require_method(method),
+        prepaid_fen=_require_int(prepaid_fen, "prepaid_fen", 1, MAX_PREPAID_FEN),
+        target_mode=mode,
+        target_value=value,
+        tariff_id=_require_id(tariff_id, "tariff_id"),
+        tariff_version=_require_int(tariff_version, "tariff_version", 1, 999_999),
+        partner_share_bp=_require_int(partner_share_bp, "partner_share_bp", 0, 10_000),
+        state=OrderState.CREATED,
+        created_at=now,
+        updated_at=now,
+        expires_at=now + PAY_WITHIN,
+    )
+
+
+_REQUEST_FIELDS = (
+    "operator_id",
+    "station_id",
+    "pile_id",
+    "gun_no",
+    "user_id",
+    "payer_id",
+    "id_tag",
+    "method",
+    "prepaid_fen",
+    "target_mode",
+    "target_value",
+    "tariff_id",
+    "tariff_version",
+    "partner_share_bp",
+)
+
+
+def same_request(a: PaymentOrder, b: PaymentOrder) -> bool:
+    """Two orders asked for the same thing (a retried start request)."""
+    return all(getattr(a, key) == getattr(b, key) for key in _REQUEST_FIELDS)
+
+
+# ---------------------------------------------------------------- transitions
+
+
+def _done(order: PaymentOrder, step: str, now: datetime, **changes: object) -> PaymentOrder:
+    steps = order.steps if step in order.steps else (*order.steps, step)
+    return replace(order, steps=steps, updated_at=now, **changes)  # type: ignore[arg-type]
+
+
+def _refuse(order: PaymentOrder, action: str) -> Conflict:
+    return Conflict(
+        f"order is {order.state.value}: cannot {action}",
+        order_no=order.order_no,
+        state=order.state.value,
+    )
+
+
+def with_prepay(
+    order: PaymentOrder, *, execution_arn: str, client_params: dict[str, str], now: datetime
+) -> PaymentOrder:
+    """The provider order is open: what the mini-program needs to pay. Raises: Conflict."""
+    if order.did("create_prepay_order"):
+        return order
+    if order.state is not OrderState.CREATED:
+        raise _refuse(order, "open a prepay order")
+    return _done(
+        order,
+        "create_prepay_order",
+        now,
+        execution_arn=execution_arn,
+        client_params=dict(client_params),
+    )
+
+
+def with_pay_token(order: PaymentOrder, token: str, now: datetime) -> PaymentOrder:
+    """Remember the callback token of ``wait_for_paid`` (a retry overwrites it)."""
+    if not isinstance(token, str) or not 0 < len(token) <= MAX_TOKEN_LENGTH:
+        raise InvalidInput("task token must be 1..2048 characters", field="task_token")
+    if order.pay_token == token:
+        return order
+    return replace(order, pay_token=token, updated_at=now)
+
+
+def record_paid(
+    order: PaymentOrder,
+    *,
+    provider_txn_id: str,
+    amount_fen: int,
+    paid_at: datetime,
+    now: datetime,
+) -> tuple[PaymentOrder, PaymentOutcome]:
+    """Take a verified payment of the order once.
+
+    Raises:
+        Conflict: the amount is not the prepay, or another payment already paid the order.
+    """
+    if provider_txn_id in (order.provider_txn_id, order.late_txn_id):
+        return order, PaymentOutcome.REPEATED
+    if amount_fen != order.prepaid_fen:
+        raise Conflict(
+            "paid amount differs from the prepay",
+            order_no=order.order_no,
+            amount_fen=amount_fen,
+            prepaid_fen=order.prepaid_fen,
+        )
+    if order.state is OrderState.CREATED:
+        paid = _done(
+            order,
+            "paid",
+            now,
+            state=OrderState.PAID,
+            provider_txn_id=provider_txn_id,
+            paid_fen=amount_fen,
+            paid_at=paid_at,
+        )
+        return paid, PaymentOutcome.RECORDED
+    if not order.is_paid and order.late_txn_id is None and order.state.is_terminal:
+        late = replace(order, late_txn_id=provider_txn_id, late_fen=amount_fen, updated_at=now)
+        return late, PaymentOutcome.LATE
+    raise Conflict(
+        "order already paid by another payment",
+        order_no=order.order_no,
+        state=order.state.value,
+    )
+
+
+def record_wallet_hold(order: PaymentOrder, now: datetime) -> PaymentOrder:
+    """A wallet payment: the hold placed on the driver's wallet is the payment."""
+    if order.is_paid:
+        return order
+    if order.state is not OrderState.CREATED or not order.is_wallet:
+        raise _refuse(order, "hold the wallet")
+    return _done(
+        order,
+        "paid",
+        now,
+        state=OrderState.PAID,
+        provider_txn_id=order.hold_id,
+        paid_fen=order.prepaid_fen,
+        paid_at=now,
+    )
+
+
+def record_late_refund(order: PaymentOrder, status: str, now: datetime) -> PaymentOrder:
+    return replace(order, late_refund_status=status, updated_at=now)
+
+
+def record_started(order: PaymentOrder, call_id: str, now: datetime) -> PaymentOrder:
+    """The remote start went to the pile. Raises: Conflict unless paid."""
+    if order.did("remote_start"):
+        return order
+    if order.state is not OrderState.PAID:
+        raise _refuse(order, "start the pile")
+    return _done(order, "remote_start", now, state=OrderState.STARTED, call_id=call_id)
+
+
+def settle(
+    order: PaymentOrder,
+    *,
+    cost_fen: int,
+    consumed_fen: int,
+    energy_wh: int,
+    session_id: str | None,
+    basis: SettleBasis,
+    now: datetime,
+) -> PaymentOrder:
+    """Split the prepay once into consumed and refund (``consumed_fen`` from pricing's
+    ``settle``: min(cost, prepaid)). A second settlement answers the first.
+
+    Raises:
+        Conflict: not paid, or already closed/failed.
+        InvalidInput: amounts that break prepaid = consumed + refund.
+    """
+    if order.state.is_settled:
+        return order
+    if order.state not in (OrderState.PAID, OrderState.STARTED) or not order.is_paid:
+        raise _refuse(order, "settle")
+    _require_int(cost_fen, "cost_fen", 0, 1_000_000_000)
+    _require_int(energy_wh, "energy_wh", 0, 1_000_000_000)
+    if consumed_fen != min(cost_fen, order.prepaid_fen):
+        raise InvalidInput("consumed_fen must be min(cost, prepaid)", field="consumed_fen")
+    return _done(
+        order,
+        "settle_cost",
+        now,
+        state=OrderState.SETTLED,
+        cost_fen=cost_fen,
+        consumed_fen=consumed_fen,
+        refund_fen=order.prepaid_fen - consumed_fen,
+        energy_wh=energy_wh,
+        session_id=session_id or order.session_id,
+        settle_basis=basis,
+        settled_at=now,
+    )
+
+
+def record_refunded(order: PaymentOrder, status: str, now: datetime) -> PaymentOrder:
+    """The unused part went back (``status`` success/processing, ``none`` for 0 fen)."""
+    if order.state in (OrderState.REFUNDED, OrderState.COMPLETED, OrderState.FAILED):
+        return order
+    if order.state is not OrderState.SETTLED:
+        raise _refuse(order, "refund")
+    return _done(
+        order,
+        "refund_unused",
+        now,
+        state=OrderState.REFUNDED,
+        refunded_fen=order.refund_fen,
+        refund_status=status,
+    )
+
+
+def record_shared(
+    order: PaymentOrder, *, partner_fen: int, platform_fen: int, status: str, now: datetime
+) -> PaymentOrder:
+    """The consumed money is split: the order is complete.
+
+    Raises:
+        Conflict: not refunded yet.
+        InvalidInput: parts that do not sum to the consumed amount.
+    """
+    if order.state is OrderState.COMPLETED:
+        return order
+    if order.state is not OrderState.REFUNDED:
+        raise _refuse(order, "share the profit")
+    if partner_fen < 0 or platform_fen < 0 or partner_fen + platform_fen != order.consumed_fen:
+        raise InvalidInput("split parts must sum to the consumed amount", field="partner_fen")
+    return _done(
+        order,
+        "share_profit",
+        now,
+        state=OrderState.COMPLETED,
+        partner_fen=partner_fen,
+        platform_fen=platform_fen,
+        share_status=status,
+    )
+
+
+def close_unpaid(order: PaymentOrder, reason: str, now: datetime) -> PaymentOrder:
+    """Cancel an order nobody paid. Raises: Conflict once paid."""
+    if order.state is OrderState.CLOSED:
+        return order
+    if order.state is not OrderState.CREATED:
+        raise _refuse(order, "close unpaid")
+    return _done(
+        order,
+        "full_refund_or_cancel",
+        now,
+        state=OrderState.CLOSED,
+        failure=reason[:MAX_REASON_LENGTH],
+    )
+
+
+def fail_refunded(
+    order: PaymentOrder,
+    *,
+    reason: str,
+    partner_fen: int,
+    platform_fen: int,
+    share_status: str | None,
+    now: datetime,
+) -> PaymentOrder:
+    """Compensation done: the settled order's unused part is back and what was consumed is
+    split; the session failed. Raises: Conflict unless settled, InvalidInput on the parts."""
+    if order.state is OrderState.FAILED:
+        return order
+    if not order.state.is_settled or order.state is OrderState.COMPLETED:
+        raise _refuse(order, "fail")
+    if partner_fen + platform_fen != order.consumed_fen:
+        raise InvalidInput("split parts must sum to the consumed amount", field="partner_fen")
+    return _done(
+        order,
+        "full_refund_or_cancel",
+        now,
+        state=OrderState.FAILED,
+        refunded_fen=order.refund_fen,
+        refund_status=order.refund_status or "compensated",
+        partner_fen=partner_fen,
+        platform_fen=platform_fen,
+        share_status=share_status,
+        failure=reason[:MAX_REASON_LENGTH],
+    )
+
+
+# ---------------------------------------------------------------- invariants
+
+
+def money_problems(order: PaymentOrder) -> list[str]:
+    """Broken money invariants of an order (empty when it is sound).
+
+    Always: amounts never negative, refunded <= prepaid. Once settled: prepaid = consumed +
+    refund. At the end: completed/failed: prepaid = consumed + refunded and consumed =
+    partner + platform; closed: nothing consumed, a late payment refunded in full.
+    """
+    problems: list[str] = []
+    amounts = (
+        order.paid_fen,
+        order.consumed_fen,
+        order.refund_fen,
+        order.refunded_fen,
+        order.partner_fen,
+        order.platform_fen,
+    )
+    if any(amount < 0 for amount in amounts):
+        problems.append("negative amount")
+    if order.is_paid and order.paid_fen != order.prepaid_fen:
+        problems.append("paid != prepaid")
+    settled = order.state.is_settled or order.state is OrderState.FAILED
+    if settled and order.consumed_fen + order.refund_fen != order.prepaid_fen:
+        problems.append("prepaid != consumed + refund")
+    if order.state in (OrderState.COMPLETED, OrderState.FAILED):
+        if order.consumed_fen + order.refunded_fen != order.prepaid_fen:
+            problems.append("prepaid != consumed + refunded")
+        if order.partner_fen + order.platform_fen != order.consumed_fen:
+            problems.append("consumed != partner + platform")
+    if order.state is OrderState.CLOSED and (order.is_paid or order.consumed_fen):
+        problems.append("closed order holds money")
+    if order.late_txn_id is not None and order.late_refund_status is None:
+        problems.append("late payment not refunded")
+    return problems
+
+
+def new_order_no(now: datetime, random_hex: str) -> str:
+    """``PO`` + UTC yymmddHHMMSS + 12 hex: time-sortable, within the providers' 32."""
+    if not re.fullmatch(r"[0-9a-f]{12}", random_hex):
+        raise InvalidInput("random_hex must be 12 lowercase hex digits", field="random_hex")
+    return f"PO{now.strftime('%y%m%d%H%M%S')}{random_hex}"
+
+
+__all__ = [
+    "MAX_PREPAID_FEN",
+    "OrderState",
+    "PaymentOrder",
+    "PaymentOutcome",
+    "SettleBasis",
+    "close_unpaid",
+    "fail_refunded",
+    "money_problems",
+    "new_order",
+    "new_order_no",
+    "record_late_refund",
+    "record_paid",
+    "record_refunded",
+    "record_shared",
+    "record_started",
+    "record_wallet_hold",
+    "same_request",
+    "settle",
+    "with_pay_token",
+    "with_prepay",
+]

@@ -1,0 +1,884 @@
+"""The paid-session workflow's use cases: start, one function per Step Functions task,
+and the provider's "paid" notification (docs/payment-workflow.md).
+
+Each step loads the order, decides with a pure transition (``shared.domain.payment_orders``),
+performs its effects, each idempotent on a business reference (ledger transfer ids
+``payment:``/``prepay:``/``refund:``/``share:`` + order number, the provider's
+``out_refund_no``/``out_share_no``, the pile command per order), and saves the order
+conditionally on the revision it read. A retried step (Step Functions retries a task with
+the same input) therefore finds its decision stored and repeats only no-op effects.
+
+Decisions that depend on things that can change (the cost from meter values) are saved
+BEFORE their effects, so a retry re-applies the same amounts instead of new ones.
+
+Ledger (docs/ledger.md, accounts of the order's operator):
+- provider payment: top-up of ``driver:{user}`` from ``clearing:{method}`` (``payment:``),
+  then a hold of the prepay (``prepay:``) whose counter account is ``revenue``;
+- wallet payment: the hold alone is the payment;
+- settlement: capture the consumed part to revenue (release the hold when nothing was
+  consumed); for a provider payment the unused part goes back to ``clearing:{method}``
+  (``refund:``) in the same step, so the freed money never sits spendable in the wallet
+  across a state transition; the provider refund follows in ``refund_unused``;
+- profit share: ``revenue`` -> ``partner:{station}`` + ``platform`` (``share:``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from shared.domain.clock import Clock, to_wire
+from shared.domain.errors import (
+    Conflict,
+    InsufficientBalance,
+    InvalidInput,
+    NotFound,
+    UpstreamFailure,
+    WalletFrozen,
+)
+from shared.domain.ledger import (
+    TransferDetails,
+    driver_wallet_id,
+    hold_transfer,
+    profit_share_transfer,
+    refund_transfer,
+    revenue_account_id,
+    top_up_transfer,
+)
+from shared.domain.payment_orders import (
+    OrderState,
+    PaymentOrder,
+    PaymentOutcome,
+    SettleBasis,
+    close_unpaid,
+    fail_refunded,
+    new_order,
+    record_late_refund,
+    record_paid,
+    record_refunded,
+    record_shared,
+    record_started,
+    record_wallet_hold,
+    same_request,
+    settle,
+    with_pay_token,
+    with_prepay,
+)
+from shared.domain.payments import (
+    NotificationRejected,
+    PaymentMethod,
+    PaymentProvider,
+    PrepayRequest,
+    RefundRequest,
+    ShareRequest,
+    ensure_notice_matches,
+)
+from shared.domain.piles import Pile
+from shared.domain.pricing import MeterReading, price_energy, require_tariff, split_profit
+from shared.domain.pricing import settle as settle_prepay
+from shared.domain.stations import Station
+from shared.domain.tariffs import Tariff
+from shared.observability import logger
+from shared.services.wallets import LedgerRepository, capture_hold, open_wallet, release_hold
+from shared.services.workflow_ports import WorkflowResumer
+
+ACTOR = "payment-workflow"
+MAX_SAVE_ATTEMPTS = 8
+STEPS = (
+    "create_prepay_order",
+    "wait_for_paid",
+    "remote_start",
+    "wait_for_session_end",
+    "settle_cost",
+    "refund_unused",
+    "share_profit",
+    "full_refund_or_cancel",
+)
+
+
+# ---------------------------------------------------------------- ports
+
+
+class PaymentOrderStore(Protocol):
+    def create(self, order: PaymentOrder) -> bool:
+        """Store a new order; False if the number exists. Raises: UpstreamFailure."""
+
+    def save(self, order: PaymentOrder) -> PaymentOrder | None:
+        """Save if unchanged since read at ``order.revision``; the saved order or None."""
+
+    def get(self, order_no: str) -> PaymentOrder | None:
+        """The order now (strongly consistent). Raises: UpstreamFailure."""
+
+
+class ChargeFacts(Protocol):
+    """What the pile side knows of a paid charge (``paid_charging.ChargeOutcome``)."""
+
+    @property
+    def started(self) -> bool: ...
+    @property
+    def session_id(self) -> str | None: ...
+    @property
+    def energy_wh(self) -> int: ...
+    @property
+    def readings(self) -> tuple[MeterReading, ...]: ...
+    @property
+    def tariff_id(self) -> str | None: ...
+    @property
+    def tariff_version(self) -> int | None: ...
+
+
+class PileCharging(Protocol):
+    """The pile side of a paid session (``shared.services.paid_charging``)."""
+
+    def begin(self, order: PaymentOrder, now: datetime) -> str:
+        """Send the remote start once per order; the call id.
+
+        Raises: Conflict (gun offline/busy/faulted), UpstreamFailure.
+        """
+
+    def await_end(self, order_no: str, task_token: str, now: datetime) -> None:
+        """Keep the callback token; resume it at once if the session already ended."""
+
+    def outcome(self, order_no: str) -> ChargeFacts:
+        """The charge as recorded so far. Raises: NotFound, UpstreamFailure."""
+
+
+class PaymentBaseData(Protocol):
+    def station(self, station_id: str) -> Station | None: ...
+    def pile(self, pile_id: str) -> Pile | None: ...
+    def tariff(self, tariff_id: str) -> Tariff | None:
+        """The tariff's current version, or None."""
+
+    def tariff_version(self, tariff_id: str, version: int) -> Tariff | None: ...
+
+
+class WorkflowStarter(Protocol):
+    def start(self, name: str, execution_input: dict[str, Any]) -> str:
+        """Start (or find) the execution named ``name``; its ARN. Raises: UpstreamFailure."""
+
+
+@dataclass(frozen=True)
+class PaymentPorts:
+    orders: PaymentOrderStore
+    ledger: LedgerRepository
+    providers: Callable[[PaymentMethod], PaymentProvider]
+    charging: PileCharging
+    base_data: PaymentBaseData
+    resumer: WorkflowResumer
+    clock: Clock
+    starter: WorkflowStarter | None = None
+
+
+# ---------------------------------------------------------------- order plumbing
+
+
+def _load(ports: PaymentPorts, order_no: str) -> PaymentOrder:
+    order = ports.orders.get(order_no)
+    if order is None:
+        raise NotFound("payment order not found", kind="payment_order", id=order_no)
+    return order
+
+
+def _update(
+    ports: PaymentPorts, order_no: str, change: Callable[[PaymentOrder], PaymentOrder]
+) -> PaymentOrder:
+    """Apply ``change`` to the order as stored now and save it; re-decide on a lost race."""
+    for _ in range(MAX_SAVE_ATTEMPTS):
+        order = _load(ports, order_no)
+        changed = change(order)
+        if changed == order:
+            return order
+        saved = ports.orders.save(changed)
+        if saved is not None:
+            return saved
+    raise UpstreamFailure("payment order too contended", order_no=order_no)
+
+
+def _wallet(order: PaymentOrder) -> str:
+    return driver_wallet_id(order.user_id)
+
+
+def _details(order: PaymentOrder, transaction_type: str | None = None) -> TransferDetails:
+    return TransferDetails(
+        order_no=order.order_no,
+        user_id=order.user_id,
+        pile_id=order.pile_id,
+        transaction_type=transaction_type,
+    )
+
+
+def _provider(ports: PaymentPorts, order: PaymentOrder) -> PaymentProvider:
+    return ports.providers(order.method)
+
+
+def paid_output(order: PaymentOrder) -> dict[str, Any]:
+    """What ``wait_for_paid`` resumes with (``$.results.wait_for_paid``)."""
+    return {
+        "order_no": order.order_no,
+        "method": order.method.value,
+        "provider_txn_id": order.provider_txn_id,
+        "paid_fen": order.paid_fen,
+        "paid_at": None if order.paid_at is None else to_wire(order.paid_at),
+    }
+
+
+# ---------------------------------------------------------------- start
+
+
+@dataclass(frozen=True)
+class PaidSessionRequest:
+    """What the driver API asks for; ``order_no`` is minted by the caller once per request
+    (``payment_orders.new_order_no``) so a retried request names the same order."""
+
+    order_no: str
+    operator_id: str
+    station_id: str
+    pile_id: str
+    gun_no: int
+    user_id: str
+    payer_id: str
+    id_tag: str
+    method: str
+    prepaid_fen: int
+    target_mode: str
+    target_value: int | None
+
+
+def start_paid_session(ports: PaymentPorts, request: PaidSessionRequest) -> PaymentOrder:
+    """Create the order (once) and start its workflow execution, named by the order number.
+
+    A repeat of the same request answers the same order (and starts nothing new).
+
+    Raises:
+        InvalidInput: a malformed request; nothing is created.
+        NotFound: the station, pile or tariff is not the operator's.
+        Conflict: the order number is taken by another request, or the driver's wallet is
+            another operator's.
+        InsufficientBalance, WalletFrozen: a wallet payment the wallet cannot cover.
+        UpstreamFailure: the table or Step Functions failed (the same request is safe to repeat).
+    """
+    if ports.starter is None:
+        raise UpstreamFailure("no workflow starter configured")
+    now = ports.clock()
+    station = ports.base_data.station(request.station_id)
+    if station is None or station.operator_id != request.operator_id:
+        raise NotFound("station not found", kind="station", id=request.station_id)
+    pile = ports.base_data.pile(request.pile_id)
+    if (
+        pile is None
+        or pile.operator_id != request.operator_id
+        or (pile.station_id != station.station_id)
+    ):
+        raise NotFound("pile not found", kind="pile", id=request.pile_id)
+    if not isinstance(request.gun_no, int) or not 1 <= request.gun_no <= pile.gun_count:
+        raise InvalidInput("gun_no is not a gun of the pile", field="gun_no")
+    if station.tariff_id is None:
+        raise NotFound("the station has no tariff", kind="tariff", id=station.station_id)
+    tariff = ports.base_data.tariff(station.tariff_id)
+    if tariff is None or tariff.operator_id != request.operator_id:
+        raise NotFound("tariff not found", kind="tariff", id=station.tariff_id)
+    order = new_order(
+        order_no=request.order_no,
+        operator_id=request.operator_id,
+        station_id=request.station_id,
+        pile_id=request.pile_id,
+        gun_no=request.gun_no,
+        user_id=request.user_id,
+        payer_id=request.payer_id,
+        id_tag=request.id_tag,
+        method=request.method,
+        prepaid_fen=request.prepaid_fen,
+        target_mode=request.target_mode,
+        target_value=request.target_value,
+        tariff_id=tariff.tariff_id,
+        tariff_version=tariff.version,
+        partner_share_bp=station.partner_share_bp,
+        now=now,
+    )
+    wallet = open_wallet(
+        ports.ledger,
+        account_id=_wallet(order),
+        operator_id=order.operator_id,
+        owner=order.user_id,
+        clock=ports.clock,
+    )
+    if wallet.is_frozen:
+        raise WalletFrozen("wallet is frozen", account_id=wallet.account_id)
+    if order.is_wallet and wallet.available_fen < order.prepaid_fen:
+        raise InsufficientBalance(
+            "insufficient balance",
+            account_id=wallet.account_id,
+            available_fen=wallet.available_fen,
+            requested_fen=order.prepaid_fen,
+        )
+    if not ports.orders.create(order):
+        stored = _load(ports, order.order_no)
+        if not same_request(stored, order):
+            raise Conflict("order number already used", order_no=order.order_no)
+        order = stored
+    arn = ports.starter.start(
+        order.order_no,
+        {
+            "order_no": order.order_no,
+            "operator_id": order.operator_id,
+            "method": order.method.value,
+            "prepaid_fen": order.prepaid_fen,
+        },
+    )
+    logger.info(
+        "paid session started",
+        extra={"order_no": order.order_no, "method": order.method.value, "execution_arn": arn},
+    )
+    return order
+
+
+def get_order(ports: PaymentPorts, order_no: str, *, user_id: str | None = None) -> PaymentOrder:
+    """An order (a driver sees only their own). Raises: NotFound."""
+    order = _load(ports, order_no)
+    if user_id is not None and order.user_id != user_id:
+        raise NotFound("payment order not found", kind="payment_order", id=order_no)
+    return order
+
+
+# ---------------------------------------------------------------- ledger effects
+
+
+def _post(ports: PaymentPorts, transfer: Any) -> None:
+    result = ports.ledger.post_transfer(transfer)
+    if result.is_new:
+        logger.info(
+            "payment transfer posted",
+            extra={
+                "transfer_id": transfer.transfer_id,
+                "transfer_kind": str(transfer.kind),
+                "amount_fen": transfer.amount_fen,
+            },
+        )
+
+
+def _hold_prepay(ports: PaymentPorts, order: PaymentOrder) -> None:
+    _post(
+        ports,
+        hold_transfer(
+            account_id=_wallet(order),
+            operator_id=order.operator_id,
+            amount_fen=order.prepaid_fen,
+            reference=order.hold_id,
+            actor=ACTOR,
+            posted_at=ports.clock(),
+            counter_account_id=revenue_account_id(order.operator_id),
+            details=_details(order),
+        ),
+    )
+
+
+def _take_payment(ports: PaymentPorts, order: PaymentOrder) -> None:
+    """Provider money in: top-up of the driver's wallet, then the prepay hold."""
+    _post(
+        ports,
+        top_up_transfer(
+            account_id=_wallet(order),
+            operator_id=order.operator_id,
+            amount_fen=order.prepaid_fen,
+            reference=f"payment:{order.order_no}",
+            method=order.method.value,
+            actor=ACTOR,
+            posted_at=ports.clock(),
+            details=_details(order, "prepay"),
+        ),
+    )
+    _hold_prepay(ports, order)
+
+
+def _hold_exists(ports: PaymentPorts, order: PaymentOrder) -> bool:
+    return ports.ledger.get_transfer(order.hold_id) is not None
+
+
+def _refund_to_route(ports: PaymentPorts, order: PaymentOrder, amount: int, out_no: str) -> None:
+    _post(
+        ports,
+        refund_transfer(
+            account_id=_wallet(order),
+            operator_id=order.operator_id,
+            amount_fen=amount,
+            reference=f"refund:{out_no}",
+            method=order.method.value,
+            actor=ACTOR,
+            posted_at=ports.clock(),
+            details=_details(order, "refund"),
+        ),
+    )
+
+
+def _settle_ledger(ports: PaymentPorts, order: PaymentOrder) -> None:
+    """Resolve the prepay hold as settled (capture consumed / release) and, for a provider
+    payment, move the unused part back to the method's clearing account. Idempotent."""
+    if order.consumed_fen > 0:
+        capture_hold(
+            ports.ledger,
+            hold_id=order.hold_id,
+            amount_fen=order.consumed_fen,
+            actor=ACTOR,
+            clock=ports.clock,
+        )
+    else:
+        release_hold(ports.ledger, hold_id=order.hold_id, actor=ACTOR, clock=ports.clock)
+    if not order.is_wallet and order.refund_fen > 0:
+        _refund_to_route(ports, order, order.refund_fen, order.out_refund_no)
+
+
+def _split_ledger(ports: PaymentPorts, order: PaymentOrder) -> tuple[int, int]:
+    split = split_profit(order.consumed_fen, order.partner_share_bp)
+    if order.consumed_fen > 0:
+        _post(
+            ports,
+            profit_share_transfer(
+                operator_id=order.operator_id,
+                station_id=order.station_id,
+                partner_fen=split.partner_fen,
+                platform_fen=split.platform_fen,
+                reference=f"share:{order.order_no}",
+                actor=ACTOR,
+                posted_at=ports.clock(),
+                details=_details(order, "profit_share"),
+            ),
+        )
+    return split.partner_fen, split.platform_fen
+
+
+def _provider_refund(ports: PaymentPorts, order: PaymentOrder) -> str:
+    """Send the unused part back by the original route; the refund status."""
+    if order.refund_fen == 0:
+        return "none"
+    if order.is_wallet:
+        return "released"
+    result = _provider(ports, order).refund(
+        RefundRequest(
+            order_no=order.order_no,
+            out_refund_no=order.out_refund_no,
+            refund_fen=order.refund_fen,
+            total_fen=order.prepaid_fen,
+            reason="unused prepay",
+        )
+    )
+    return result.status
+
+
+def _provider_share(ports: PaymentPorts, order: PaymentOrder) -> str:
+    """Settle the provider side of the split: release the consumed funds to the operator,
+    who owes the partner its ledger share (the partner's receiver account at the provider is
+    not part of base data yet, so nothing is routed to it directly)."""
+    if order.is_wallet or order.consumed_fen == 0 or order.provider_txn_id is None:
+        return "ledger"
+    result = _provider(ports, order).share_profit(
+        ShareRequest(
+            order_no=order.order_no,
+            out_share_no=order.out_share_no,
+            provider_txn_id=order.provider_txn_id,
+            receivers=(),
+            unfreeze_rest=True,
+        )
+    )
+    return result.status
+
+
+# ---------------------------------------------------------------- task steps
+
+
+def create_prepay_order(ports: PaymentPorts, order_no: str, execution: str) -> dict[str, Any]:
+    """Open the provider order (or hold the wallet) for the execution's order.
+
+    Raises: NotFound, Conflict (no longer open), InsufficientBalance/WalletFrozen (wallet),
+        UpstreamFailure (provider or table; retried by the workflow).
+    """
+    order = _load(ports, order_no)
+    if order.did("create_prepay_order"):
+        return _summary(order)
+    if order.state is not OrderState.CREATED:
+        raise Conflict("order is no longer open", order_no=order_no, state=order.state.value)
+    params: dict[str, str] = {}
+    if order.is_wallet:
+        _hold_prepay(ports, order)
+    else:
+        ticket = _provider(ports, order).create_prepay(
+            PrepayRequest(
+                order_no=order.order_no,
+                amount_fen=order.prepaid_fen,
+                description="charging prepay",
+                payer_id=order.payer_id,
+                expires_at=order.expires_at,
+            )
+        )
+        params = dict(ticket.client_params)
+
+    def change(current: PaymentOrder) -> PaymentOrder:
+        opened = with_prepay(
+            current, execution_arn=execution, client_params=params, now=ports.clock()
+        )
+        return record_wallet_hold(opened, ports.clock()) if opened.is_wallet else opened
+
+    return _summary(_update(ports, order_no, change))
+
+
+def wait_for_paid(ports: PaymentPorts, order_no: str, task_token: str) -> dict[str, Any]:
+    """Keep the callback token; resume at once when the order is already paid."""
+    order = _update(ports, order_no, lambda o: with_pay_token(o, task_token, ports.clock()))
+    if order.is_paid:
+        ports.resumer.succeed(task_token, paid_output(order))
+    return {"order_no": order_no, "is_paid": order.is_paid}
+
+
+def remote_start(ports: PaymentPorts, order_no: str) -> dict[str, Any]:
+    """Send the remote start. Raises: Conflict (not paid, gun unavailable), UpstreamFailure."""
+    order = _load(ports, order_no)
+    if not order.did("remote_start"):
+        if order.state is not OrderState.PAID:
+            raise Conflict("order is not paid", order_no=order_no, state=order.state.value)
+        call_id = ports.charging.begin(order, ports.clock())
+        order = _update(ports, order_no, lambda o: record_started(o, call_id, ports.clock()))
+    return {"order_no": order_no, "call_id": order.call_id}
+
+
+def wait_for_session_end(ports: PaymentPorts, order_no: str, task_token: str) -> dict[str, Any]:
+    """Hand the callback token to the pile side (resumed on the session's end)."""
+    ports.charging.await_end(order_no, task_token, ports.clock())
+    return {"order_no": order_no}
+
+
+def _cost_of(ports: PaymentPorts, order: PaymentOrder) -> tuple[int, int, str | None]:
+    """The cost (fen), energy (Wh) and session of what the pile recorded so far."""
+    try:
+        facts = ports.charging.outcome(order.order_no)
+    except NotFound:
+        # No remote start was ever recorded for the order: nothing can have been consumed.
+        return 0, 0, None
+    if not facts.started or len(facts.readings) < 2:
+        return 0, 0, facts.session_id
+    tariff_id = facts.tariff_id or order.tariff_id
+    version = facts.tariff_version or order.tariff_version
+    tariff = require_tariff(ports.base_data.tariff_version(tariff_id, version), tariff_id, version)
+    cost = price_energy(tariff, facts.readings)
+    return cost.total_fen, cost.energy_wh, facts.session_id
+
+
+def _settle_order(ports: PaymentPorts, order_no: str, basis: SettleBasis) -> PaymentOrder:
+    order = _load(ports, order_no)
+    if not order.state.is_settled and order.state is not OrderState.FAILED:
+        cost_fen, energy_wh, session_id = _cost_of(ports, order)
+        settlement = settle_prepay(order.prepaid_fen, cost_fen)
+
+        def change(current: PaymentOrder) -> PaymentOrder:
+            return settle(
+                current,
+                cost_fen=cost_fen,
+                consumed_fen=settlement.consumed_fen,
+                energy_wh=energy_wh,
+                session_id=session_id,
+                basis=basis,
+                now=ports.clock(),
+            )
+
+        order = _update(ports, order_no, change)
+    _settle_ledger(ports, order)
+    return order
+
+
+def settle_cost(ports: PaymentPorts, order_no: str, state: Mapping[str, Any]) -> dict[str, Any]:
+    """Price the charge with the tariff version it started under and settle the prepay.
+
+    Raises: Conflict (not started), TariffMissing, UpstreamFailure.
+    """
+    order = _load(ports, order_no)
+    if order.state is not OrderState.STARTED and not order.state.is_settled:
+        raise Conflict("order has not started", order_no=order_no, state=order.state.value)
+    basis = SettleBasis.SESSION_END_LOST if "session_end_lost" in state else SettleBasis.SESSION_END
+    order = _settle_order(ports, order_no, basis)
+    return {
+        "order_no": order_no,
+        "cost_fen": order.cost_fen,
+        "consumed_fen": order.consumed_fen,
+        "refund_fen": order.refund_fen,
+        "energy_wh": order.energy_wh,
+    }
+
+
+def refund_unused(ports: PaymentPorts, order_no: str) -> dict[str, Any]:
+    """Refund prepaid minus consumed by the original route (once, ``{order_no}-R1``).
+
+    Raises: Conflict (not settled), UpstreamFailure (provider; retried).
+    """
+    order = _load(ports, order_no)
+    if order.state is OrderState.SETTLED:
+        status = _provider_refund(ports, order)
+        order = _update(ports, order_no, lambda o: record_refunded(o, status, ports.clock()))
+    elif order.state not in (OrderState.REFUNDED, OrderState.COMPLETED):
+        raise Conflict("order is not settled", order_no=order_no, state=order.state.value)
+    return {
+        "order_no": order_no,
+        "refunded_fen": order.refunded_fen,
+        "refund_status": order.refund_status,
+    }
+
+
+def share_profit(ports: PaymentPorts, order_no: str) -> dict[str, Any]:
+    """Split the consumed amount at the station's partner share; the order completes.
+
+    Raises: Conflict (not refunded), UpstreamFailure (provider; retried).
+    """
+    order = _load(ports, order_no)
+    if order.state is OrderState.REFUNDED:
+        partner_fen, platform_fen = _split_ledger(ports, order)
+        status = _provider_share(ports, order)
+
+        def change(current: PaymentOrder) -> PaymentOrder:
+            return record_shared(
+                current,
+                partner_fen=partner_fen,
+                platform_fen=platform_fen,
+                status=status,
+                now=ports.clock(),
+            )
+
+        order = _update(ports, order_no, change)
+    elif order.state is not OrderState.COMPLETED:
+        raise Conflict("order is not refunded", order_no=order_no, state=order.state.value)
+    logger.info(
+        "paid session completed",
+        extra={
+            "order_no": order_no,
+            "consumed_fen": order.consumed_fen,
+            "refunded_fen": order.refunded_fen,
+        },
+    )
+    return {
+        "order_no": order_no,
+        "partner_fen": order.partner_fen,
+        "platform_fen": order.platform_fen,
+        "share_status": order.share_status,
+    }
+
+
+def _reason(state: Mapping[str, Any]) -> str:
+    error = state.get("error")
+    if isinstance(error, Mapping):
+        return str(error.get("Error") or "failed")
+    return "failed"
+
+
+def full_refund_or_cancel(
+    ports: PaymentPorts, order_no: str, state: Mapping[str, Any]
+) -> dict[str, Any]:
+    """Compensation: close an unpaid order; otherwise settle what the pile recorded (nothing
+    when it never started), refund the rest by the original route, split what was consumed.
+
+    Raises: UpstreamFailure (retried by the workflow, then an operator reconciles).
+    """
+    reason = _reason(state)
+    order = _load(ports, order_no)
+    if order.state is OrderState.CREATED:
+        order = _update(
+            ports,
+            order_no,
+            lambda o: (
+                close_unpaid(o, reason, ports.clock()) if o.state is OrderState.CREATED else o
+            ),
+        )
+    if order.state is OrderState.CLOSED:
+        _after_close(ports, order)
+        return _summary(order)
+    if order.state in (OrderState.COMPLETED, OrderState.FAILED):
+        return _summary(order)
+    order = _settle_order(ports, order_no, SettleBasis.COMPENSATION)
+    status = order.refund_status
+    if order.state is OrderState.SETTLED:
+        status = _provider_refund(ports, order)
+    partner_fen, platform_fen = _split_ledger(ports, order)
+    share_status = order.share_status
+    if share_status is None:
+        try:
+            share_status = _provider_share(ports, order)
+        except UpstreamFailure:
+            # The money is split in the ledger; the provider-side release is left to the
+            # operator (the daily reconciliation lists the order).
+            share_status = "provider_failed"
+
+    order = _update(
+        ports,
+        order_no,
+        lambda o: _compensated(
+            o,
+            reason=reason,
+            refund_status=status,
+            partner_fen=partner_fen,
+            platform_fen=platform_fen,
+            share_status=share_status,
+            ports=ports,
+        ),
+    )
+    logger.warning(
+        "paid session compensated",
+        extra={"order_no": order_no, "reason": reason, "refunded_fen": order.refunded_fen},
+    )
+    return _summary(order)
+
+
+def _compensated(
+    order: PaymentOrder,
+    *,
+    reason: str,
+    refund_status: str | None,
+    partner_fen: int,
+    platform_fen: int,
+    share_status: str,
+    ports: PaymentPorts,
+) -> PaymentOrder:
+    if order.state.is_terminal:
+        return order
+    if order.state is OrderState.SETTLED:
+        order = record_refunded(order, refund_status or "none", ports.clock())
+    return fail_refunded(
+        order,
+        reason=reason,
+        partner_fen=partner_fen,
+        platform_fen=platform_fen,
+        share_status=share_status,
+        now=ports.clock(),
+    )
+
+
+def _after_close(ports: PaymentPorts, order: PaymentOrder) -> None:
+    """An order closed unpaid: no hold may stay, and the provider order is closed."""
+    if order.is_wallet:
+        if _hold_exists(ports, order):
+            release_hold(ports.ledger, hold_id=order.hold_id, actor=ACTOR, clock=ports.clock)
+        return
+    try:
+        _provider(ports, order).close_order(order.order_no)
+    except Conflict:
+        # Paid at the provider meanwhile: its notification finds the order closed and
+        # refunds the payment in full.
+        logger.info("closed order was paid at the provider", extra={"order_no": order.order_no})
+
+
+def _summary(order: PaymentOrder) -> dict[str, Any]:
+    return {
+        "order_no": order.order_no,
+        "state": order.state.value,
+        "prepaid_fen": order.prepaid_fen,
+        "consumed_fen": order.consumed_fen,
+        "refunded_fen": order.refunded_fen,
+    }
+
+
+# ---------------------------------------------------------------- notifications
+
+
+def record_payment_notice(
+    ports: PaymentPorts, method: PaymentMethod, headers: Mapping[str, str], body: bytes
+) -> tuple[int, dict[str, str], str]:
+    """Verify a provider's "paid" notification and take the payment once; answer the
+    provider's ack. A replay changes nothing; a payment of a closed order is refunded in
+    full.
+
+    Raises:
+        NotificationRejected: not authentic (401) or not an open order's payment (400);
+            nothing changed.
+        Conflict: the order was already paid by another payment (the provider retries;
+            an operator reconciles).
+        UpstreamFailure: a table or the provider failed (the provider retries).
+    """
+    if method is PaymentMethod.WALLET:
+        raise NotificationRejected(400, "unknown_provider")
+    provider = ports.providers(method)
+    notice = provider.verify_notification(headers, body, ports.clock())
+    order = ports.orders.get(notice.order_no)
+    if order is None:
+        raise NotificationRejected(400, "unknown_order")
+    if order.method is not method:
+        raise NotificationRejected(400, "method_mismatch")
+    ensure_notice_matches(notice, order_no=order.order_no, amount_fen=order.prepaid_fen)
+    for _ in range(MAX_SAVE_ATTEMPTS):
+        order = _load(ports, notice.order_no)
+        changed, outcome = record_paid(
+            order,
+            provider_txn_id=notice.provider_txn_id,
+            amount_fen=notice.amount_fen,
+            paid_at=notice.paid_at,
+            now=ports.clock(),
+        )
+        if outcome is PaymentOutcome.RECORDED:
+            _take_payment(ports, changed)
+        saved = changed if changed == order else ports.orders.save(changed)
+        if saved is None:
+            continue
+        if outcome is PaymentOutcome.LATE or saved.late_txn_id == notice.provider_txn_id:
+            _refund_late(ports, saved)
+        elif saved.pay_token is not None and saved.state is OrderState.PAID:
+            ports.resumer.succeed(saved.pay_token, paid_output(saved))
+        logger.info(
+            "payment notice taken",
+            extra={"order_no": saved.order_no, "outcome": outcome.value},
+        )
+        return provider.notification_ack()
+    raise UpstreamFailure("payment order too contended", order_no=notice.order_no)
+
+
+def _refund_late(ports: PaymentPorts, order: PaymentOrder) -> None:
+    """A payment that arrived after the order closed goes back in full (``{order_no}-L1``)."""
+    if order.late_refund_status is not None:
+        return
+    _take_payment(ports, order)
+    release_hold(ports.ledger, hold_id=order.hold_id, actor=ACTOR, clock=ports.clock)
+    _refund_to_route(ports, order, order.late_fen, order.late_refund_no)
+    result = _provider(ports, order).refund(
+        RefundRequest(
+            order_no=order.order_no,
+            out_refund_no=order.late_refund_no,
+            refund_fen=order.late_fen,
+            total_fen=order.late_fen,
+            reason="order closed before payment",
+        )
+    )
+    _update(ports, order.order_no, lambda o: record_late_refund(o, result.status, ports.clock()))
+    logger.warning(
+        "late payment refunded", extra={"order_no": order.order_no, "amount_fen": order.late_fen}
+    )
+
+
+# ---------------------------------------------------------------- task dispatch
+
+
+def run_step(ports: PaymentPorts, event: Mapping[str, Any]) -> dict[str, Any]:
+    """Run one workflow task from its Step Functions event
+    (``{"step", "execution", "state": {..., "order_no"}, "task_token"?}``).
+
+    Raises: InvalidInput (malformed event), and whatever the step raises.
+    """
+    step = event.get("step")
+    state = event.get("state")
+    execution = event.get("execution")
+    if step not in STEPS or not isinstance(state, Mapping) or not isinstance(execution, str):
+        raise InvalidInput("not a payment workflow task", field="step")
+    order_no = state.get("order_no")
+    if not isinstance(order_no, str):
+        raise InvalidInput("the execution input names no order", field="order_no")
+    token = event.get("task_token")
+    if step in ("wait_for_paid", "wait_for_session_end") and not isinstance(token, str):
+        raise InvalidInput("a callback step needs its task token", field="task_token")
+    if step == "create_prepay_order":
+        return create_prepay_order(ports, order_no, execution)
+    if step == "wait_for_paid":
+        return wait_for_paid(ports, order_no, str(token))
+    if step == "remote_start":
+        return remote_start(ports, order_no)
+    if step == "wait_for_session_end":
+        return wait_for_session_end(ports, order_no, str(token))
+    if step == "settle_cost":
+        return settle_cost(ports, order_no, state)
+    if step == "refund_unused":
+        return refund_unused(ports, order_no)
+    if step == "share_profit":
+        return share_profit(ports, order_no)
+    return full_refund_or_cancel(ports, order_no, state)
