@@ -315,7 +315,7 @@ class LocalStack:
         front.add_routes(front_app)
         for app, port in ((door_app, settings.ws_port), (front_app, settings.http_port)):
             runner = web.AppRunner(
-                app, access_log=None, handle_signals=False, shutdown_timeout=10.0
+                app, access_log=None, handle_signals=False, shutdown_timeout=3.0
             )
             await runner.setup()
             self._runners.append(runner)

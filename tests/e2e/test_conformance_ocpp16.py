@@ -212,6 +212,210 @@ def test_TC_064_data_transfer_to_a_central_system(pile: Pile) -> None:
     assert answer.status in ("Rejected", "UnknownMessageId", "UnknownVendorId")
 
 
+# -- Core: charging sessions ---------------------------------------------------------------------
+
+
+def _start(connector_id: int, id_tag: str, meter_start: int, offset_s: float = 0.0) -> Any:
+    return call.StartTransaction(
+        connector_id=connector_id,
+        id_tag=id_tag,
+        meter_start=meter_start,
+        timestamp=wire_now(offset_s),
+    )
+
+
+def _stop(
+    transaction_id: int,
+    meter_stop: int,
+    *,
+    id_tag: str | None = None,
+    reason: str | None = None,
+    offset_s: float = 0.0,
+) -> Any:
+    return call.StopTransaction(
+        transaction_id=transaction_id,
+        meter_stop=meter_stop,
+        timestamp=wire_now(offset_s),
+        id_tag=id_tag,
+        reason=reason,
+    )
+
+
+def _meter(connector_id: int, transaction_id: int, wh: int, offset_s: float = 0.0) -> Any:
+    return call.MeterValues(
+        connector_id=connector_id,
+        transaction_id=transaction_id,
+        meter_value=[
+            {
+                "timestamp": wire_now(offset_s),
+                "sampled_value": [
+                    {
+                        "value": str(wh),
+                        "measurand": "Energy.Active.Import.Register",
+                        "unit": "Wh",
+                        "context": "Sample.Periodic",
+                    },
+                    {"value": "7200", "measurand": "Power.Active.Import", "unit": "W"},
+                ],
+            }
+        ],
+    )
+
+
+def _charging(pile: Pile, card: str, meter_start: int = 1_000) -> int:
+    """Reusable state Charging on gun 1: Preparing, Authorize, StartTransaction, Charging."""
+    pile.call(_status(1, "Preparing"))
+    assert pile.call(call.Authorize(id_tag=card)).id_tag_info["status"] == "Accepted"
+    started = pile.call(_start(1, card, meter_start))
+    assert started.id_tag_info["status"] == "Accepted"
+    assert started.transaction_id > 0
+    pile.call(_status(1, "Charging"))
+    return int(started.transaction_id)
+
+
+def test_TC_003_regular_charging_session_plugin_first(
+    local_stack: RunningStack, pile: Pile, tenant: Tenant
+) -> None:
+    card = tenant.new_card()
+
+    pile.call(_status(1, "Preparing"))
+    authorized = pile.call(call.Authorize(id_tag=card))
+    started = pile.call(_start(1, card, 2_000))
+    pile.call(_status(1, "Charging"))
+
+    assert authorized.id_tag_info["status"] == "Accepted"
+    assert started.id_tag_info["status"] == "Accepted"
+    assert started.transaction_id > 0
+    assert tenant.gun(pile.pile_id, 1)["status"] == "Charging"
+    session = tenant.session_of(pile.pile_id, started.transaction_id)
+    assert (session["status"], session["gun_no"], session["id_tag"]) == ("active", 1, card)
+
+
+def test_TC_004_1_regular_charging_session_identification_first(
+    local_stack: RunningStack, pile: Pile, tenant: Tenant
+) -> None:
+    card = tenant.new_card()
+
+    authorized = pile.call(call.Authorize(id_tag=card))
+    started = pile.call(_start(1, card, 0))
+    pile.call(_status(1, "Charging"))
+
+    assert authorized.id_tag_info["status"] == "Accepted"
+    assert started.id_tag_info["status"] == "Accepted"
+    assert started.transaction_id > 0
+    assert tenant.session_of(pile.pile_id, started.transaction_id)["status"] == "active"
+
+
+def test_TC_005_1_ev_side_disconnected_stop_transaction_and_unlock(
+    local_stack: RunningStack, pile: Pile, tenant: Tenant
+) -> None:
+    card = tenant.new_card()
+    transaction_id = _charging(pile, card, meter_start=5_000)
+
+    pile.call(_meter(1, transaction_id, 5_400))
+    pile.call(_status(1, "SuspendedEV"))
+    stopped = pile.call(_stop(transaction_id, 5_750, id_tag=card, reason="EVDisconnected"))
+    pile.call(_status(1, "Finishing"))
+    pile.call(_status(1, "Available"))
+
+    assert stopped.id_tag_info["status"] == "Accepted"
+    session = tenant.session_of(pile.pile_id, transaction_id)
+    assert (session["status"], session["energy_wh"]) == ("completed", 750)
+    assert session["stop_reason"] == "EVDisconnected"
+    assert tenant.gun(pile.pile_id, 1)["status"] == "Available"
+
+
+def test_TC_007_regular_start_charging_session_cached_id(
+    local_stack: RunningStack, pile: Pile, tenant: Tenant
+) -> None:
+    card = tenant.new_card()
+
+    pile.call(_status(1, "Preparing"))
+    started = pile.call(_start(1, card, 0))  # no Authorize: the pile knew the card
+    pile.call(_status(1, "Charging"))
+
+    assert started.id_tag_info["status"] == "Accepted"
+    assert started.transaction_id > 0
+
+
+def test_TC_032_1_power_failure_boot_stop_transactions(
+    local_stack: RunningStack, tenant: Tenant
+) -> None:
+    card = tenant.new_card()
+    pile_id = tenant.new_pile(V16)
+    with Pile(local_stack, pile_id, V16) as before_power_loss:
+        assert before_power_loss.call(BOOT).status == "Accepted"
+        transaction_id = _charging(before_power_loss, card, meter_start=10_000)
+        before_power_loss.call(_meter(1, transaction_id, 10_300))
+
+    with Pile(local_stack, pile_id, V16) as after_power_loss:
+        boot = after_power_loss.call(BOOT)
+        after_power_loss.call(_status(0, "Available"))
+        after_power_loss.call(_status(1, "Finishing"))
+        after_power_loss.call(_status(2, "Available"))
+        stopped = after_power_loss.call(
+            _stop(transaction_id, 10_300, id_tag=card, reason="PowerLoss")
+        )
+
+    assert boot.status == "Accepted"
+    assert stopped.id_tag_info["status"] == "Accepted"
+    session = tenant.session_of(pile_id, transaction_id)
+    assert (session["status"], session["energy_wh"], session["stop_reason"]) == (
+        "completed",
+        300,
+        "PowerLoss",
+    )
+
+
+def test_TC_037_1_offline_start_transaction_valid_id_tag(
+    local_stack: RunningStack, pile: Pile, tenant: Tenant
+) -> None:
+    card = tenant.new_card()
+    four_hours_ago = -4 * 3600
+
+    started = pile.call(_start(1, card, 0, offset_s=four_hours_ago))
+    pile.call(_status(1, "Charging", timestamp=wire_now(four_hours_ago)))
+
+    assert started.id_tag_info["status"] == "Accepted"
+    assert started.transaction_id > 0
+    session = tenant.session_of(pile.pile_id, started.transaction_id)
+    assert _parse(session["started_at"]) < datetime.now(UTC) - timedelta(hours=3)
+
+
+def test_TC_037_3_offline_start_transaction_invalid_id_tag(
+    local_stack: RunningStack, pile: Pile, tenant: Tenant
+) -> None:
+    unknown_tag = "NOT-A-CARD-0037"
+    four_hours_ago = -4 * 3600
+
+    started = pile.call(_start(1, unknown_tag, 100, offset_s=four_hours_ago))
+    pile.call(_status(1, "Charging", timestamp=wire_now(four_hours_ago)))
+    stopped = pile.call(
+        _stop(started.transaction_id, 180, id_tag=unknown_tag, reason="DeAuthorized")
+    )
+    pile.call(_status(1, "Finishing"))
+
+    assert started.id_tag_info["status"] == "Invalid"
+    assert started.transaction_id > 0  # the pile still gets an id to stop the session with
+    assert stopped.id_tag_info["status"] == "Invalid"
+    session = tenant.session_of(pile.pile_id, started.transaction_id)
+    assert (session["status"], session["energy_wh"]) == ("completed", 80)
+
+
+def test_TC_039_offline_transaction(local_stack: RunningStack, pile: Pile, tenant: Tenant) -> None:
+    card = tenant.new_card()
+
+    started = pile.call(_start(1, card, 20_000, offset_s=-4 * 3600))
+    stopped = pile.call(
+        _stop(started.transaction_id, 27_500, id_tag=card, reason="Local", offset_s=-3 * 3600)
+    )
+
+    assert started.id_tag_info["status"] == "Accepted"
+    assert stopped.id_tag_info["status"] == "Accepted"
+    session = tenant.session_of(pile.pile_id, started.transaction_id)
+    assert (session["status"], session["energy_wh"]) == ("completed", 7_500)
+
+
 # -- Core and the other profiles: commands from the operator API -------------------------------
 
 
@@ -749,6 +953,222 @@ def test_command_to_an_offline_pile_delivered_when_it_boots(
     assert boot.status == "Accepted"
     assert request == {"connector_id": 2}
     assert (command["status"], command["response"]) == ("answered", {"status": "Unlocked"})
+
+
+def test_TC_010_remote_start_charging_session_cable_plugged_in_first(
+    local_stack: RunningStack, pile: Pile, tenant: Tenant
+) -> None:
+    card = tenant.new_card()
+    pile.call(_status(1, "Preparing"))
+
+    call_id = tenant.command(pile.pile_id, "POST", "remote-start", {"gun_no": 1, "id_tag": card})
+    request = pile.expect("RemoteStartTransaction")
+    answer = _answered(tenant, pile, call_id)
+    authorized = pile.call(call.Authorize(id_tag=card))
+    started = pile.call(_start(1, card, 0))
+    pile.call(_status(1, "Charging"))
+
+    assert (request["connector_id"], request["id_tag"]) == (1, card)
+    assert answer == {"status": "Accepted"}
+    assert authorized.id_tag_info["status"] == "Accepted"
+    assert started.id_tag_info["status"] == "Accepted" and started.transaction_id > 0
+    assert tenant.session_of(pile.pile_id, started.transaction_id)["status"] == "active"
+
+
+def test_TC_011_1_remote_start_charging_session_remote_start_first(
+    local_stack: RunningStack, pile: Pile, tenant: Tenant
+) -> None:
+    card = tenant.new_card()
+
+    call_id = tenant.command(pile.pile_id, "POST", "remote-start", {"gun_no": 1, "id_tag": card})
+    pile.expect("RemoteStartTransaction")
+    answer = _answered(tenant, pile, call_id)
+    authorized = pile.call(call.Authorize(id_tag=card))
+    pile.call(_status(1, "Preparing"))
+    started = pile.call(_start(1, card, 0))
+    pile.call(_status(1, "Charging"))
+
+    assert answer == {"status": "Accepted"}
+    assert authorized.id_tag_info["status"] == "Accepted"
+    assert started.id_tag_info["status"] == "Accepted" and started.transaction_id > 0
+
+
+def test_TC_012_remote_stop_charging_session(
+    local_stack: RunningStack, pile: Pile, tenant: Tenant
+) -> None:
+    card = tenant.new_card()
+    transaction_id = _charging(pile, card, meter_start=3_000)
+    session = tenant.session_of(pile.pile_id, transaction_id)
+
+    call_id = tenant.command(
+        pile.pile_id, "POST", "remote-stop", {"session_id": session["session_id"]}
+    )
+    request = pile.expect("RemoteStopTransaction")
+    answer = _answered(tenant, pile, call_id)
+    stopped = pile.call(_stop(transaction_id, 3_900, id_tag=card, reason="Remote"))
+    pile.call(_status(1, "Finishing"))
+    pile.call(_status(1, "Available"))
+
+    assert request == {"transaction_id": transaction_id}
+    assert answer == {"status": "Accepted"}
+    assert stopped.id_tag_info["status"] == "Accepted"
+    stored = tenant.session_of(pile.pile_id, transaction_id)
+    assert (stored["status"], stored["energy_wh"], stored["stop_reason"]) == (
+        "completed",
+        900,
+        "Remote",
+    )
+
+
+def test_TC_018_1_unlock_connector_with_charging_session(
+    local_stack: RunningStack, pile: Pile, tenant: Tenant
+) -> None:
+    card = tenant.new_card()
+    transaction_id = _charging(pile, card)
+
+    call_id = tenant.command(pile.pile_id, "POST", "unlock", {"gun_no": 1})
+    pile.expect("UnlockConnector")
+    answer = _answered(tenant, pile, call_id)
+    pile.call(_status(1, "Finishing"))
+    stopped = pile.call(_stop(transaction_id, 1_250, id_tag=card, reason="UnlockCommand"))
+    pile.call(_status(1, "Available"))
+
+    assert answer == {"status": "Unlocked"}
+    assert stopped.id_tag_info["status"] == "Accepted"
+    stored = tenant.session_of(pile.pile_id, transaction_id)
+    assert (stored["status"], stored["stop_reason"]) == ("completed", "UnlockCommand")
+
+
+def test_TC_028_remote_stop_transaction_rejected(
+    local_stack: RunningStack, pile: Pile, tenant: Tenant
+) -> None:
+    transaction_id = _charging(pile, tenant.new_card())
+    pile.replies["RemoteStopTransaction"] = result16.RemoteStopTransaction(status="Rejected")
+
+    call_id = tenant.command(
+        pile.pile_id, "POST", "remote-stop", {"ocpp_transaction_id": str(transaction_id + 1000)}
+    )  # a transaction the pile does not have
+    request = pile.expect("RemoteStopTransaction")
+
+    assert request == {"transaction_id": transaction_id + 1000}
+    assert _answered(tenant, pile, call_id) == {"status": "Rejected"}
+    assert tenant.session_of(pile.pile_id, transaction_id)["status"] == "active"
+
+
+def test_TC_046_reservation_of_a_connector_transaction(
+    local_stack: RunningStack, pile: Pile, tenant: Tenant
+) -> None:
+    card = tenant.new_card()
+
+    call_id, reservation = _reserve(pile, tenant, card)
+    answer = _answered(tenant, pile, call_id)
+    pile.call(_status(1, "Reserved"))
+    started = pile.call(
+        call.StartTransaction(
+            connector_id=1,
+            id_tag=card,
+            meter_start=0,
+            timestamp=wire_now(),
+            reservation_id=reservation["reservation_id"],
+        )
+    )
+    pile.call(_status(1, "Charging"))
+
+    assert answer == {"status": "Accepted"}
+    assert started.id_tag_info["status"] == "Accepted" and started.transaction_id > 0
+    assert tenant.session_of(pile.pile_id, started.transaction_id)["id_tag"] == card
+
+
+def test_TC_054_trigger_message(local_stack: RunningStack, pile: Pile, tenant: Tenant) -> None:
+    triggered = []
+    for body, message in (
+        (
+            {"message": "MeterValues", "gun_no": 1},
+            call.MeterValues(
+                connector_id=1,
+                meter_value=[
+                    {
+                        "timestamp": wire_now(),
+                        "sampled_value": [
+                            {
+                                "value": "1500",
+                                "measurand": "Energy.Active.Import.Register",
+                                "unit": "Wh",
+                                "context": "Trigger",
+                            }
+                        ],
+                    }
+                ],
+            ),
+        ),
+        ({"message": "Heartbeat"}, call.Heartbeat()),
+        ({"message": "StatusNotification", "gun_no": 1}, _status(1, "Available")),
+        (
+            {"message": "DiagnosticsStatusNotification"},
+            call.DiagnosticsStatusNotification(status="Idle"),
+        ),
+        ({"message": "FirmwareStatusNotification"}, call.FirmwareStatusNotification(status="Idle")),
+    ):
+        call_id = tenant.command(pile.pile_id, "POST", "trigger", body)
+        request = pile.expect("TriggerMessage")
+        assert _answered(tenant, pile, call_id) == {"status": "Accepted"}
+        triggered.append((request["requested_message"], pile.call(message)))
+
+    assert [name for name, _ in triggered] == [
+        "MeterValues",
+        "Heartbeat",
+        "StatusNotification",
+        "DiagnosticsStatusNotification",
+        "FirmwareStatusNotification",
+    ]
+    assert triggered[1][1].current_time
+
+
+def test_TC_057_central_smart_charging_tx_profile(
+    local_stack: RunningStack, pile: Pile, tenant: Tenant
+) -> None:
+    transaction_id = _charging(pile, tenant.new_card())
+    profile = {**_profile("tx", 57, 6_000), "ocpp_transaction_id": str(transaction_id)}
+
+    call_id = tenant.command(
+        pile.pile_id, "PUT", "charging-profiles", {"gun_no": 1, "profile": profile}
+    )
+    request = pile.expect("SetChargingProfile")
+
+    sent = request["cs_charging_profiles"]
+    assert (sent["charging_profile_purpose"], sent["transaction_id"]) == (
+        "TxProfile",
+        transaction_id,
+    )
+    assert _answered(tenant, pile, call_id) == {"status": "Accepted"}
+
+
+def test_TC_059_remote_start_transaction_with_charging_profile(
+    local_stack: RunningStack, pile: Pile, tenant: Tenant
+) -> None:
+    card = tenant.new_card()
+    profile = _profile("tx", 59, 6_000)
+    profile.pop("valid_from")
+    profile.pop("valid_to")
+
+    call_id = tenant.command(
+        pile.pile_id,
+        "POST",
+        "remote-start",
+        {"gun_no": 1, "id_tag": card, "charging_profile": profile},
+    )
+    request = pile.expect("RemoteStartTransaction")
+    answer = _answered(tenant, pile, call_id)
+    authorized = pile.call(call.Authorize(id_tag=card))
+    pile.call(_status(1, "Preparing"))
+    started = pile.call(_start(1, card, 0))
+    pile.call(_status(1, "Charging"))
+
+    assert request["charging_profile"]["charging_profile_purpose"] == "TxProfile"
+    assert request["charging_profile"]["charging_profile_id"] == 59
+    assert answer == {"status": "Accepted"}
+    assert authorized.id_tag_info["status"] == "Accepted"
+    assert started.id_tag_info["status"] == "Accepted"
 
 
 # -- Security profile 1: HTTP Basic authentication, sub-protocol negotiation ---------------------

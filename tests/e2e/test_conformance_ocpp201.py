@@ -40,6 +40,7 @@ from tests.e2e.conformance_support import (
     faults_of,
     pile_events_of,
     refusal_status,
+    unique,
     wire_now,
 )
 from tests.e2e.conftest import RunningStack
@@ -599,6 +600,703 @@ def test_TC_G_03_TC_G_04_TC_G_05_TC_G_06_change_availability(
 
 
 # -- E. Transactions, J. Meter values (and the F, G, B, C cases with a transaction) ----------------
+
+
+def _register(wh: int, context: str = "Sample.Periodic", signed: bool = False) -> dict[str, Any]:
+    value: dict[str, Any] = {
+        "value": wh,
+        "measurand": "Energy.Active.Import.Register",
+        "unit_of_measure": {"unit": "Wh"},
+        "context": context,
+    }
+    if signed:
+        value["signed_meter_value"] = {
+            "signed_meter_data": "U0lHTkVELU1FVEVSLURBVEE=",
+            "signing_method": "ECDSA-secp256r1-SHA256",
+            "encoding_method": "OCMF",
+            "public_key": "UFVCTElDLUtFWQ==",
+        }
+    return value
+
+
+class Transaction:
+    """One transaction of a station: TransactionEvents with consecutive seqNos."""
+
+    def __init__(self, station: Pile, evse_id: int = 1, transaction_id: str | None = None) -> None:
+        self.station = station
+        self.evse_id = evse_id
+        self.transaction_id = transaction_id or unique("tx")
+        self.seq_no = 0
+
+    def event(
+        self,
+        event_type: str,
+        trigger_reason: str,
+        *,
+        charging_state: str | None = None,
+        stopped_reason: str | None = None,
+        remote_start_id: int | None = None,
+        id_token: dict[str, str] | None = None,
+        wh: int | None = None,
+        context: str = "Sample.Periodic",
+        signed: bool = False,
+        with_evse: bool = True,
+        offset_s: float = 0.0,
+    ) -> Any:
+        info: dict[str, Any] = {"transaction_id": self.transaction_id}
+        for name, value in (
+            ("charging_state", charging_state),
+            ("stopped_reason", stopped_reason),
+            ("remote_start_id", remote_start_id),
+        ):
+            if value is not None:
+                info[name] = value
+        payload = call.TransactionEvent(
+            event_type=event_type,
+            timestamp=wire_now(offset_s),
+            trigger_reason=trigger_reason,
+            seq_no=self.seq_no,
+            transaction_info=info,
+            evse={"id": self.evse_id, "connector_id": 1} if with_evse else None,
+            id_token=id_token,
+            meter_value=(
+                [
+                    {
+                        "timestamp": wire_now(offset_s),
+                        "sampled_value": [_register(wh, context, signed)],
+                    }
+                ]
+                if wh is not None
+                else None
+            ),
+        )
+        self.seq_no += 1
+        return self.station.call(payload)
+
+    def started(self, trigger_reason: str, **kwargs: Any) -> Any:
+        return self.event("Started", trigger_reason, **kwargs)
+
+    def updated(self, trigger_reason: str, **kwargs: Any) -> Any:
+        return self.event("Updated", trigger_reason, **kwargs)
+
+    def ended(self, trigger_reason: str, stopped_reason: str, **kwargs: Any) -> Any:
+        return self.event(
+            "Ended", trigger_reason, stopped_reason=stopped_reason, charging_state="Idle", **kwargs
+        )
+
+
+def _energy_transfer_started(station: Pile, card: str, wh: int = 1_000) -> Transaction:
+    """Reusable state EnergyTransferStarted: authorized, connected, charging on EVSE 1."""
+    assert station.call(call.Authorize(id_token=_token(card))).id_token_info["status"] == "Accepted"
+    station.call(_status(1, "Occupied"))
+    transaction = Transaction(station)
+    started = transaction.started(
+        "Authorized",
+        charging_state="EVConnected",
+        id_token=_token(card),
+        wh=wh,
+        context="Transaction.Begin",
+    )
+    assert started.id_token_info["status"] == "Accepted"
+    transaction.updated("ChargingStateChanged", charging_state="Charging")
+    return transaction
+
+
+def _stored(tenant: Tenant, transaction: Transaction) -> dict[str, Any]:
+    return tenant.session_of(transaction.station.pile_id, transaction.transaction_id)
+
+
+def test_TC_E_01_start_transaction_options_power_path_closed(
+    local_stack: RunningStack, station: Pile, tenant: Tenant
+) -> None:
+    card = tenant.new_card()
+    station.call(call.Authorize(id_token=_token(card)))
+    station.call(_status(1, "Occupied"))
+    transaction = Transaction(station)
+
+    started = transaction.started(
+        "ChargingStateChanged", charging_state="Charging", id_token=_token(card), wh=0
+    )
+
+    assert started.id_token_info["status"] == "Accepted"
+    stored = _stored(tenant, transaction)
+    assert (stored["status"], stored["gun_no"], stored["id_tag"]) == ("active", 1, card)
+
+
+def test_TC_E_02_start_transaction_options_energy_transfer(
+    local_stack: RunningStack, station: Pile, tenant: Tenant
+) -> None:
+    card = tenant.new_card()
+    station.call(call.Authorize(id_token=_token(card)))
+    station.call(_status(1, "Occupied"))
+    transaction = Transaction(station)
+
+    started = transaction.started(
+        "ChargingStateChanged",
+        charging_state="Charging",
+        id_token=_token(card),
+        wh=300,
+        context="Transaction.Begin",
+    )
+
+    assert started.id_token_info["status"] == "Accepted"
+    assert _stored(tenant, transaction)["status"] == "active"
+
+
+def test_TC_E_03_local_start_transaction_cable_plugin_first_success(
+    local_stack: RunningStack, station: Pile, tenant: Tenant
+) -> None:
+    card = tenant.new_card()
+    station.call(_status(1, "Occupied"))
+    transaction = Transaction(station)
+
+    plugged = transaction.started("CablePluggedIn", charging_state="EVConnected")
+    authorized = station.call(call.Authorize(id_token=_token(card)))
+    updated = transaction.updated("Authorized", id_token=_token(card))
+    charging = transaction.updated("ChargingStateChanged", charging_state="Charging")
+
+    assert dataclasses.asdict(plugged)["id_token_info"] is None
+    assert authorized.id_token_info["status"] == "Accepted"
+    assert updated.id_token_info["status"] == "Accepted"
+    assert charging.id_token_info is None
+    assert _stored(tenant, transaction)["status"] == "active"
+
+
+def test_TC_E_04_local_start_transaction_authorization_first_success(
+    local_stack: RunningStack, station: Pile, tenant: Tenant
+) -> None:
+    transaction = _energy_transfer_started(station, tenant.new_card())
+
+    assert _stored(tenant, transaction)["status"] == "active"
+    assert tenant.gun(station.pile_id, 1)["status"] == "Occupied"
+
+
+@pytest.mark.parametrize(
+    ("case", "trigger", "stopped_reason", "with_token"),
+    [
+        ("TC_E_07 local stop", "StopAuthorized", "Local", True),
+        ("TC_E_14 EV disconnected, station side", "EVCommunicationLost", "EVDisconnected", False),
+        ("TC_E_15 stop authorized, local", "StopAuthorized", "Local", True),
+        ("TC_E_17 deauthorized, EV side", "EVCommunicationLost", "EVDisconnected", False),
+        ("TC_E_19 parking bay unoccupied", "EVDeparted", "Local", False),
+        ("TC_E_20 EV disconnected, EV side", "EVCommunicationLost", "EVDisconnected", False),
+    ],
+)
+def test_TC_E_07_TC_E_14_TC_E_15_TC_E_17_TC_E_19_TC_E_20_stop_transaction_options(
+    local_stack: RunningStack,
+    station: Pile,
+    tenant: Tenant,
+    case: str,
+    trigger: str,
+    stopped_reason: str,
+    with_token: bool,
+) -> None:
+    card = tenant.new_card()
+    transaction = _energy_transfer_started(station, card, wh=40_000)
+
+    transaction.updated("MeterValuePeriodic", charging_state="Charging", wh=41_000)
+    ended = transaction.ended(
+        trigger,
+        stopped_reason,
+        id_token=_token(card) if with_token else None,
+        wh=42_500,
+        context="Transaction.End",
+    )
+    station.call(_status(1, "Available"))
+
+    if with_token:
+        assert ended.id_token_info["status"] == "Accepted", case
+    stored = _stored(tenant, transaction)
+    assert (stored["status"], stored["energy_wh"], stored["stop_reason"]) == (
+        "completed",
+        2_500,
+        stopped_reason,
+    ), case
+
+
+def test_TC_E_08_stop_transaction_options_energy_transfer_stopped_stop_authorized(
+    local_stack: RunningStack, station: Pile, tenant: Tenant
+) -> None:
+    card = tenant.new_card()
+    transaction = _energy_transfer_started(station, card)
+
+    stop = transaction.updated(
+        "StopAuthorized", charging_state="EVConnected", id_token=_token(card)
+    )
+    ended = transaction.ended("EVCommunicationLost", "Local", wh=1_800)
+
+    assert stop.id_token_info["status"] == "Accepted"
+    assert ended.id_token_info is None
+    assert _stored(tenant, transaction)["status"] == "completed"
+
+
+def test_TC_E_09_start_transaction_options_ev_connected(
+    local_stack: RunningStack, station: Pile, tenant: Tenant
+) -> None:
+    station.call(_status(1, "Occupied"))
+    station.call(_availability_event(1, "Occupied"))
+    transaction = Transaction(station)
+
+    started = transaction.started("CablePluggedIn", charging_state="EVConnected")
+
+    assert started.id_token_info is None
+    assert _stored(tenant, transaction)["status"] == "active"
+
+
+def test_TC_E_10_start_transaction_options_authorized_local(station: Pile, tenant: Tenant) -> None:
+    card = tenant.new_card()
+
+    authorized = station.call(call.Authorize(id_token=_token(card)))
+    started = Transaction(station).started("Authorized", id_token=_token(card))
+
+    assert authorized.id_token_info["status"] == "Accepted"
+    assert started.id_token_info["status"] == "Accepted"
+
+
+def test_TC_E_11_start_transaction_options_data_signed(
+    local_stack: RunningStack, station: Pile, tenant: Tenant
+) -> None:
+    card = tenant.new_card()
+    transaction = Transaction(station)
+
+    started = transaction.started(
+        "SignedDataReceived",
+        charging_state="EVConnected",
+        id_token=_token(card),
+        wh=12_000,
+        context="Transaction.Begin",
+        signed=True,
+    )
+
+    assert started.id_token_info["status"] == "Accepted"
+    assert _stored(tenant, transaction)["status"] == "active"
+
+
+def test_TC_E_12_start_transaction_options_parking_bay_occupied(
+    local_stack: RunningStack, station: Pile, tenant: Tenant
+) -> None:
+    transaction = Transaction(station)
+
+    started = transaction.started("EVDetected")
+
+    assert started.id_token_info is None
+    assert _stored(tenant, transaction)["status"] == "active"
+
+
+def test_TC_E_16_stop_transaction_options_deauthorized_invalid_id_token(
+    local_stack: RunningStack, station: Pile, tenant: Tenant
+) -> None:
+    transaction = Transaction(station)
+    station.call(_status(1, "Occupied"))
+
+    started = transaction.started(
+        "Authorized", charging_state="EVConnected", id_token=_token("NOT-A-CARD-E16")
+    )
+    ended = transaction.ended("Deauthorized", "DeAuthorized")
+
+    assert started.id_token_info["status"] in ("Invalid", "Unknown")
+    assert ended.id_token_info is None
+    assert _stored(tenant, transaction)["status"] == "completed"
+
+
+def test_TC_E_21_stop_transaction_options_stop_authorized_remote(
+    local_stack: RunningStack, station: Pile, tenant: Tenant
+) -> None:
+    transaction = _energy_transfer_started(station, tenant.new_card(), wh=5_000)
+    session = _stored(tenant, transaction)
+
+    call_id = tenant.command(
+        station.pile_id, "POST", "remote-stop", {"session_id": session["session_id"]}
+    )
+    request = station.expect("RequestStopTransaction")
+    answer = _answered(tenant, station, call_id)
+    ended = transaction.ended("RemoteStop", "Remote", wh=6_100, context="Transaction.End")
+
+    assert request == {"transaction_id": transaction.transaction_id}
+    assert answer == {"status": "Accepted"}
+    assert ended.id_token_info is None
+    stored = _stored(tenant, transaction)
+    assert (stored["status"], stored["stop_reason"], stored["energy_wh"]) == (
+        "completed",
+        "Remote",
+        1_100,
+    )
+
+
+def test_TC_E_22_stop_transaction_options_energy_transfer_stopped_suspended_ev(
+    local_stack: RunningStack, station: Pile, tenant: Tenant
+) -> None:
+    transaction = _energy_transfer_started(station, tenant.new_card(), wh=0)
+
+    suspended = transaction.updated("ChargingStateChanged", charging_state="SuspendedEV", wh=900)
+    ended = transaction.ended("StopAuthorized", "StoppedByEV", wh=900)
+
+    assert suspended.id_token_info is None and ended.id_token_info is None
+    stored = _stored(tenant, transaction)
+    assert (stored["status"], stored["energy_wh"]) == ("completed", 900)
+
+
+def test_TC_E_26_disconnect_cable_on_ev_side_suspend_transaction(
+    local_stack: RunningStack, station: Pile, tenant: Tenant
+) -> None:
+    transaction = _energy_transfer_started(station, tenant.new_card())
+
+    suspended = transaction.updated("EVCommunicationLost", charging_state="Idle")
+
+    assert suspended.id_token_info is None
+    assert _stored(tenant, transaction)["status"] == "active"  # suspended, not ended
+
+
+def test_TC_E_38_local_start_transaction_ev_not_ready(
+    local_stack: RunningStack, station: Pile, tenant: Tenant
+) -> None:
+    card = tenant.new_card()
+    station.call(call.Authorize(id_token=_token(card)))
+    station.call(_status(1, "Occupied"))
+    transaction = Transaction(station)
+
+    started = transaction.started("Authorized", charging_state="EVConnected", id_token=_token(card))
+    waiting = transaction.updated("ChargingStateChanged", charging_state="SuspendedEV")
+
+    assert started.id_token_info["status"] == "Accepted"
+    assert waiting.id_token_info is None
+    assert _stored(tenant, transaction)["status"] == "active"
+
+
+def test_TC_E_39_stop_transaction_options_deauthorized_timeout(
+    local_stack: RunningStack, station: Pile, tenant: Tenant
+) -> None:
+    card = tenant.new_card()
+    transaction = Transaction(station)
+
+    started = transaction.started("Authorized", id_token=_token(card))
+    ended = transaction.ended("EVConnectTimeout", "Timeout")
+
+    assert started.id_token_info["status"] == "Accepted"
+    assert ended.id_token_info is None
+    stored = _stored(tenant, transaction)
+    assert (stored["status"], stored["energy_wh"], stored["stop_reason"]) == (
+        "completed",
+        0,
+        "Timeout",
+    )
+
+
+def test_TC_E_53_reset_sequence_number_csms_accepting_seq_no_0_at_start(
+    local_stack: RunningStack, station: Pile, tenant: Tenant
+) -> None:
+    first = _energy_transfer_started(station, tenant.new_card(), wh=100)
+    first.ended("StopAuthorized", "Local", wh=600)
+    second = Transaction(station)  # seqNo starts again at 0
+
+    started = second.started("CablePluggedIn", charging_state="EVConnected", wh=600)
+    ended = second.ended("EVCommunicationLost", "EVDisconnected", wh=1_600)
+
+    assert started.id_token_info is None and ended.id_token_info is None
+    assert (
+        _stored(tenant, first)["energy_wh"],
+        _stored(tenant, second)["energy_wh"],
+    ) == (
+        500,
+        1_000,
+    )
+    assert _stored(tenant, second)["status"] == "completed"
+
+
+def test_TC_C_08_authorization_through_authorization_cache_accepted(
+    local_stack: RunningStack, station: Pile, tenant: Tenant
+) -> None:
+    card = tenant.new_card()
+    station.call(_status(1, "Occupied"))
+    transaction = Transaction(station)
+
+    started = transaction.started(  # the station knew the card from its cache: no Authorize
+        "Authorized", charging_state="EVConnected", id_token=_token(card)
+    )
+
+    assert started.id_token_info["status"] == "Accepted"
+    assert _stored(tenant, transaction)["id_tag"] == card
+
+
+def test_TC_C_20_authorization_through_authorization_cache_invalid(
+    local_stack: RunningStack, station: Pile, tenant: Tenant
+) -> None:
+    blocked_card = tenant.new_card("frozen")
+    transaction = Transaction(station)
+
+    started = transaction.started(
+        "Authorized", charging_state="EVConnected", id_token=_token(blocked_card)
+    )
+    ended = transaction.ended("Deauthorized", "DeAuthorized")
+
+    assert started.id_token_info["status"] == "Blocked"
+    assert ended.id_token_info is None
+    assert _stored(tenant, transaction)["status"] == "completed"
+
+
+def _remote_start(station: Pile, tenant: Tenant, card: str) -> dict[str, Any]:
+    call_id = tenant.command(station.pile_id, "POST", "remote-start", {"gun_no": 1, "id_tag": card})
+    request = station.expect("RequestStartTransaction")
+    assert _answered(tenant, station, call_id)["status"] == "Accepted"
+    assert request["id_token"]["id_token"] == card
+    assert request["evse_id"] == 1
+    return request
+
+
+def test_TC_F_01_remote_start_transaction_cable_plugin_first(
+    local_stack: RunningStack, station: Pile, tenant: Tenant
+) -> None:
+    card = tenant.new_card()
+    station.call(_status(1, "Occupied"))
+    transaction = Transaction(station)
+    transaction.started("CablePluggedIn", charging_state="EVConnected")
+
+    request = _remote_start(station, tenant, card)
+    remote = transaction.updated(
+        "RemoteStart", remote_start_id=request["remote_start_id"], id_token=_token(card, "Central")
+    )
+    charging = transaction.updated("ChargingStateChanged", charging_state="Charging")
+
+    assert remote.id_token_info["status"] == "Accepted"
+    assert charging.id_token_info is None
+    assert _stored(tenant, transaction)["status"] == "active"
+
+
+@pytest.mark.parametrize(("case", "authorize_first"), [("TC_F_02", True), ("TC_F_03", False)])
+def test_TC_F_02_TC_F_03_remote_start_transaction_remote_start_first(
+    local_stack: RunningStack, station: Pile, tenant: Tenant, case: str, authorize_first: bool
+) -> None:
+    card = tenant.new_card()
+
+    request = _remote_start(station, tenant, card)
+    if authorize_first:  # AuthorizeRemoteStart is true
+        authorized = station.call(call.Authorize(id_token=_token(card, "Central")))
+        assert authorized.id_token_info["status"] == "Accepted", case
+    transaction = Transaction(station)
+    started = transaction.started(
+        "RemoteStart",
+        charging_state="Idle",
+        remote_start_id=request["remote_start_id"],
+        id_token=_token(card, "Central"),
+    )
+    station.call(_status(1, "Occupied"))
+    transaction.updated("CablePluggedIn", charging_state="EVConnected")
+    transaction.updated("ChargingStateChanged", charging_state="Charging")
+
+    assert started.id_token_info["status"] == "Accepted", case
+    stored = _stored(tenant, transaction)
+    assert (stored["status"], stored["id_tag"]) == ("active", card), case
+
+
+def test_TC_F_04_remote_start_transaction_cable_plugin_timeout(
+    local_stack: RunningStack, station: Pile, tenant: Tenant
+) -> None:
+    card = tenant.new_card()
+
+    request = _remote_start(station, tenant, card)
+    transaction = Transaction(station)
+    started = transaction.started(
+        "RemoteStart", remote_start_id=request["remote_start_id"], id_token=_token(card, "Central")
+    )
+    timeout = transaction.updated("EVConnectTimeout")
+
+    assert started.id_token_info["status"] == "Accepted"
+    assert timeout.id_token_info is None
+
+
+@pytest.mark.parametrize(("case", "gun_no"), [("TC_F_11 specific EVSE", 1), ("TC_F_12 all", None)])
+def test_TC_F_11_TC_F_12_trigger_message_meter_values(
+    station: Pile, tenant: Tenant, case: str, gun_no: int | None
+) -> None:
+    body: dict[str, Any] = {"message": "MeterValues"}
+    if gun_no is not None:
+        body["gun_no"] = gun_no
+
+    request = _trigger(station, tenant, body)
+    answers = [
+        station.call(
+            call.MeterValues(
+                evse_id=evse_id,
+                meter_value=[
+                    {"timestamp": wire_now(), "sampled_value": [_register(5_000, "Trigger")]}
+                ],
+            )
+        )
+        for evse_id in ([gun_no] if gun_no else [0, 1, 2])
+    ]
+
+    assert request["requested_message"] == "MeterValues", case
+    assert all(dataclasses.asdict(answer) == {"custom_data": None} for answer in answers), case
+
+
+@pytest.mark.parametrize(("case", "gun_no"), [("TC_F_13 specific EVSE", 1), ("TC_F_14 all", None)])
+def test_TC_F_13_TC_F_14_trigger_message_transaction_event(
+    local_stack: RunningStack, station: Pile, tenant: Tenant, case: str, gun_no: int | None
+) -> None:
+    transaction = _energy_transfer_started(station, tenant.new_card(), wh=100)
+    body: dict[str, Any] = {"message": "TransactionEvent"}
+    if gun_no is not None:
+        body["gun_no"] = gun_no
+
+    request = _trigger(station, tenant, body)
+    triggered = transaction.updated("Trigger", charging_state="Charging", wh=350)
+
+    assert request["requested_message"] == "TransactionEvent", case
+    assert triggered.id_token_info is None, case
+    assert _stored(tenant, transaction)["status"] == "active", case
+
+
+@pytest.mark.parametrize(("case", "gun_no"), [("TC_G_11 EVSE", 1), ("TC_G_14 station", None)])
+def test_TC_G_11_TC_G_14_change_availability_with_ongoing_transaction(
+    local_stack: RunningStack, station: Pile, tenant: Tenant, case: str, gun_no: int | None
+) -> None:
+    card = tenant.new_card()
+    transaction = _energy_transfer_started(station, card, wh=0)
+    station.replies["ChangeAvailability"] = result201.ChangeAvailability(status="Scheduled")
+    body: dict[str, Any] = {"operative": False}
+    if gun_no is not None:
+        body["gun_no"] = gun_no
+
+    call_id = tenant.command(station.pile_id, "POST", "availability", body)
+    station.expect("ChangeAvailability")
+    answer = _answered(tenant, station, call_id)
+    transaction.ended("StopAuthorized", "Local", id_token=_token(card), wh=2_000)
+    station.call(_status(1, "Unavailable"))
+
+    assert answer == {"status": "Scheduled"}, case
+    assert _stored(tenant, transaction)["energy_wh"] == 2_000, case
+    assert tenant.gun(station.pile_id, 1)["status"] == "Unavailable", case
+
+
+@pytest.mark.parametrize(
+    ("case", "kind", "reply", "stopped_reason"),
+    [
+        ("TC_B_21 OnIdle", "soft", "Scheduled", "Local"),
+        ("TC_B_22 Immediate", "hard", "Accepted", "ImmediateReset"),
+    ],
+)
+def test_TC_B_21_TC_B_22_reset_charging_station_with_ongoing_transaction(
+    local_stack: RunningStack,
+    station: Pile,
+    tenant: Tenant,
+    case: str,
+    kind: str,
+    reply: str,
+    stopped_reason: str,
+) -> None:
+    card = tenant.new_card()
+    transaction = _energy_transfer_started(station, card, wh=0)
+    station.replies["Reset"] = result201.Reset(status=reply)
+
+    call_id = tenant.command(station.pile_id, "POST", "reset", {"type": kind})
+    station.expect("Reset")
+    answer = _answered(tenant, station, call_id)
+    trigger = "StopAuthorized" if kind == "soft" else "ResetCommand"
+    transaction.ended(trigger, stopped_reason, wh=1_200)
+    boot = station.call(call.BootNotification(charging_station=STATION, reason="RemoteReset"))
+
+    assert answer == {"status": reply}, case
+    assert boot.status == "Accepted", case
+    stored = _stored(tenant, transaction)
+    assert (stored["status"], stored["stop_reason"], stored["energy_wh"]) == (
+        "completed",
+        stopped_reason,
+        1_200,
+    ), case
+
+
+def test_TC_J_01_clock_aligned_meter_values_no_transaction_ongoing(station: Pile) -> None:
+    answer = station.call(
+        call.MeterValues(
+            evse_id=0,
+            meter_value=[
+                {"timestamp": wire_now(), "sampled_value": [_register(88_000, "Sample.Clock")]}
+            ],
+        )
+    )
+
+    assert dataclasses.asdict(answer) == {"custom_data": None}
+
+
+@pytest.mark.parametrize(
+    ("case", "context", "signed"),
+    [
+        ("TC_J_02 clock-aligned", "Sample.Clock", False),
+        ("TC_J_04 clock-aligned, signed", "Sample.Clock", True),
+        ("TC_J_09 sampled, Updated", "Sample.Periodic", False),
+    ],
+)
+def test_TC_J_02_TC_J_04_TC_J_09_meter_values_in_updated_events(
+    local_stack: RunningStack,
+    station: Pile,
+    tenant: Tenant,
+    case: str,
+    context: str,
+    signed: bool,
+) -> None:
+    card = tenant.new_card()
+    transaction = _energy_transfer_started(station, card, wh=1_000)
+    trigger = "MeterValueClock" if context == "Sample.Clock" else "MeterValuePeriodic"
+
+    answers = [
+        transaction.updated(
+            trigger, charging_state="Charging", wh=wh, context=context, signed=signed
+        )
+        for wh in (1_400, 1_900)
+    ]
+    transaction.ended(
+        "StopAuthorized", "Local", id_token=_token(card), wh=2_000, context="Transaction.End"
+    )
+
+    assert all(answer.id_token_info is None for answer in answers), case
+    assert _stored(tenant, transaction)["energy_wh"] == 1_000, case
+
+
+@pytest.mark.parametrize(
+    ("case", "signed"), [("TC_J_03 / TC_J_10 Ended", False), ("TC_J_11 signed", True)]
+)
+def test_TC_J_03_TC_J_10_TC_J_11_meter_values_in_the_ended_event(
+    local_stack: RunningStack, station: Pile, tenant: Tenant, case: str, signed: bool
+) -> None:
+    card = tenant.new_card()
+    transaction = _energy_transfer_started(station, card, wh=3_000)
+
+    ended = transaction.ended(
+        "StopAuthorized",
+        "Local",
+        id_token=_token(card),
+        wh=4_250,
+        context="Transaction.End",
+        signed=signed,
+    )
+
+    assert ended.id_token_info["status"] == "Accepted", case
+    stored = _stored(tenant, transaction)
+    assert (stored["status"], stored["energy_wh"]) == ("completed", 1_250), case
+
+
+@pytest.mark.parametrize(("case", "with_evse"), [("TC_J_07", True), ("TC_J_08", False)])
+def test_TC_J_07_TC_J_08_sampled_meter_values_event_type_started(
+    local_stack: RunningStack, station: Pile, tenant: Tenant, case: str, with_evse: bool
+) -> None:
+    card = tenant.new_card()
+    transaction = Transaction(station)
+
+    started = transaction.started(
+        "Authorized",
+        charging_state="EVConnected",
+        id_token=_token(card),
+        wh=7_000,
+        context="Transaction.Begin",
+        with_evse=with_evse,
+    )
+    if not with_evse:  # the EVSE is named once the cable is in
+        transaction.updated("CablePluggedIn", charging_state="EVConnected")
+    transaction.ended("StopAuthorized", "Local", wh=7_600, context="Transaction.End")
+
+    assert started.id_token_info["status"] == "Accepted", case
+    stored = _stored(tenant, transaction)
+    assert (stored["energy_wh"], stored["gun_no"]) == (600, 1), case
 
 
 # -- P. Data transfer ------------------------------------------------------------------------------
