@@ -9,10 +9,14 @@ import boto3
 
 from shared.adapters.apigw_ws import WebSocketConnections
 from shared.adapters.dynamodb.connections import DynamoPendingCalls
+from shared.adapters.dynamodb.paid_charging import DynamoPaidCharges
 from shared.adapters.dynamodb.piles import DynamoPiles
 from shared.adapters.dynamodb.sessions import DynamoSessions
+from shared.adapters.ocpp_schemas import OcppSchemas
+from shared.adapters.stepfunctions import StepFunctionsResumer
 from shared.domain.clock import Clock, system_clock
 from shared.services.housekeeping import HousekeepingPorts
+from shared.services.paid_charging import PaidChargePorts
 
 clock: Clock = system_clock
 
@@ -28,14 +32,27 @@ def websocket() -> WebSocketConnections:
 @functools.cache
 def ports() -> HousekeepingPorts:
     dynamodb = boto3.client("dynamodb")
+    piles = DynamoPiles(os.environ["BASE_DATA_TABLE"], dynamodb)
+    pending_calls = DynamoPendingCalls(os.environ["SESSIONS_TABLE"], dynamodb)
+    sessions = DynamoSessions(os.environ["SESSIONS_TABLE"], os.environ["BASE_DATA_TABLE"], dynamodb)
     return HousekeepingPorts(
-        piles=DynamoPiles(os.environ["BASE_DATA_TABLE"], dynamodb),
-        pending_calls=DynamoPendingCalls(os.environ["SESSIONS_TABLE"], dynamodb),
+        piles=piles,
+        pending_calls=pending_calls,
         sender=websocket(),
-        sessions=DynamoSessions(
-            os.environ["SESSIONS_TABLE"], os.environ["BASE_DATA_TABLE"], dynamodb
-        ),
+        sessions=sessions,
         clock=clock,
+        paid=PaidChargePorts(
+            paid_charges=DynamoPaidCharges(
+                os.environ["SESSIONS_TABLE"], os.environ["BASE_DATA_TABLE"], dynamodb
+            ),
+            sessions=sessions,
+            piles=piles,
+            pending_calls=pending_calls,
+            schemas=OcppSchemas(),
+            sender=websocket(),
+            workflow=StepFunctionsResumer(boto3.client("stepfunctions")),
+            clock=clock,
+        ),
     )
 
 

@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import functools
 import os
+from typing import Any
 
 import boto3
 
 from shared.adapters.apigw_ws import WebSocketConnections
 from shared.adapters.dynamodb.connections import DynamoConnections, DynamoPendingCalls
+from shared.adapters.dynamodb.paid_charging import DynamoPaidCharges
 from shared.adapters.dynamodb.pile_events import DynamoPileEvents
 from shared.adapters.dynamodb.piles import DynamoPileFaults, DynamoPiles
 from shared.adapters.dynamodb.sessions import DynamoSessions
 from shared.adapters.ocpp_schemas import OcppSchemas
 from shared.domain.clock import Clock, system_clock
 from shared.services.ocpp.ports import OcppPorts
+from shared.services.workflow_ports import WorkflowResumer
 
 clock: Clock = system_clock
 
@@ -39,6 +42,10 @@ def ports() -> OcppPorts:
         sessions=DynamoSessions(
             os.environ["SESSIONS_TABLE"], os.environ["BASE_DATA_TABLE"], dynamodb
         ),
+        paid_charges=DynamoPaidCharges(
+            os.environ["SESSIONS_TABLE"], os.environ["BASE_DATA_TABLE"], dynamodb
+        ),
+        workflow=_ResumerOnFirstUse(),
     )
 
 
@@ -57,7 +64,27 @@ class _SenderOnFirstUse:
         websocket().post(connection_id, text)
 
 
+@functools.cache
+def resumer() -> WorkflowResumer:
+    """Step Functions, resuming the workflow of a paid session (``SendTaskSuccess/Failure``)."""
+    from shared.adapters.stepfunctions import StepFunctionsResumer
+
+    return StepFunctionsResumer(boto3.client("stepfunctions"))
+
+
+class _ResumerOnFirstUse:
+    """Builds the Step Functions client when a paid session first needs it: most frames
+    never do, and a client costs cold-start time."""
+
+    def succeed(self, task_token: str, output: dict[str, Any]) -> bool:
+        return resumer().succeed(task_token, output)
+
+    def fail(self, task_token: str, error: str, cause: str) -> bool:
+        return resumer().fail(task_token, error, cause)
+
+
 def reset() -> None:
     """Forget built clients (tests start a fresh embedded AWS per test)."""
     ports.cache_clear()
     websocket.cache_clear()
+    resumer.cache_clear()

@@ -20,10 +20,12 @@ from typing import Any
 
 from shared.domain.clock import Clock
 from shared.domain.errors import InvalidInput, UpstreamFailure
+from shared.domain.sessions import Session
 from shared.observability import logger
-from shared.services import sessions
+from shared.services import paid_charging, sessions
 from shared.services.ocpp import remote_calls
 from shared.services.ocpp.ports import FrameSender, PendingCallStore, PileStore
+from shared.services.paid_charging import PaidChargePorts
 from shared.services.sessions import SessionStore
 
 MINUTE = "minute"
@@ -37,6 +39,9 @@ class HousekeepingPorts:
     sender: FrameSender
     sessions: SessionStore
     clock: Clock
+    # Paid charging: the deployed wiring sets it (remote starts that never started, paid
+    # sessions closed stale); without it those parts do not run.
+    paid: PaidChargePorts | None = None
 
 
 def run_job(job: str, ports: HousekeepingPorts) -> dict[str, Any]:
@@ -73,8 +78,14 @@ def _minute(ports: HousekeepingPorts) -> dict[str, Any]:
         return {"calls_delivered": posted}
 
     def close_stale_sessions() -> dict[str, int]:
-        sweep = sessions.close_stale_sessions(ports.clock(), sessions=ports.sessions)
+        sweep = sessions.close_stale_sessions(
+            ports.clock(), sessions=ports.sessions, on_closed=_paid_session_closed(ports)
+        )
         return {"sessions_closed": len(sweep.closed), "sessions_checked": sweep.checked}
+
+    def fail_unstarted_paid_charges(paid: PaidChargePorts) -> dict[str, int]:
+        sweep = paid_charging.sweep_unstarted(paid, ports.clock())
+        return {"paid_never_started": len(sweep.failed), "paid_starts_checked": sweep.checked}
 
     # Time out first, so a call past its delivery deadline is reported, never sent late.
     parts: list[tuple[str, Callable[[], dict[str, int]]]] = [
@@ -82,6 +93,10 @@ def _minute(ports: HousekeepingPorts) -> dict[str, Any]:
         ("deliver_waiting_calls", deliver_waiting_calls),
         ("close_stale_sessions", close_stale_sessions),
     ]
+    paid = ports.paid
+    if paid is not None:
+        # After the timeouts above, so a remote start nobody answered is failed this minute.
+        parts.append(("fail_unstarted_paid_charges", lambda: fail_unstarted_paid_charges(paid)))
     for name, part in parts:
         try:
             result.update(part())
@@ -91,3 +106,22 @@ def _minute(ports: HousekeepingPorts) -> dict[str, Any]:
             continue
         result["ran"].append(name)
     return result
+
+
+def _paid_session_closed(ports: HousekeepingPorts) -> Callable[[Session], None] | None:
+    paid = ports.paid
+    if paid is None:
+        return None
+
+    def resume(session: Session) -> None:
+        # The session is closed whatever happens here; a workflow that cannot be resumed
+        # now settles by its last meter value when its 24-hour wait times out.
+        try:
+            paid_charging.session_ended(paid, session)
+        except UpstreamFailure as failure:
+            logger.error(
+                "paid session closed stale but its workflow was not resumed",
+                extra={"session_id": session.session_id, "code": failure.code},
+            )
+
+    return resume

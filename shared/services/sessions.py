@@ -340,9 +340,11 @@ def close_stale_sessions(
     sessions: SessionStore,
     stale_after: timedelta = STALE_AFTER,
     max_sessions: int = 200,
+    on_closed: Callable[[Session], None] | None = None,
 ) -> StaleSweep:
     """Close as ``incomplete`` (energy known so far) every open session without a message
-    for ``stale_after``; postpone the next check of the others.
+    for ``stale_after``; postpone the next check of the others. ``on_closed`` is told of
+    each session closed (a paid one resumes its workflow).
 
     DynamoDB: 1 Query of the open markers due, then per due session 1 GetItem + 1 Query
     (newest log entry), and either 1 UpdateItem (postpone) or a Query of its log + 1
@@ -364,8 +366,10 @@ def close_stale_sessions(
             sessions.postpone_check(session_id, activity + stale_after)
             postponed += 1
             continue
-        save_change(sessions, session, lambda current: _close_stale(sessions, current, now))
+        saved = save_change(sessions, session, lambda current: _close_stale(sessions, current, now))
         closed.append(session_id)
+        if on_closed is not None:
+            on_closed(saved)
         logger.info(
             "stale session closed",
             extra={"session_id": session_id, "pile_id": session.pile_id},

@@ -92,23 +92,31 @@ def tick(pile_side: PileSide, clock: Any) -> Iterator[Tick]:
         housekeeping_wiring.reset()
 
 
-def test_minute_job_with_nothing_open_costs_four_index_queries(tick: Tick) -> None:
+def test_minute_job_with_nothing_open_costs_five_index_queries(tick: Tick) -> None:
     tick.side.counter.reset()
 
     result = tick.run()
 
     assert result == {
         "job": "minute",
-        "ran": ["time_out_calls", "deliver_waiting_calls", "close_stale_sessions"],
+        "ran": [
+            "time_out_calls",
+            "deliver_waiting_calls",
+            "close_stale_sessions",
+            "fail_unstarted_paid_charges",
+        ],
         "failed": [],
         "calls_not_answered": 0,
         "calls_not_delivered": 0,
         "calls_delivered": 0,
         "sessions_closed": 0,
         "sessions_checked": 0,
+        "paid_never_started": 0,
+        "paid_starts_checked": 0,
     }
-    # pending calls due, undelivered calls due, undelivered calls waiting, sessions due
-    assert dict(tick.side.counter.calls) == {"Query": 4}
+    # pending calls due, undelivered calls due, undelivered calls waiting, sessions due,
+    # paid remote starts due
+    assert dict(tick.side.counter.calls) == {"Query": 5}
 
 
 def test_open_call_is_on_the_sparse_index_until_it_is_answered(tick: Tick) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from shared.domain.clock import Clock
 from shared.domain.ocpp.actions import Direction
@@ -19,6 +19,11 @@ from shared.domain.ocpp.remote_calls import CallAnswer, CallStatus, PendingCall
 from shared.domain.ocpp.versions import OcppVersion
 from shared.domain.presence import Connection
 from shared.services.sessions import SessionStore
+from shared.services.workflow_ports import WorkflowResumer
+
+if TYPE_CHECKING:
+    # paid_charging builds on the pile-call ports of this module.
+    from shared.services.paid_charging import PaidChargeStore
 
 
 class BootWrite(Enum):
@@ -185,3 +190,7 @@ class OcppPorts:
     sender: FrameSender  # CSMS-initiated calls waiting for the pile go out on its boot
     pile_events: PileEventStore
     sessions: SessionStore  # charging sessions (transactions, meter values, remote stop)
+    # Paid charging (shared/services/paid_charging.py): the deployed wiring sets both; ports
+    # without them (tests of other blocks) treat every session as unpaid.
+    paid_charges: PaidChargeStore | None = None
+    workflow: WorkflowResumer | None = None

@@ -28,6 +28,7 @@ from shared.domain.ocpp.rpc_errors import OcppFault, RpcFault, wire_code
 from shared.domain.ocpp.versions import OcppVersion
 from shared.domain.presence import Connection
 from shared.observability import logger
+from shared.services import paid_charging
 from shared.services.ocpp import remote_calls
 from shared.services.ocpp.dispatch import BOOT_NOTIFICATION, handler_for
 from shared.services.ocpp.ports import OcppPorts
@@ -73,13 +74,17 @@ def handle_frame(text: str | None, connection_id: str, ports: OcppPorts) -> Fram
         return _answer_call(connection, frame, received_at, ports)
     kind = "callresult" if isinstance(frame, CallResult) else "callerror"
     try:
-        remote_calls.complete_call(
+        completed = remote_calls.complete_call(
             connection,
             frame,
             pending_calls=ports.pending_calls,
             schemas=ports.schemas,
             clock=ports.clock,
         )
+        paid = paid_charging.ports_of(ports)
+        if completed is not None and paid is not None:
+            # A paid order's remote start the pile refused fails its workflow at once.
+            paid_charging.remote_start_answered(paid, completed)
     except UpstreamFailure:
         logger.error("could not complete a pending call", extra={"message_id": frame.message_id})
     return FrameOutcome(None, connection.pile_id, connection.version, kind)

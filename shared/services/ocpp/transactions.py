@@ -25,7 +25,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from shared.domain.errors import UpstreamFailure
+from shared.domain.errors import ChargingError, UpstreamFailure
 from shared.domain.ocpp.authorization import Authorization, authorize_card
 from shared.domain.ocpp.dispatch import CallContext
 from shared.domain.ocpp.transactions import (
@@ -64,6 +64,7 @@ from shared.domain.sessions import (
     stop_retry_of,
 )
 from shared.observability import logger
+from shared.services import paid_charging
 from shared.services.ocpp.ports import OcppPorts
 from shared.services.sessions import (
     SessionStore,
@@ -109,6 +110,7 @@ def start_transaction(
     known = store.find_start(ctx.pile_id, identity)
     if known is not None:
         session = _finish_start(store, ctx, request, *known)
+        card = _paid_start(ports, session, card, id_tag=request.id_tag)
         return start_response_16(int(session.ocpp_transaction_id), card)
     later = [
         s
@@ -117,12 +119,14 @@ def start_transaction(
     ]
     retried = _same_start(request, later)
     if retried is not None:
+        card = _paid_start(ports, retried, card, id_tag=request.id_tag)
         return start_response_16(int(retried.ocpp_transaction_id), card)
     orphan = adoptable_orphan(request.started_at, request.gun_no, request.id_tag, later)
     if orphan is not None:
         adopted = _adopt(store, ctx, orphan, request)
         # The start's identity now names the adopted session: a retry finds it directly.
         store.remember_start(adopted, identity)
+        card = _paid_start(ports, adopted, card, id_tag=request.id_tag)
         return start_response_16(int(adopted.ocpp_transaction_id), card)
     session = _session_16(ctx, request, _allocate(store), _tariff(store, ctx))
     if not store.create(session, start=identity):
@@ -134,6 +138,7 @@ def start_transaction(
         "session started",
         extra={"session_id": session.session_id, "gun_no": request.gun_no},
     )
+    card = _paid_start(ports, session, card, id_tag=request.id_tag)
     return start_response_16(int(session.ocpp_transaction_id), card)
 
 
@@ -278,7 +283,8 @@ def stop_transaction(ctx: CallContext, payload: dict[str, Any], ports: OcppPorts
     if session is None:
         _reconstruct_from_stop(store, ctx, request)
         return stop_response_16(card)
-    _apply_stop(store, ctx, session, request)
+    stopped = _apply_stop(store, ctx, session, request)
+    _paid_end(ports, stopped)
     return stop_response_16(card)
 
 
@@ -314,7 +320,8 @@ def _match_stop(
 
 def _apply_stop(
     store: SessionStore, ctx: CallContext, session: Session, request: StopTransaction16
-) -> None:
+) -> Session:
+    """The session with the stop applied (as it was when it had its stop already)."""
     if session.is_stop_known:
         if (
             session.stopped_at != request.stopped_at
@@ -323,7 +330,7 @@ def _apply_stop(
             logger.warning(
                 "second stop for a session ignored", extra={"session_id": session.session_id}
             )
-        return
+        return session
     if request.samples:
         store.append_log(session.session_id, _entry("StopTransaction", request.samples, ctx))
 
@@ -357,6 +364,7 @@ def _apply_stop(
         },
     )
     _resettle_next_orphan(store, stopped, ctx.received_at)
+    return stopped
 
 
 def _resettle_next_orphan(store: SessionStore, stopped: Session, now: datetime) -> None:
@@ -509,6 +517,8 @@ def meter_values_call(
         session = _get(store, session_id)
         if session is not None:
             record_samples(store, ctx, session, report.samples, "MeterValues")
+            if session.is_open:
+                _paid_live(ports, session, report.samples)
             return meter_values_response()
     _record_unnamed(store, ctx, report)
     return meter_values_response()
@@ -657,11 +667,14 @@ def transaction_event(
     if session is None:
         created = _session_from_event(store, ctx, session_id, event)
         if store.create(created):
-            return transaction_event_response(card)
+            return transaction_event_response(_paid_event(ports, created, event, card, is_new=True))
         session = store.get(session_id, consistent=True)
         if session is None:
             raise UpstreamFailure("the session could not be created", session_id=session_id)
-    _apply_event(store, ctx, session, event)
+    saved = _apply_event(store, ctx, session, event)
+    card = _paid_event(ports, saved, event, card, is_new=False)
+    if event.event_type is EventType.UPDATED and saved.is_open:
+        _paid_live(ports, saved, event.samples)
     return transaction_event_response(card)
 
 
@@ -737,10 +750,11 @@ def _event_change(
 
 def _apply_event(
     store: SessionStore, ctx: CallContext, session: Session, event: TransactionEvent201
-) -> None:
+) -> Session:
+    """The session with the event applied (an Updated of an open session: as it was)."""
     if event.event_type is EventType.UPDATED and session.is_open:
         store.append_log(session.session_id, _event_entry(event, ctx))
-        return
+        return session
 
     def change(current: Session) -> Session | None:
         changed = _event_change(current, event, ctx.received_at)
@@ -761,6 +775,7 @@ def _apply_event(
                 "energy_wh": saved.energy_wh,
             },
         )
+    return saved
 
 
 def _first_register(samples: Sequence[MeterSample]) -> int | None:
@@ -771,6 +786,78 @@ def _first_register(samples: Sequence[MeterSample]) -> int | None:
 def _last_register(samples: Sequence[MeterSample]) -> int | None:
     readings = sorted((s.sampled_at, s.energy_wh) for s in samples if s.energy_wh is not None)
     return readings[-1][1] if readings else None
+
+
+# --- paid charging (shared/services/paid_charging.py) --------------------------------------
+
+
+def _paid_start(
+    ports: OcppPorts,
+    session: Session,
+    card: Authorization,
+    *,
+    id_tag: str | None,
+    remote_start_id: int | None = None,
+) -> Authorization:
+    """Link a session its start names to a paid order; the order's token is accepted (no
+    card carries it). DynamoDB: 1-2 GetItems; linking: + 2 W (see paid_charging)."""
+    paid = paid_charging.ports_of(ports)
+    if paid is None:
+        return card
+    linked = paid_charging.link_started_session(
+        paid, session, id_tag=id_tag, remote_start_id=remote_start_id
+    )
+    return Authorization.ACCEPTED if linked else card
+
+
+def _paid_event(
+    ports: OcppPorts,
+    session: Session,
+    event: TransactionEvent201,
+    card: Authorization | None,
+    *,
+    is_new: bool,
+) -> Authorization | None:
+    """2.0.1: the first event, a Started one or one naming a remoteStartId links the
+    session (its idToken is then accepted); an Ended one ends the paid charge."""
+    if session.is_stop_known:
+        _paid_end(ports, session)
+        return card
+    is_start = is_new or event.event_type is EventType.STARTED or event.remote_start_id is not None
+    if not is_start or not session.is_open:
+        return card
+    linked = _paid_start(
+        ports,
+        session,
+        card or Authorization.UNKNOWN,
+        id_tag=event.id_token or session.id_tag,
+        remote_start_id=event.remote_start_id or session.remote_start_id,
+    )
+    return card if card is None else linked
+
+
+def _paid_live(ports: OcppPorts, session: Session, samples: Sequence[MeterSample]) -> None:
+    """The live cost and stop of a paid session; a failure here never costs the pile its
+    answer (its samples are stored): it is logged and the next meter value tries again."""
+    paid = paid_charging.ports_of(ports)
+    if paid is None or not samples:
+        return
+    try:
+        paid_charging.check_live_charge(paid, session, samples)
+    except ChargingError as error:
+        logger.error(
+            "paid session live check failed",
+            extra={"session_id": session.session_id, "code": error.code},
+        )
+
+
+def _paid_end(ports: OcppPorts, session: Session) -> None:
+    """Resume the workflow of a paid session that has ended (idempotent: a retried stop
+    resumes a workflow the first one could not)."""
+    paid = paid_charging.ports_of(ports)
+    if paid is None or not session.is_stop_known:
+        return
+    paid_charging.session_ended(paid, session)
 
 
 # --- helpers -------------------------------------------------------------------------------
