@@ -9,7 +9,17 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-from functions.operator_api.routes import auth, cards, operators, piles, pricing, stations, system
+from functions.operator_api.routes import (
+    auth,
+    cards,
+    drivers,
+    money,
+    operators,
+    piles,
+    pricing,
+    stations,
+    system,
+)
 from functions.operator_api.routes import commands as pile_commands
 from functions.operator_api.routes import sessions as charging_sessions
 from shared.http_api import openapi_document
@@ -24,6 +34,8 @@ ROUTERS = (
     cards.router,
     pile_commands.router,
     charging_sessions.router,
+    money.router,
+    drivers.router,
 )
 
 DESCRIPTION = (

@@ -21,8 +21,12 @@ if TYPE_CHECKING:
     from shared.adapters.dynamodb.pile_events import DynamoPileEvents
     from shared.services.base_data import HealthProbe
     from shared.services.base_data_cards import Wallets
+    from shared.services.driver_accounts import DriverAccountStore
+    from shared.services.money_reports import TransactionIndex, WalletOwners
     from shared.services.ocpp.commands import CommandPorts, SessionLookup
+    from shared.services.reconciliation import ReconciliationStore
     from shared.services.staff import StaffDirectory
+    from shared.services.wallets import LedgerRepository
 
 clock = system_clock
 make_id = new_id
@@ -112,6 +116,51 @@ def session_lookup() -> SessionLookup:
     )
 
 
+@cache
+def ledger() -> LedgerRepository:
+    """The ledger (driver-account actions post their transfers here)."""
+    from shared.adapters.dynamodb.ledger import DynamoLedgerRepository
+
+    return DynamoLedgerRepository(os.environ["LEDGER_TABLE"], _dynamodb_client())
+
+
+@cache
+def driver_accounts() -> DriverAccountStore:
+    from shared.adapters.dynamodb.money_reports import DynamoDriverAccounts
+
+    return DynamoDriverAccounts(os.environ["LEDGER_TABLE"], _dynamodb_client())
+
+
+@cache
+def transaction_index() -> TransactionIndex:
+    from shared.adapters.dynamodb.money_reports import DynamoTransactionIndex
+
+    return DynamoTransactionIndex(os.environ["LEDGER_TABLE"], _dynamodb_client())
+
+
+@cache
+def wallet_owners() -> WalletOwners:
+    from shared.adapters.dynamodb.money_reports import DynamoWalletOwners
+
+    return DynamoWalletOwners(os.environ["BASE_DATA_TABLE"], _dynamodb_client())
+
+
+@cache
+def reconciliation_reports() -> ReconciliationStore:
+    from shared.adapters.dynamodb.money_reports import DynamoReconciliationReports
+
+    return DynamoReconciliationReports(os.environ["STATS_TABLE"], _dynamodb_client())
+
+
+MONEY_BUILDERS = (
+    ledger,
+    driver_accounts,
+    transaction_index,
+    wallet_owners,
+    reconciliation_reports,
+)
+
+
 def reset() -> None:
     """Forget every built client (tests start each case against fresh embedded AWS)."""
     for built in (base_data, staff_directory, wallets, health_probe):
@@ -124,3 +173,5 @@ def reset() -> None:
         session_lookup,
     ):
         command_built.cache_clear()
+    for money_built in MONEY_BUILDERS:
+        money_built.cache_clear()
