@@ -38,6 +38,7 @@ class LocalSettings:
     http_port: int = 8000
     ws_port: int = 9000
     mqtt_port: int = 1883
+    sandbox_pay_port: int = 8090
     state_dir: Path = ROOT / ".local-stack"
     dashboard_dir: Path = ROOT / "dashboard"
     ws_limits: WsLimits = WsLimits()
@@ -59,6 +60,11 @@ class LocalSettings:
     def ws_url(self) -> str:
         """The piles' base URL: a pile opens ``{ws_url}/ocpp/{pileId}``."""
         return f"ws://{self.host}:{self.ws_port}"
+
+    @property
+    def sandbox_pay_url(self) -> str:
+        """The sandbox payment provider (``infra/local/sandbox_pay.py``): drivers "pay" here."""
+        return f"http://{self.host}:{self.sandbox_pay_port}"
 
     @property
     def management_endpoint(self) -> str:
@@ -89,6 +95,7 @@ class LocalSettings:
             http_port=int(env.get("LOCAL_HTTP_PORT", base.http_port)),
             ws_port=int(env.get("LOCAL_WS_PORT", base.ws_port)),
             mqtt_port=int(env.get("LOCAL_MQTT_PORT", base.mqtt_port)),
+            sandbox_pay_port=int(env.get("LOCAL_SANDBOX_PAY_PORT", base.sandbox_pay_port)),
             state_dir=Path(env.get("LOCAL_STACK_DIR", str(base.state_dir))),
             dashboard_dir=Path(env.get("LOCAL_DASHBOARD_DIR", str(base.dashboard_dir))),
             ws_limits=limits,

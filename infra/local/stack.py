@@ -42,6 +42,7 @@ from infra.local.iot_rules import IotDataEndpoint, IotRuleEngine, MqttLink
 from infra.local.jwt_authorizer import JwtAuthorizer
 from infra.local.lambda_runtime import LambdaRuntime
 from infra.local.mqtt_broker import BrokerFailed, MosquittoBroker
+from infra.local.sandbox_pay import SandboxOptions, SandboxPayServer, start_sandbox
 from infra.local.scheduler import ScheduleTicker
 from infra.local.settings import LocalSettings
 from infra.local.ws_door import WsDoor
@@ -129,6 +130,7 @@ class LocalStack:
         self._publisher: MqttLink | None = None
         self._runners: list[web.AppRunner] = []
         self._ticker: ScheduleTicker | None = None
+        self._sandbox_pay: SandboxPayServer | None = None
         self._demo_stop = threading.Event()
         self._demo_thread: threading.Thread | None = None
         self.door: WsDoor | None = None
@@ -153,6 +155,7 @@ class LocalStack:
         settings = self.settings
         self._check_ports()
         settings.state_dir.mkdir(parents=True, exist_ok=True)
+        self._start_sandbox_pay()
         deployment = await asyncio.to_thread(self._start_aws)
         await asyncio.to_thread(self._bootstrap_admin, deployment)
         runtime = LambdaRuntime.from_deployment(deployment, max_workers=settings.lambda_workers)
@@ -183,6 +186,7 @@ class LocalStack:
             "LOCAL_HTTP_PORT": settings.http_port,
             "LOCAL_WS_PORT": settings.ws_port,
             "LOCAL_MQTT_PORT": settings.mqtt_port,
+            "LOCAL_SANDBOX_PAY_PORT": settings.sandbox_pay_port,
         }
         for variable, port in ports.items():
             with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
@@ -194,6 +198,19 @@ class LocalStack:
                         f"port {port} on {settings.host} is in use ({exc.strerror}); "
                         f"stop what holds it or set {variable}"
                     ) from exc
+
+    def _start_sandbox_pay(self) -> None:
+        """The sandbox payment provider; its notifications go to the HTTP front."""
+        settings = self.settings
+        server, url = start_sandbox(
+            settings.sandbox_pay_port,
+            settings.http_url,
+            host=settings.host,
+            options=SandboxOptions.from_env(os.environ),
+        )
+        self._sandbox_pay = server
+        os.environ["SANDBOX_PAY_URL"] = url
+        log.info("sandbox payment provider on %s", url)
 
     # -- embedded AWS and provisioning -----------------------------------------------------
 
@@ -231,6 +248,8 @@ class LocalStack:
         environment = merge_function_environment(deployment)
         environment.update(
             {
+                "SANDBOX_PAY_URL": settings.sandbox_pay_url,
+                "PAYMENT_NOTIFY_BASE_URL": settings.http_url,
                 "WS_MANAGEMENT_ENDPOINT": settings.management_endpoint,
                 "AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI": settings.management_endpoint,
                 "AWS_ENDPOINT_URL_IOT_DATA_PLANE": settings.iot_data_endpoint,
@@ -314,9 +333,7 @@ class LocalStack:
         front_app = HttpFront.new_app()
         front.add_routes(front_app)
         for app, port in ((door_app, settings.ws_port), (front_app, settings.http_port)):
-            runner = web.AppRunner(
-                app, access_log=None, handle_signals=False, shutdown_timeout=3.0
-            )
+            runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=3.0)
             await runner.setup()
             self._runners.append(runner)
             await web.TCPSite(runner, settings.host, port, backlog=2048).start()
@@ -362,6 +379,10 @@ class LocalStack:
         if self._runtime is not None:
             self._runtime.remove_from_moto()
             self._runtime.shutdown(wait=False, cancel_pending=True)
+        if self._sandbox_pay is not None:
+            await asyncio.to_thread(self._sandbox_pay.shutdown)
+            self._sandbox_pay.server_close()
+            self._sandbox_pay = None
         if self._moto is not None:
             await asyncio.to_thread(self._moto.stop)
             self._moto = None
@@ -380,6 +401,7 @@ def banner(stack: LocalStack) -> str:
         f"  OCPP piles (WebSocket) {info.ws_url}/ocpp/{{pileId}}  (ocpp1.6, ocpp2.0.1)",
         f"  @connections API       {settings.management_endpoint}",
         f"  MQTT broker            {info.mqtt_host}:{info.mqtt_port}",
+        f"  Sandbox payments       {settings.sandbox_pay_url}",
         f"  Embedded AWS (moto)    {info.aws_endpoint}  (AWS_ENDPOINT_URL, any credentials)",
     ]
     if stack.admin_login is not None:

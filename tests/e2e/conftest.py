@@ -51,6 +51,7 @@ class RunningStack:
     http_port: int
     ws_port: int
     mqtt_port: int
+    sandbox_pay_port: int
     output: collections.deque[str] = field(default_factory=lambda: collections.deque(maxlen=2000))
     ready: threading.Event = field(default_factory=threading.Event)
 
@@ -70,6 +71,11 @@ class RunningStack:
     @property
     def aws_endpoint(self) -> str:
         return f"http://127.0.0.1:{self.aws_port}"
+
+    @property
+    def sandbox_pay_url(self) -> str:
+        """The sandbox payment provider: a driver's "pay" is a confirm call here."""
+        return f"http://127.0.0.1:{self.sandbox_pay_port}"
 
     @property
     def management_endpoint(self) -> str:
@@ -99,7 +105,7 @@ def start_stack(
     Raises:
         RuntimeError: the stack exited or was not ready within two minutes.
     """
-    aws_port, http_port, ws_port, mqtt_port = free_ports(4)
+    aws_port, http_port, ws_port, mqtt_port, sandbox_pay_port = free_ports(5)
     child_env = {
         key: value
         for key, value in os.environ.items()
@@ -111,6 +117,7 @@ def start_stack(
             "LOCAL_HTTP_PORT": str(http_port),
             "LOCAL_WS_PORT": str(ws_port),
             "LOCAL_MQTT_PORT": str(mqtt_port),
+            "LOCAL_SANDBOX_PAY_PORT": str(sandbox_pay_port),
             "LOCAL_STACK_DIR": str(state_dir),
             "PYTHONUNBUFFERED": "1",
         }
@@ -127,7 +134,9 @@ def start_stack(
         text=True,
         bufsize=1,
     )
-    stack = RunningStack(process, state_dir, aws_port, http_port, ws_port, mqtt_port)
+    stack = RunningStack(
+        process, state_dir, aws_port, http_port, ws_port, mqtt_port, sandbox_pay_port
+    )
 
     def read_output() -> None:
         assert process.stdout is not None
