@@ -218,3 +218,96 @@ class FakeWeChatHttp:
 
 def alipay_app_key_pem() -> str:
     return private_pem(rsa_key("alipay-app"), fmt="pkcs1")
+
+
+# --- Alipay -------------------------------------------------------------------------------
+
+
+def alipay_config(**overrides: str) -> Any:
+    from shared.adapters.payments.alipay import AlipayConfig
+
+    fields = {
+        "app_id": ALIPAY_APP_ID,
+        "app_private_key": private_pem(rsa_key("alipay-app"), fmt="pkcs1"),
+        "alipay_public_key": public_pem(rsa_key("alipay-platform")),
+        "seller_id": ALIPAY_SELLER_ID,
+    }
+    fields.update(overrides)
+    return AlipayConfig(**fields)
+
+
+def alipay_sign_string(fields: dict[str, str]) -> str:
+    return "&".join(f"{k}={v}" for k, v in sorted(fields.items()))
+
+
+def alipay_notification_fields(**overrides: str) -> dict[str, str]:
+    fields = {
+        "notify_time": "2026-12-02 14:00:08",
+        "notify_type": "trade_status_sync",
+        "notify_id": "ac05099524730693a8b330c5ecf72da9786",
+        "app_id": ALIPAY_APP_ID,
+        "charset": "utf-8",
+        "version": "1.0",
+        "trade_no": "2026120222001400000000000001",
+        "out_trade_no": "po-000000000001",
+        "buyer_id": "2088102122524333",
+        "seller_id": ALIPAY_SELLER_ID,
+        "trade_status": "TRADE_SUCCESS",
+        "total_amount": "4.00",
+        "receipt_amount": "4.00",
+        "buyer_pay_amount": "4.00",
+        "subject": "充电预付",
+        "gmt_create": "2026-12-02 14:00:00",
+        "gmt_payment": "2026-12-02 14:00:05",
+    }
+    fields.update(overrides)
+    return fields
+
+
+def alipay_notification(
+    fields: dict[str, str],
+    *,
+    key: rsa.RSAPrivateKey | None = None,
+    sign_type: str = "RSA2",
+) -> bytes:
+    """The form body Alipay POSTs: the fields, ``sign_type`` and ``sign`` (RSA2 over the rest)."""
+    signature = sign(key or rsa_key("alipay-platform"), alipay_sign_string(fields).encode())
+    return urllib.parse.urlencode({**fields, "sign_type": sign_type, "sign": signature}).encode()
+
+
+@dataclass
+class FakeAlipayGateway:
+    """Stands in for ``urlopen`` inside ``alipay``: checks the app's request signature,
+    records the call, answers ``routes[method]`` signed with the Alipay key."""
+
+    routes: dict[str, dict[str, Any]] = field(default_factory=dict)
+    calls: list[dict[str, Any]] = field(default_factory=list)
+    raise_error: Exception | None = None
+    sign_answers: bool = True
+
+    def __call__(self, url: str, timeout: float = 0) -> Any:
+        if self.raise_error is not None:
+            raise self.raise_error
+        query = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(url).query))
+        signature = query.pop("sign")
+        assert verify(rsa_key("alipay-app"), alipay_sign_string(query).encode(), signature)
+        assert query["sign_type"] == "RSA2" and query["app_id"] == ALIPAY_APP_ID
+        method = query["method"]
+        self.calls.append({**query, "biz_content": json.loads(query["biz_content"])})
+        inner = json.dumps(
+            self.routes.get(method, {"code": "40004", "msg": "Business Failed"}),
+            separators=(",", ":"),
+            ensure_ascii=False,
+        )
+        answer_sign = sign(rsa_key("alipay-platform"), inner.encode()) if self.sign_answers else ""
+        key = method.replace(".", "_") + "_response"
+        raw = f'{{"{key}":{inner},"sign":"{answer_sign}"}}'
+        return _Readable(raw.encode())
+
+
+@dataclass
+class _Readable:
+    data: bytes
+
+    def read(self) -> bytes:
+        return self.data

@@ -62,10 +62,10 @@ def _build(
         config = WeChatPayConfig.from_secret(secret(_required(environ, "WECHATPAY_SECRET_ID")))
         return WeChatPayProvider(config, notify_url=f"{notify_base}/payments/notify/wechat")
     if method is PaymentMethod.ALIPAY:
-        # TODO(#5): the WeChat Pay and Alipay adapters land in the next commits.
-        from shared.domain.errors import FeatureUnavailable
+        from .alipay import AlipayConfig, AlipayProvider
 
-        raise FeatureUnavailable("provider adapter not yet available", method=method)
+        alipay_config = AlipayConfig.from_secret(secret(_required(environ, "ALIPAY_SECRET_ID")))
+        return AlipayProvider(alipay_config, notify_url=f"{notify_base}/payments/notify/alipay")
     raise InvalidInput("the wallet pays with ledger holds, not through a provider", method=method)
 
 
