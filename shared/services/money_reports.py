@@ -1,5 +1,5 @@
 """The operator's transaction list: one row per ledger transfer on a driver's or card
-user's wallet, filtered by Asia/Shanghai days, type and text, paged, and exported as CSV.
+user's wallet (operator-internal movements such as profit shares are left out), filtered by Asia/Shanghai days, type and text, paged, and exported as CSV.
 
 Rows come from the ledger's GSI2 (``OPERATOR#{op}#{posted_on}``: the subject leg of every
 posted transfer, one partition per local day), read newest first, day by day, never by a
@@ -40,6 +40,7 @@ MAX_TEXT_LENGTH = 64
 # CSV cells a spreadsheet would run as a formula (OWASP "CSV injection").
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 _BOM = "\ufeff"
+WALLET_PREFIXES = ("card:", "driver:")
 
 
 class TransactionType(StrEnum):
@@ -320,6 +321,8 @@ def _rows(
         }
         known = owners.owners(card_ids) if card_ids else {}
         for entry in page.entries:
+            if not entry.account_id.startswith(WALLET_PREFIXES):
+                continue  # an operator-internal movement (profit share): not a wallet's
             row = row_of(entry, known.get(entry.account_id))
             if selection.matches(row):
                 rows.append(row)

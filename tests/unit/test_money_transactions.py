@@ -11,7 +11,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from shared.domain.errors import Forbidden, InvalidInput, NotFound
-from shared.domain.ledger import TransferDetails, hold_transfer, top_up_transfer
+from shared.domain.ledger import (
+    TransferDetails,
+    hold_transfer,
+    profit_share_transfer,
+    top_up_transfer,
+)
 from shared.domain.tenancy import Principal, Role
 from shared.services import money_reports, wallets
 from shared.services.money_reports import (
@@ -143,6 +148,26 @@ def test_rows_are_the_operators_transfers_newest_first_across_days(world: World)
     assert card.user_name == "李雷" and card.phone == "13900000000"
     assert (first.pile_name, first.pile_id, first.phone) == ("南门 7号桩", "CP-7", "13800000001")
     assert first.type is TransactionType.TOP_UP and first.balance_after_fen == 1_000
+
+
+def test_operator_internal_movements_are_not_listed(world: World) -> None:
+    world.clock.advance(minutes=1)
+    world.ledger.post_transfer(
+        profit_share_transfer(
+            operator_id=OP,
+            station_id="st-1",
+            partner_fen=100,
+            platform_fen=50,
+            reference="share:ORD-1",
+            actor="wf",
+            posted_at=world.clock(),
+        )
+    )
+
+    page = list_transactions(world.index, world.owners, world.select())
+
+    assert "share:ORD-1" not in {row.transfer_id for row in page.rows}
+    assert len(page.rows) == 4
 
 
 def test_one_day_holds_only_that_days_rows(world: World) -> None:
