@@ -145,6 +145,43 @@ class PileCharging(Protocol):
         """The charge as recorded so far. Raises: NotFound, UpstreamFailure."""
 
 
+class PaidChargingBridge:
+    """``PileCharging`` on ``shared.services.paid_charging`` (imported on first use: the
+    notification path never needs the OCPP modules)."""
+
+    def __init__(self, ports: Any) -> None:
+        self._ports = ports  # paid_charging.PaidChargePorts
+
+    def begin(self, order: PaymentOrder, now: datetime) -> str:
+        from shared.domain.paid_charging import PaidChargeRequest
+        from shared.domain.pricing import ChargeMode, ChargeTarget
+        from shared.services.paid_charging import begin_paid_charge
+
+        request = PaidChargeRequest(
+            order_no=order.order_no,
+            operator_id=order.operator_id,
+            station_id=order.station_id,
+            pile_id=order.pile_id,
+            gun_no=order.gun_no,
+            id_tag=order.id_tag,
+            target=ChargeTarget(ChargeMode(order.target_mode), order.target_value),
+            prepaid_cap_fen=order.prepaid_fen,
+            tariff_id=order.tariff_id,
+            tariff_version=order.tariff_version,
+        )
+        return begin_paid_charge(self._ports, request, now)
+
+    def await_end(self, order_no: str, task_token: str, now: datetime) -> None:
+        from shared.services.paid_charging import await_session_end
+
+        await_session_end(self._ports, order_no, task_token, now)
+
+    def outcome(self, order_no: str) -> ChargeFacts:
+        from shared.services.paid_charging import charge_outcome
+
+        return charge_outcome(self._ports, order_no)
+
+
 class PaymentBaseData(Protocol):
     def station(self, station_id: str) -> Station | None: ...
     def pile(self, pile_id: str) -> Pile | None: ...

@@ -15,11 +15,16 @@ from typing import Any
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
+from shared.adapters.dynamodb.base_data import DynamoBaseDataRepository
 from shared.adapters.dynamodb.base_data_items import decode_item, encode_item
 from shared.domain.clock import from_wire, to_wire
-from shared.domain.errors import InvalidInput, UpstreamFailure
+from shared.domain.errors import InvalidInput, NotFound, UpstreamFailure
 from shared.domain.payment_orders import OrderState, PaymentOrder, SettleBasis
 from shared.domain.payments import PaymentMethod
+from shared.domain.piles import Pile
+from shared.domain.stations import Station
+from shared.domain.tariffs import Tariff
+from shared.domain.tenancy import Principal, Role
 
 MAX_LIST = 100
 _ORDER_SK = "ORDER"
@@ -186,3 +191,38 @@ class DynamoPaymentOrders:
 
 def _with_revision(order: PaymentOrder, revision: int) -> PaymentOrder:
     return replace(order, revision=revision)
+
+
+class DynamoPaymentBaseData:
+    """What the workflow reads of base data (station, pile, tariff and its versions), on the
+    base-data repository as the platform itself: the order already names its operator and
+    the service checks that every object read is that operator's."""
+
+    _PRINCIPAL = Principal(username="payment-workflow", role=Role.PLATFORM_ADMIN, operator_id=None)
+
+    def __init__(self, repository: DynamoBaseDataRepository) -> None:
+        self._repo = repository
+
+    def station(self, station_id: str) -> Station | None:
+        try:
+            return self._repo.get_station(self._PRINCIPAL, station_id)
+        except NotFound:
+            return None
+
+    def pile(self, pile_id: str) -> Pile | None:
+        try:
+            return self._repo.get_pile(self._PRINCIPAL, pile_id)
+        except NotFound:
+            return None
+
+    def tariff(self, tariff_id: str) -> Tariff | None:
+        try:
+            return self._repo.get_tariff(self._PRINCIPAL, tariff_id)
+        except NotFound:
+            return None
+
+    def tariff_version(self, tariff_id: str, version: int) -> Tariff | None:
+        try:
+            return self._repo.get_tariff_version(self._PRINCIPAL, tariff_id, version)
+        except NotFound:
+            return None
