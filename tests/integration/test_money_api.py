@@ -1,0 +1,375 @@
+"""Operator money through the operator API's lambda_handler on moto: the transaction list
+and its CSV export, admin actions on drivers' wallets with their audit trail, tenancy
+(operator A never sees or touches B's money: 404) and bad input (4xx, nothing changed)."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from functions.operator_api import wiring
+from shared.domain.ledger import TransferDetails, top_up_transfer
+from shared.services import wallets
+from tests.integration.operator_api_support import (
+    PLATFORM_ADMIN,
+    LambdaContext,
+    Tenant,
+    World,
+    api,
+    call,
+    http_event,
+    seeded_world,
+    snapshot,
+    tenants,
+)
+
+__all__ = ["api", "tenants"]
+
+DAY = "2026-11-01"  # the fixed clock: 2026-11-01 02:00 UTC = 10:00 in Shanghai
+
+
+def open_driver(tenant: Tenant, user_id: str) -> None:
+    wallets.open_wallet(
+        wiring.ledger(),
+        account_id=f"driver:{user_id}",
+        operator_id=tenant.operator_id,
+        owner="",
+        clock=wiring.clock,
+    )
+
+
+def driver_top_up(tenant: Tenant, user_id: str, amount_fen: int, request_id: str) -> Any:
+    return call(
+        "POST",
+        f"/operator/drivers/{user_id}/top-ups",
+        tenant.admin,
+        body={"amount_fen": amount_fen, "request_id": request_id, "reason": "活动赠送"},
+    )
+
+
+def advance(seconds: int = 1) -> None:
+    wiring.clock.advance(seconds=seconds)  # type: ignore[attr-defined]
+
+
+# ---------------------------------------------------------------- transaction list
+
+
+@pytest.fixture
+def books(tenants: tuple[Tenant, Tenant]) -> tuple[Tenant, Tenant]:
+    """A: the seeded card top-up (100.00), a driver paid by WeChat at a pile, an admin
+    top-up and refund; B: its seeded card top-up."""
+    a, b = tenants
+    open_driver(a, "u-a1")
+    advance()
+    wiring.ledger().post_transfer(
+        top_up_transfer(
+            account_id="driver:u-a1",
+            operator_id=a.operator_id,
+            amount_fen=400,
+            reference="payment:ORD-A1",
+            method="wechat",
+            actor="notify",
+            posted_at=wiring.clock(),
+            details=TransferDetails(
+                order_no="ORD-A1",
+                user_id="u-a1",
+                phone="13700000001",
+                pile_id=a.pile_id,
+                pile_name='=东门, "快充" 1号',
+                transaction_type="prepay",
+            ),
+        )
+    )
+    advance()
+    assert driver_top_up(a, "u-a1", 1_000, "req-a1-0001").status == 201
+    advance()
+    refund = call(
+        "POST",
+        "/operator/drivers/u-a1/refunds",
+        a.admin,
+        body={"amount_fen": 300, "request_id": "ref-a1-0001", "reason": "退回多收"},
+    )
+    assert refund.status == 201, refund.body
+    return a, b
+
+
+def test_transactions_are_listed_newest_first_with_user_pile_and_balance(
+    books: tuple[Tenant, Tenant],
+) -> None:
+    a, _ = books
+
+    answer = call("GET", "/operator/transactions", a.admin)
+
+    assert answer.status == 200, answer.body
+    rows = answer.body["items"]
+    assert [row["type"] for row in rows] == ["admin_refund", "top_up", "prepay", "top_up"]
+    refund, top_up, paid, card = rows
+    assert (refund["amount_fen"], refund["balance_after_fen"]) == (-300, 1_100)
+    assert top_up["method"] == "admin" and top_up["balance_after_fen"] == 1_400
+    assert paid["order_no"] == "ORD-A1" and paid["pile_id"] == a.pile_id
+    assert paid["pile_name"] == '=东门, "快充" 1号' and paid["phone"] == "13700000001"
+    assert card["account_id"] == f"card:{a.card_no}"
+    assert (card["user_name"], card["phone"]) == ("Li Lei", "13800000000")
+    assert answer.body["next_token"] is None
+
+
+def test_transactions_filter_by_type_and_text_and_page(books: tuple[Tenant, Tenant]) -> None:
+    a, _ = books
+
+    by_type = call("GET", "/operator/transactions", a.admin, query={"type": "top_up,prepay"})
+    by_text = call("GET", "/operator/transactions", a.admin, query={"q": "东门"})
+    first = call("GET", "/operator/transactions", a.admin, query={"limit": "3"})
+    rest = call(
+        "GET",
+        "/operator/transactions",
+        a.admin,
+        query={"limit": "3", "next_token": first.body["next_token"]},
+    )
+
+    assert [r["type"] for r in by_type.body["items"]] == ["top_up", "prepay", "top_up"]
+    assert [r["order_no"] for r in by_text.body["items"]] == ["ORD-A1"]
+    assert len(first.body["items"]) == 3 and len(rest.body["items"]) == 1
+    assert rest.body["next_token"] is None
+
+
+def test_other_days_are_empty(books: tuple[Tenant, Tenant]) -> None:
+    a, _ = books
+
+    answer = call(
+        "GET", "/operator/transactions", a.admin, query={"from": "2026-10-01", "to": "2026-10-31"}
+    )
+
+    assert answer.status == 200 and answer.body["items"] == []
+
+
+def test_csv_export_is_excel_ready(books: tuple[Tenant, Tenant]) -> None:
+    a, _ = books
+
+    answer = raw_call("/operator/transactions.csv", a.admin, {"from": DAY, "to": DAY})
+    same = raw_call("/operator/transactions", a.admin, {"format": "csv"})
+
+    assert answer["statusCode"] == 200
+    headers = {k.lower(): v for k, v in answer["headers"].items()}
+    assert headers["content-type"].startswith("text/csv")
+    assert "attachment" in headers["content-disposition"]
+    assert not answer.get("isBase64Encoded")
+    text = answer["body"]
+    assert text == same["body"]
+    assert text.startswith("\ufeff订单号,")
+    rows = list(csv.reader(io.StringIO(text.removeprefix("\ufeff"), newline="")))
+    assert len(rows) == 5
+    paid = next(row for row in rows if row[0] == "ORD-A1")
+    assert paid[5] == '\'=东门, "快充" 1号'  # quoted, and defused against formulas
+    assert paid[7] == "预付" and paid[9] == "4.00"
+    assert next(row for row in rows if row[7] == "管理员退款")[9] == "-3.00"
+
+
+def raw_call(path: str, who: dict[str, Any], query: dict[str, str]) -> dict[str, Any]:
+    """The handler's response as is (the support's ``call`` reads bodies as JSON)."""
+    from functions.operator_api.handler import lambda_handler
+
+    response: dict[str, Any] = lambda_handler(
+        http_event("GET", path, who=who, query=query), LambdaContext()
+    )
+    return response
+
+
+# ---------------------------------------------------------------- driver accounts
+
+
+def test_driver_actions_move_money_once_and_are_audited(tenants: tuple[Tenant, Tenant]) -> None:
+    a, _ = tenants
+    open_driver(a, "u-a2")
+
+    assert driver_top_up(a, "u-a2", 2_000, "req-a2-0001").status == 201
+    advance()
+    repeat = driver_top_up(a, "u-a2", 2_000, "req-a2-0001")
+    advance()
+    frozen = call("POST", "/operator/drivers/u-a2/freeze", a.admin, body={"reason": "可疑"})
+    advance()
+    refused = driver_top_up(a, "u-a2", 500, "req-a2-0002")
+    advance()
+    thawed = call("POST", "/operator/drivers/u-a2/unfreeze", a.admin, body={"reason": "ok"})
+    advance()
+    cancelled = call("POST", "/operator/drivers/u-a2/cancel", a.admin, body={"reason": "注销"})
+    audit = call("GET", "/operator/drivers/u-a2/audit", a.admin)
+    wallet = call("GET", "/operator/drivers/u-a2/wallet", a.admin)
+
+    assert repeat.status == 201 and repeat.body["balance_fen"] == 2_000
+    assert frozen.body["status"] == "frozen"
+    assert refused.status == 409 and refused.error["code"] == "wallet_frozen"
+    assert thawed.body["status"] == "active"
+    assert cancelled.status == 200, cancelled.body
+    assert cancelled.body["status"] == "cancelled" and cancelled.body["balance_fen"] == 0
+    assert cancelled.body["closure"]["refunded_fen"] == 2_000
+    assert wallet.body == cancelled.body
+    actions = [(r["action"], r["actor"], r["reason"]) for r in audit.body["items"]]
+    assert actions == [
+        ("cancel", "admin-a", "注销"),
+        ("freeze", "admin-a", "cancel: 注销"),
+        ("unfreeze", "admin-a", "ok"),
+        ("freeze", "admin-a", "可疑"),
+        ("top_up", "admin-a", "活动赠送"),
+    ]
+    after = call("POST", "/operator/drivers/u-a2/unfreeze", a.admin, body={"reason": "x"})
+    assert after.status == 409
+
+
+def test_platform_admin_acts_on_any_operators_driver(tenants: tuple[Tenant, Tenant]) -> None:
+    _, b = tenants
+    open_driver(b, "u-b1")
+
+    answer = call(
+        "POST",
+        "/operator/drivers/u-b1/top-ups",
+        PLATFORM_ADMIN,
+        body={"amount_fen": 100, "request_id": "req-root-01", "reason": "补偿", "method": "cash"},
+    )
+
+    assert answer.status == 201, answer.body
+    assert answer.body["operator_id"] == b.operator_id
+
+
+# ---------------------------------------------------------------- refusals (shared world)
+
+
+@pytest.fixture(scope="module")
+def world() -> Iterator[World]:
+    with seeded_world() as seeded:
+        open_driver(seeded.a, "u-a")
+        open_driver(seeded.b, "u-b")
+        assert driver_top_up(seeded.a, "u-a", 1_000, "req-seed-a1").status == 201
+        assert driver_top_up(seeded.b, "u-b", 1_000, "req-seed-b1").status == 201
+        yield seeded
+
+
+def _foreign_calls(b: Tenant) -> list[tuple[str, str, Any, dict[str, str] | None]]:
+    reason = {"reason": "nope"}
+    return [
+        ("GET", "/operator/transactions", None, {"operator_id": b.operator_id}),
+        ("GET", "/operator/transactions.csv", None, {"operator_id": b.operator_id}),
+        ("GET", f"/operator/reconciliation/{DAY}", None, {"operator_id": b.operator_id}),
+        ("GET", "/operator/drivers/u-b/wallet", None, None),
+        ("GET", "/operator/drivers/u-b/audit", None, None),
+        (
+            "POST",
+            "/operator/drivers/u-b/top-ups",
+            {"amount_fen": 1, "request_id": "req-evil-01", "reason": "x"},
+            None,
+        ),
+        (
+            "POST",
+            "/operator/drivers/u-b/refunds",
+            {"amount_fen": 1, "request_id": "req-evil-01", "reason": "x"},
+            None,
+        ),
+        ("POST", "/operator/drivers/u-b/freeze", reason, None),
+        ("POST", "/operator/drivers/u-b/unfreeze", reason, None),
+        ("POST", "/operator/drivers/u-b/cancel", reason, None),
+        ("GET", "/operator/drivers/nobody/wallet", None, None),
+    ]
+
+
+def test_operator_a_cannot_see_or_touch_bs_money(world: World) -> None:
+    before = snapshot()
+
+    for method, path, body, query in _foreign_calls(world.b):
+        answer = call(method, path, world.a.admin, body=body, query=query)
+        assert answer.status == 404, (method, path, answer.body)
+
+    listed = call("GET", "/operator/transactions", world.a.admin)
+    assert {row["account_id"] for row in listed.body["items"]} == {
+        "driver:u-a",
+        f"card:{world.a.card_no}",
+    }
+    assert snapshot() == before
+
+
+def test_maintenance_staff_are_refused_money(world: World) -> None:
+    before = snapshot()
+
+    for path in ("/operator/transactions", "/operator/drivers/u-a/wallet"):
+        assert call("GET", path, world.a.maintenance).status == 403
+    answer = call("POST", "/operator/drivers/u-a/freeze", world.a.maintenance, body={"reason": "x"})
+    assert answer.status == 403
+    assert snapshot() == before
+
+
+TOP_UP = "/operator/drivers/u-a/top-ups"
+GOOD = {"amount_fen": 100, "request_id": "req-bad-0001", "reason": "why"}
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "query", "status"),
+    [
+        ("GET", "/operator/transactions", None, {"from": "2026-13-01"}, 422),
+        ("GET", "/operator/transactions", None, {"from": "yesterday"}, 422),
+        ("GET", "/operator/transactions", None, {"from": "2026-11-02", "to": "2026-11-01"}, 422),
+        ("GET", "/operator/transactions", None, {"from": "2026-01-01", "to": "2026-11-01"}, 422),
+        ("GET", "/operator/transactions", None, {"type": "gift"}, 422),
+        ("GET", "/operator/transactions", None, {"type": "DROP TABLE"}, 422),
+        ("GET", "/operator/transactions", None, {"limit": "0"}, 422),
+        ("GET", "/operator/transactions", None, {"limit": "101"}, 422),
+        ("GET", "/operator/transactions", None, {"next_token": "garbage"}, 422),
+        ("GET", "/operator/transactions", None, {"format": "xlsx"}, 422),
+        ("GET", "/operator/transactions", None, {"q": "x" * 65}, 422),
+        ("GET", "/operator/transactions", None, {"sort": "asc"}, 422),
+        ("GET", "/operator/reconciliation/2026-02-30", None, None, 422),
+        ("GET", "/operator/reconciliation/tomorrow", None, None, 422),
+        ("GET", "/operator/reconciliation/2026-10-31", None, None, 404),
+        ("GET", "/operator/drivers/u-a/audit", None, {"next_token": "garbage"}, 422),
+        ("POST", TOP_UP, {**GOOD, "amount_fen": 0}, None, 422),
+        ("POST", TOP_UP, {**GOOD, "amount_fen": -100}, None, 422),
+        ("POST", TOP_UP, {**GOOD, "amount_fen": 1.5}, None, 422),
+        ("POST", TOP_UP, {**GOOD, "amount_fen": "100"}, None, 422),
+        ("POST", TOP_UP, {**GOOD, "amount_fen": 5_000_001}, None, 422),
+        ("POST", TOP_UP, {**GOOD, "request_id": "short"}, None, 422),
+        ("POST", TOP_UP, {**GOOD, "reason": ""}, None, 422),
+        ("POST", TOP_UP, {**GOOD, "reason": " "}, None, 422),
+        ("POST", TOP_UP, {**GOOD, "method": "wechat"}, None, 422),
+        ("POST", TOP_UP, {**GOOD, "extra": 1}, None, 422),
+        ("POST", TOP_UP, {"amount_fen": 100, "request_id": "req-bad-0001"}, None, 422),
+        ("POST", TOP_UP, "not json", None, 400),
+        ("POST", TOP_UP, {**GOOD, "request_id": "req-seed-a1"}, None, 409),
+        ("POST", "/operator/drivers/u-a/refunds", {**GOOD, "amount_fen": 999_999}, None, 409),
+        ("POST", "/operator/drivers/u-a/freeze", {}, None, 422),
+        ("POST", "/operator/drivers/u-a/cancel", {"reason": "x" * 201}, None, 422),
+        ("POST", "/operator/drivers/a%20b/freeze", {"reason": "x"}, None, 404),
+        ("DELETE", "/operator/drivers/u-a/wallet", None, None, 405),
+    ],
+)
+def test_bad_input_is_refused_and_changes_nothing(
+    world: World,
+    method: str,
+    path: str,
+    body: Any,
+    query: dict[str, str] | None,
+    status: int,
+) -> None:
+    before = snapshot()
+
+    if isinstance(body, str):
+        answer = call(method, path, world.a.admin, raw_body=body, query=query)
+    else:
+        answer = call(method, path, world.a.admin, body=body, query=query)
+
+    assert answer.status == status, answer.body
+    assert "error" in answer.body
+    assert snapshot() == before
+
+
+def test_platform_admin_must_name_the_operator_of_a_list(world: World) -> None:
+    answer = call("GET", "/operator/transactions", PLATFORM_ADMIN)
+    named = call(
+        "GET", "/operator/transactions", PLATFORM_ADMIN, query={"operator_id": world.b.operator_id}
+    )
+
+    assert answer.status == 422
+    assert {row["account_id"] for row in named.body["items"]} == {
+        "driver:u-b",
+        f"card:{world.b.card_no}",
+    }
