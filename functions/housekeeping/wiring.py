@@ -17,6 +17,7 @@ from shared.adapters.stepfunctions import StepFunctionsResumer
 from shared.domain.clock import Clock, system_clock
 from shared.services.housekeeping import HousekeepingPorts
 from shared.services.paid_charging import PaidChargePorts
+from shared.services.workflow_ports import WorkflowResumer
 
 clock: Clock = system_clock
 
@@ -27,6 +28,12 @@ def websocket() -> WebSocketConnections:
     return WebSocketConnections(
         boto3.client("apigatewaymanagementapi", endpoint_url=os.environ["WS_MANAGEMENT_ENDPOINT"])
     )
+
+
+@functools.cache
+def resumer() -> WorkflowResumer:
+    """Step Functions: resumes the workflows of paid sessions (stale close, never started)."""
+    return StepFunctionsResumer(boto3.client("stepfunctions"))
 
 
 @functools.cache
@@ -50,7 +57,7 @@ def ports() -> HousekeepingPorts:
             pending_calls=pending_calls,
             schemas=OcppSchemas(),
             sender=websocket(),
-            workflow=StepFunctionsResumer(boto3.client("stepfunctions")),
+            workflow=resumer(),
             clock=clock,
         ),
     )
@@ -60,3 +67,4 @@ def reset() -> None:
     """Forget built clients (tests start a fresh embedded AWS per test)."""
     ports.cache_clear()
     websocket.cache_clear()
+    resumer.cache_clear()
