@@ -191,9 +191,13 @@ class ShareRequest:
         check_order_no(self.order_no)
         check_reference("out_share_no", self.out_share_no)
         _check_text("provider_txn_id", self.provider_txn_id)
-        if not isinstance(self.receivers, tuple) or len(self.receivers) > MAX_RECEIVERS:
+        if (
+            not isinstance(self.receivers, tuple)
+            or len(self.receivers) > MAX_RECEIVERS
+            or not all(isinstance(r, ShareReceiver) for r in self.receivers)
+        ):
             raise InvalidInput(
-                f"receivers must be a tuple of 0..{MAX_RECEIVERS}", field="receivers"
+                f"receivers must be a tuple of 0..{MAX_RECEIVERS} ShareReceiver", field="receivers"
             )
         if not self.receivers and not self.unfreeze_rest:
             raise InvalidInput("nothing to share and nothing to unfreeze", field="receivers")

@@ -123,3 +123,10 @@ def test_share_request_refused_when_nothing_to_do() -> None:
 def test_notification_rejected_refuses_when_status_not_400_or_401() -> None:
     with pytest.raises(ValueError):
         NotificationRejected(500, "x")
+
+
+def test_share_request_refused_when_receivers_not_share_receivers() -> None:
+    with pytest.raises(InvalidInput):
+        ShareRequest("po-000001", "s1", "txn", ({"account": "x"},), True)  # type: ignore[arg-type]
+    with pytest.raises(InvalidInput):
+        ShareRequest("po-000001", "s1", "txn", [], True)  # type: ignore[arg-type]

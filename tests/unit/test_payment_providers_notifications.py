@@ -13,11 +13,18 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from shared.adapters.payments.alipay import AlipayProvider
 from shared.adapters.payments.wechat import WeChatPayProvider
 from shared.domain.clock import LOCAL_TZ
-from shared.domain.payments import NotificationRejected, PaidNotice, ensure_notice_matches
+from shared.domain.payments import (
+    NotificationRejected,
+    PaidNotice,
+    ensure_notice_matches,
+    fen_to_yuan,
+)
 from tests.unit.test_payment_providers_support import (
     PLATFORM_KEY_ID,
     alipay_config,
@@ -273,3 +280,35 @@ def test_spoiled_notifications_refused_when_400_variants_each(
     # every kind was drawn, and the provider still takes the good one exactly as before
     assert len(seen) >= 12
     assert _take(provider, good_headers, good_body) == good
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    order_no=st.from_regex(r"[0-9A-Za-z_-]{6,32}", fullmatch=True),
+    amount_fen=st.integers(min_value=1, max_value=10_000_000),
+    skew_s=st.integers(min_value=-300, max_value=300),
+)
+def test_correctly_signed_notifications_accepted_when_any_order_amount_and_skew(
+    wechat: WeChatPayProvider,
+    alipay_provider: AlipayProvider,
+    order_no: str,
+    amount_fen: int,
+    skew_s: int,
+) -> None:
+    amount = {"total": amount_fen, "payer_total": amount_fen, "currency": "CNY"}
+    body = json.dumps(
+        wechat_envelope(wechat_transaction(out_trade_no=order_no, amount=amount))
+    ).encode()
+    sent_at = NOW + timedelta(seconds=skew_s)
+    notice = wechat.verify_notification(wechat_signed(body, sent_at), body, NOW)
+    assert (notice.order_no, notice.amount_fen) == (order_no, amount_fen)
+
+    fields = alipay_notification_fields(
+        out_trade_no=order_no,
+        total_amount=fen_to_yuan(amount_fen),
+        notify_time=sent_at.astimezone(LOCAL_TZ).strftime("%Y-%m-%d %H:%M:%S"),
+    )
+    notice = alipay_provider.verify_notification({}, alipay_notification(fields), NOW)
+    assert (notice.order_no, notice.amount_fen) == (order_no, amount_fen)
