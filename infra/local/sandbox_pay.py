@@ -436,8 +436,11 @@ class _Handler(BaseHTTPRequestHandler):
         return self.server.close(order_no)
 
     def _json_body(self) -> dict[str, Any]:
-        length = int(self.headers.get("Content-Length") or 0)
-        if length > MAX_BODY_BYTES:
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError as exc:
+            raise SandboxError(400, "PARAM_ERROR", "bad Content-Length") from exc
+        if not 0 <= length <= MAX_BODY_BYTES:
             raise SandboxError(400, "PARAM_ERROR", "body too large")
         raw = self.rfile.read(length) if length else b"{}"
         try:

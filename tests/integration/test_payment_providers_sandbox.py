@@ -280,3 +280,21 @@ def test_upstream_failure_when_sandbox_unreachable() -> None:
     provider = SandboxPaymentProvider("http://127.0.0.1:9", timeout_s=1)
     with pytest.raises(UpstreamFailure):
         provider.create_prepay(_prepay())
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"not json", b"[]", b'{"order_no": "po-000000000009"}', b'{"order_no": "x", "amount_fen": 1}'],
+)
+def test_sandbox_answers_400_and_opens_nothing_when_bad_input(sandbox, body) -> None:
+    import json
+    import urllib.error
+    import urllib.request
+
+    server, _ = sandbox
+    request = urllib.request.Request(f"{server.url}/sandbox/orders", data=body, method="POST")
+    with pytest.raises(urllib.error.HTTPError) as exc:
+        urllib.request.urlopen(request, timeout=5)
+    assert exc.value.code == 400
+    assert json.loads(exc.value.read())["code"] == "PARAM_ERROR"
+    assert server.orders == {}
