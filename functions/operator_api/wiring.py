@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from shared.services.base_data import HealthProbe
     from shared.services.base_data_cards import Wallets
     from shared.services.driver_accounts import DriverAccountStore
-    from shared.services.money_reports import TransactionIndex, WalletOwners
+    from shared.services.money_reports import RowDirectory, TransactionIndex
     from shared.services.ocpp.commands import CommandPorts, SessionLookup
     from shared.services.reconciliation import ReconciliationStore
     from shared.services.staff import StaffDirectory
@@ -139,10 +139,11 @@ def transaction_index() -> TransactionIndex:
 
 
 @cache
-def wallet_owners() -> WalletOwners:
-    from shared.adapters.dynamodb.money_reports import DynamoWalletOwners
+def row_directory() -> RowDirectory:
+    """Card holders and pile names for transaction-list rows."""
+    from shared.adapters.dynamodb.money_reports import DynamoRowDirectory
 
-    return DynamoWalletOwners(os.environ["BASE_DATA_TABLE"], _dynamodb_client())
+    return DynamoRowDirectory(os.environ["BASE_DATA_TABLE"], _dynamodb_client())
 
 
 @cache
@@ -156,7 +157,7 @@ MONEY_BUILDERS = (
     ledger,
     driver_accounts,
     transaction_index,
-    wallet_owners,
+    row_directory,
     reconciliation_reports,
 )
 

@@ -318,9 +318,7 @@ def refund_driver(
         reference=f"driver-refund:{user_id}:{request}",
         actor=principal.username,
         posted_at=clock(),
-        details=TransferDetails(
-            user_id=user_id, order_no=request, transaction_type="admin_refund"
-        ),
+        details=TransferDetails(user_id=user_id, order_no=request, transaction_type="admin_refund"),
     )
     posted = _post(ledger, transfer, user_id)
     _audit_transfer(store, posted, AuditAction.REFUND, why)

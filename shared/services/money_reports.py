@@ -1,11 +1,13 @@
 """The operator's transaction list: one row per ledger transfer on a driver's or card
-user's wallet (operator-internal movements such as profit shares are left out), filtered by Asia/Shanghai days, type and text, paged, and exported as CSV.
+user's wallet (operator-internal movements such as profit shares are left out), filtered
+by Asia/Shanghai days, type and text, paged, and exported as CSV.
 
 Rows come from the ledger's GSI2 (``OPERATOR#{op}#{posted_on}``: the subject leg of every
 posted transfer, one partition per local day), read newest first, day by day, never by a
 scan. What a row shows beyond the money (order, user, phone, pile) was stored on the
 transfer at posting time (``TransferDetails``); a card wallet's holder and phone, which
-card top-ups do not carry, are batch-read per page from the card items.
+card top-ups do not carry, and the names of piles a transfer names only by id are
+batch-read once per page.
 
 Type and text filters are applied to the rows read, so a page may come back short (or
 empty) with a cursor when the filter is selective: each request reads at most
@@ -101,9 +103,7 @@ class DayPage:
 class TransactionIndex(Protocol):
     """The ledger's transaction index (GSI2): one partition per operator and local day."""
 
-    def list_day(
-        self, operator_id: str, day: date, *, before: str | None, limit: int
-    ) -> DayPage:
+    def list_day(self, operator_id: str, day: date, *, before: str | None, limit: int) -> DayPage:
         """Entries of ``day`` newest first, strictly before index position ``before``.
 
         Raises: UpstreamFailure.
@@ -118,11 +118,19 @@ class WalletOwner:
     phone: str
 
 
-class WalletOwners(Protocol):
-    """Batch lookup of wallet holders that transfers do not carry (card users)."""
+class RowDirectory(Protocol):
+    """Batch lookups of what a page's transfers did not carry: card holders, pile names."""
 
-    def owners(self, account_ids: Collection[str]) -> Mapping[str, WalletOwner]:
+    def wallet_owners(self, account_ids: Collection[str]) -> Mapping[str, WalletOwner]:
         """Holders of the wallets it knows; unknown ids are left out. Raises: UpstreamFailure."""
+        ...
+
+    def pile_names(self, operator_id: str, pile_ids: Collection[str]) -> Mapping[str, str]:
+        """Names of the operator's piles it knows (another operator's are left out).
+
+        Raises: UpstreamFailure.
+        """
+        ...
 
 
 def index_position(entry: Entry) -> str:
@@ -160,7 +168,9 @@ def _wallet_owner_id(account_id: str) -> str:
     return account_id.split(":", 1)[1] if ":" in account_id else account_id
 
 
-def row_of(entry: Entry, owner: WalletOwner | None = None) -> TransactionRow:
+def row_of(
+    entry: Entry, owner: WalletOwner | None = None, pile_name: str | None = None
+) -> TransactionRow:
     details = entry.details
     return TransactionRow(
         transfer_id=entry.transfer_id,
@@ -172,7 +182,7 @@ def row_of(entry: Entry, owner: WalletOwner | None = None) -> TransactionRow:
         ),
         user_name=owner.name if owner is not None else None,
         phone=(details.phone if details and details.phone else (owner.phone if owner else None)),
-        pile_name=details.pile_name if details else None,
+        pile_name=(details.pile_name if details and details.pile_name else pile_name),
         pile_id=details.pile_id if details else None,
         type=transaction_type(entry),
         kind=entry.transfer_kind.value,
@@ -299,7 +309,7 @@ class TransactionPage:
 
 def _rows(
     index: TransactionIndex,
-    owners: WalletOwners,
+    directory: RowDirectory,
     selection: TransactionFilter,
     start: _Position,
     *,
@@ -314,16 +324,23 @@ def _rows(
         want = min(limit - len(rows), max_scanned - scanned)
         page = index.list_day(selection.operator_id, day, before=before, limit=max(want, 1))
         scanned += len(page.entries)
+        listed = [e for e in page.entries if e.account_id.startswith(WALLET_PREFIXES)]
         card_ids = {
             e.account_id
-            for e in page.entries
+            for e in listed
             if e.account_id.startswith("card:") and (e.details is None or not e.details.phone)
         }
-        known = owners.owners(card_ids) if card_ids else {}
-        for entry in page.entries:
-            if not entry.account_id.startswith(WALLET_PREFIXES):
-                continue  # an operator-internal movement (profit share): not a wallet's
-            row = row_of(entry, known.get(entry.account_id))
+        pile_ids = {
+            e.details.pile_id
+            for e in listed
+            if e.details is not None and e.details.pile_id and not e.details.pile_name
+        }
+        known = directory.wallet_owners(card_ids) if card_ids else {}
+        names = directory.pile_names(selection.operator_id, pile_ids) if pile_ids else {}
+        # Operator-internal movements (profit shares) are not a wallet's: not listed.
+        for entry in listed:
+            pile_id = entry.details.pile_id if entry.details is not None else None
+            row = row_of(entry, known.get(entry.account_id), names.get(pile_id or ""))
             if selection.matches(row):
                 rows.append(row)
         if page.entries:
@@ -341,7 +358,7 @@ def _rows(
 
 def list_transactions(
     index: TransactionIndex,
-    owners: WalletOwners,
+    directory: RowDirectory,
     selection: TransactionFilter,
     *,
     limit: int = 50,
@@ -354,21 +371,17 @@ def list_transactions(
     if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_PAGE_SIZE:
         raise InvalidInput(f"limit must be 1..{MAX_PAGE_SIZE}", field="limit")
     start = (
-        _Position(selection.to_on, None)
-        if cursor is None
-        else _decode_cursor(cursor, selection)
+        _Position(selection.to_on, None) if cursor is None else _decode_cursor(cursor, selection)
     )
     rows, following = _rows(
-        index, owners, selection, start, limit=limit, max_scanned=MAX_SCANNED_ROWS
+        index, directory, selection, start, limit=limit, max_scanned=MAX_SCANNED_ROWS
     )
-    return TransactionPage(
-        tuple(rows), None if following is None else _encode_cursor(following)
-    )
+    return TransactionPage(tuple(rows), None if following is None else _encode_cursor(following))
 
 
 def all_transactions(
     index: TransactionIndex,
-    owners: WalletOwners,
+    directory: RowDirectory,
     selection: TransactionFilter,
     *,
     max_rows: int = MAX_EXPORT_ROWS,
@@ -384,7 +397,7 @@ def all_transactions(
     while position is not None:
         batch, position = _rows(
             index,
-            owners,
+            directory,
             selection,
             position,
             limit=max_rows + 1 - len(rows),

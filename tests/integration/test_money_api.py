@@ -136,6 +136,31 @@ def test_transactions_filter_by_type_and_text_and_page(books: tuple[Tenant, Tena
     assert rest.body["next_token"] is None
 
 
+def test_rows_naming_a_pile_by_id_show_its_current_name(books: tuple[Tenant, Tenant]) -> None:
+    a, b = books
+    advance()
+    for order_no, pile_id in (("ORD-A3", a.pile_id), ("ORD-A4", b.pile_id)):
+        wiring.ledger().post_transfer(
+            top_up_transfer(
+                account_id="driver:u-a1",
+                operator_id=a.operator_id,
+                amount_fen=100,
+                reference=f"payment:{order_no}",
+                method="wechat",
+                actor="notify",
+                posted_at=wiring.clock(),
+                details=TransferDetails(order_no=order_no, pile_id=pile_id),
+            )
+        )
+    pile = call("GET", f"/operator/piles/{a.pile_id}", a.admin).body
+
+    answer = call("GET", "/operator/transactions", a.admin, query={"q": "ORD-A"})
+
+    names = {row["order_no"]: row["pile_name"] for row in answer.body["items"]}
+    assert names["ORD-A3"] == pile["name"]
+    assert names["ORD-A4"] is None  # B's pile is nothing to A
+
+
 def test_other_days_are_empty(books: tuple[Tenant, Tenant]) -> None:
     a, _ = books
 

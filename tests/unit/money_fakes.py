@@ -44,14 +44,30 @@ class InMemoryTransactionIndex:
         return DayPage(tuple(found[:limit]), len(found) > limit)
 
 
-class InMemoryWalletOwners:
-    def __init__(self, known: Mapping[str, WalletOwner] | None = None) -> None:
-        self.known = dict(known or {})
-        self.calls: list[set[str]] = []
+class InMemoryRowDirectory:
+    """Card holders by wallet id; piles by id with their operator and name."""
 
-    def owners(self, account_ids: Collection[str]) -> Mapping[str, WalletOwner]:
+    def __init__(
+        self,
+        known: Mapping[str, WalletOwner] | None = None,
+        piles: Mapping[str, tuple[str, str]] | None = None,
+    ) -> None:
+        self.known = dict(known or {})
+        self.piles = dict(piles or {})
+        self.calls: list[set[str]] = []
+        self.pile_calls: list[set[str]] = []
+
+    def wallet_owners(self, account_ids: Collection[str]) -> Mapping[str, WalletOwner]:
         self.calls.append(set(account_ids))
         return {a: self.known[a] for a in account_ids if a in self.known}
+
+    def pile_names(self, operator_id: str, pile_ids: Collection[str]) -> Mapping[str, str]:
+        self.pile_calls.append(set(pile_ids))
+        return {
+            p: self.piles[p][1]
+            for p in pile_ids
+            if p in self.piles and self.piles[p][0] == operator_id
+        }
 
 
 class InMemoryDriverAccountStore:

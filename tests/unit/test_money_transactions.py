@@ -33,7 +33,7 @@ from shared.services.money_reports import (
 )
 from tests.conftest import FixedClock
 from tests.unit.ledger_fakes import InMemoryLedgerRepository
-from tests.unit.money_fakes import InMemoryTransactionIndex, InMemoryWalletOwners
+from tests.unit.money_fakes import InMemoryRowDirectory, InMemoryTransactionIndex
 
 OP = "op-1"
 OTHER = "op-2"
@@ -51,8 +51,9 @@ class World:
         self.clock = FixedClock(START)
         self.ledger = InMemoryLedgerRepository()
         self.index = InMemoryTransactionIndex(self.ledger)
-        self.owners = InMemoryWalletOwners(
-            {"card:C-1": WalletOwner(name="李雷", phone="13900000000")}
+        self.owners = InMemoryRowDirectory(
+            {"card:C-1": WalletOwner(name="李雷", phone="13900000000")},
+            {"CP-9": (OP, "西区 9号桩"), "CP-X": (OTHER, "not yours")},
         )
         for account, op in (
             ("driver:u-1", OP),
@@ -148,6 +149,24 @@ def test_rows_are_the_operators_transfers_newest_first_across_days(world: World)
     assert card.user_name == "李雷" and card.phone == "13900000000"
     assert (first.pile_name, first.pile_id, first.phone) == ("南门 7号桩", "CP-7", "13800000001")
     assert first.type is TransactionType.TOP_UP and first.balance_after_fen == 1_000
+
+
+def test_piles_named_only_by_id_get_their_name_read_once_per_page(world: World) -> None:
+    for n, pile in enumerate(("CP-9", "CP-X")):
+        world.top_up(
+            "driver:u-2",
+            100,
+            f"pay:ORD-P{n}",
+            details=TransferDetails(order_no=f"ORD-P{n}", pile_id=pile),
+        )
+
+    page = list_transactions(world.index, world.owners, world.select(text="ORD-P"))
+
+    assert [(row.pile_id, row.pile_name) for row in page.rows] == [
+        ("CP-X", None),  # another operator's pile id names nothing here
+        ("CP-9", "西区 9号桩"),
+    ]
+    assert world.owners.pile_calls == [{"CP-9", "CP-X"}]
 
 
 def test_operator_internal_movements_are_not_listed(world: World) -> None:

@@ -41,7 +41,7 @@ def _selection(query: TransactionQuery) -> TransactionFilter:
 
 def _csv(selection: TransactionFilter) -> Response[str]:
     rows = money_reports.all_transactions(
-        wiring.transaction_index(), wiring.wallet_owners(), selection
+        wiring.transaction_index(), wiring.row_directory(), selection
     )
     name = f"transactions-{selection.from_on.isoformat()}_{selection.to_on.isoformat()}.csv"
     return Response(
@@ -67,7 +67,7 @@ def list_transactions() -> dict[str, Any] | Response[str]:
         return _csv(selection)
     page = money_reports.list_transactions(
         wiring.transaction_index(),
-        wiring.wallet_owners(),
+        wiring.row_directory(),
         selection,
         limit=query.limit,
         cursor=query.next_token,

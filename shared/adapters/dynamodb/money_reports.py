@@ -97,15 +97,10 @@ class _Dynamo:
             for _ in range(_BATCH_ATTEMPTS):
                 if not pending:
                     break
-                response = self._call(
-                    "batch_get_item",
-                    RequestItems={
-                        table: {
-                            "Keys": pending,
-                            "ProjectionExpression": projection,
-                        }
-                    },
-                )
+                request: Item = {"Keys": pending, "ProjectionExpression": projection}
+                if "#name" in projection:
+                    request["ExpressionAttributeNames"] = {"#name": "name"}
+                response = self._call("batch_get_item", RequestItems={table: request})
                 found.extend(response.get("Responses", {}).get(table, []))
                 pending = response.get("UnprocessedKeys", {}).get(table, {}).get("Keys", [])
             if pending:
@@ -142,24 +137,32 @@ class DynamoTransactionIndex(_Dynamo):
         return DayPage(entries, has_more and bool(entries))
 
 
-class DynamoWalletOwners(_Dynamo):
-    """``WalletOwners`` for card wallets: the card items' holder name and phone."""
+class DynamoRowDirectory(_Dynamo):
+    """``RowDirectory`` on the base data: card holders and pile names, batch-read."""
 
     def __init__(self, base_data_table: str, client: Any | None = None) -> None:
         super().__init__(client)
         self._table = base_data_table
 
-    def owners(self, account_ids: Collection[str]) -> Mapping[str, WalletOwner]:
+    def wallet_owners(self, account_ids: Collection[str]) -> Mapping[str, WalletOwner]:
         card_nos = sorted({a.split(":", 1)[1] for a in account_ids if a.startswith("card:")})
         keys = [{"pk": _s(f"CARD#{no}"), "sk": _s("CARD")} for no in card_nos]
         found: dict[str, WalletOwner] = {}
         for item in self._batch_get(self._table, keys, "card_no, holder_name, phone"):
-            card_no = item.get("card_no", {}).get("S")
+            card_no = _text(item, "card_no")
             if card_no:
                 found[f"card:{card_no}"] = WalletOwner(
-                    name=item.get("holder_name", {}).get("S", ""),
-                    phone=item.get("phone", {}).get("S", ""),
+                    name=_text(item, "holder_name") or "", phone=_text(item, "phone") or ""
                 )
+        return found
+
+    def pile_names(self, operator_id: str, pile_ids: Collection[str]) -> Mapping[str, str]:
+        keys = [{"pk": _s(f"PILE#{pile}"), "sk": _s("PILE")} for pile in sorted(set(pile_ids))]
+        found: dict[str, str] = {}
+        for item in self._batch_get(self._table, keys, "pk, operator_id, #name"):
+            name = _text(item, "name")
+            if name and _text(item, "operator_id") == operator_id:
+                found[str(item["pk"]["S"]).removeprefix("PILE#")] = name
         return found
 
 
