@@ -33,12 +33,20 @@ class _LazyProvider:
 
     def records(self, day: date) -> Sequence[ProviderRecordLike]:
         from shared.adapters.payments import provider_for
-        from shared.domain.errors import ChargingError, UpstreamFailure
+        from shared.domain.errors import ChargingError, FeatureUnavailable, UpstreamFailure
         from shared.domain.payments import PaymentMethod
 
         try:
             provider = provider_for(PaymentMethod(self._method))
+        except FeatureUnavailable:
+            raise
         except ChargingError as error:
+            # The template ships empty credentials: a secret with fields left blank (or no
+            # setting) means the operator has not signed up with this provider.
+            if error.fields.get("missing") or error.fields.get("setting"):
+                raise FeatureUnavailable(
+                    "payment provider not configured", method=self._method
+                ) from error
             raise UpstreamFailure(
                 "payment provider unavailable", method=self._method, code=error.code
             ) from error

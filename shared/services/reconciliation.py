@@ -32,7 +32,7 @@ from typing import Protocol
 
 from shared.domain.base_data import resolve_operator
 from shared.domain.clock import LOCAL_TZ, Clock, local_day
-from shared.domain.errors import InvalidInput, NotFound, UpstreamFailure
+from shared.domain.errors import FeatureUnavailable, InvalidInput, NotFound, UpstreamFailure
 from shared.domain.ledger import Entry
 from shared.domain.tenancy import Principal, Role
 from shared.observability import logger
@@ -79,7 +79,11 @@ class RecordSource(Protocol):
     """What reconciliation needs of a ``PaymentProvider``."""
 
     def records(self, day: date) -> Sequence[ProviderRecordLike]:
-        """The provider's payments and refunds of a local day. Raises: UpstreamFailure."""
+        """The provider's payments and refunds of a local day.
+
+        Raises: UpstreamFailure (unreachable, refused), FeatureUnavailable (the deployment
+        has no credentials for it).
+        """
         ...
 
 
@@ -332,6 +336,9 @@ def _provider_records(ports: ReconciliationPorts, day: date) -> dict[str, _Metho
             continue
         try:
             records = tuple(source.records(day))
+        except FeatureUnavailable:
+            found[method] = _MethodRecords(MethodStatus.PROVIDER_UNAVAILABLE)
+            continue
         except UpstreamFailure as failure:
             logger.error(
                 "provider records unavailable", extra={"method": method, "code": failure.code}

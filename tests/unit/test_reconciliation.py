@@ -12,7 +12,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from shared.domain.errors import Forbidden, InvalidInput, NotFound, UpstreamFailure
+from shared.domain.errors import (
+    FeatureUnavailable,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    UpstreamFailure,
+)
 from shared.domain.ledger import Leg, Transfer, TransferDetails, TransferKind, top_up_transfer
 from shared.domain.tenancy import Principal, Role
 from shared.services import reconciliation, wallets
@@ -364,3 +370,51 @@ def test_reports_are_read_by_their_operator_only(world: World) -> None:
 def test_bad_days_are_refused(text: str) -> None:
     with pytest.raises(InvalidInput):
         parse_day(text)
+
+
+class UnconfiguredProvider:
+    def records(self, day: date) -> Sequence[Record]:
+        raise FeatureUnavailable("no credentials")
+
+
+def test_a_provider_without_credentials_is_unavailable_not_failed(world: World) -> None:
+    report = world.run(wechat=UnconfiguredProvider())["op-1"]
+
+    statuses = {m.method: m.status for m in report.methods}
+    assert statuses["wechat"] is MethodStatus.PROVIDER_UNAVAILABLE
+    assert report.is_balanced
+
+
+@pytest.mark.parametrize(
+    ("error", "expected"),
+    [
+        (UpstreamFailure("WeChat Pay secret incomplete", missing=["mchid"]), FeatureUnavailable),
+        (UpstreamFailure("payment provider not configured", setting="X"), FeatureUnavailable),
+        (FeatureUnavailable("adapter not yet available"), FeatureUnavailable),
+        (UpstreamFailure("secrets manager down", operation="GetSecretValue"), UpstreamFailure),
+    ],
+)
+def test_reports_wiring_tells_unconfigured_from_failing_providers(
+    monkeypatch: pytest.MonkeyPatch, error: Exception, expected: type[Exception]
+) -> None:
+    import shared.adapters.payments as payments
+    from functions.reports import wiring as reports_wiring
+
+    def broken(method: object) -> object:
+        raise error
+
+    monkeypatch.setattr(payments, "provider_for", broken)
+    source = reports_wiring.providers({"WECHATPAY_SECRET_ID": "arn:secret"})["wechat"]
+
+    assert source is not None
+    with pytest.raises(expected):
+        source.records(DAY)
+
+
+def test_reports_wiring_leaves_out_providers_without_settings() -> None:
+    from functions.reports import wiring as reports_wiring
+
+    sources = reports_wiring.providers({"SANDBOX_PAY_URL": "http://127.0.0.1:1"})
+
+    assert sources["wechat"] is None and sources["alipay"] is None
+    assert sources["sandbox"] is not None
