@@ -244,6 +244,68 @@ def test_driver_actions_move_money_once_and_are_audited(tenants: tuple[Tenant, T
     assert after.status == 409
 
 
+def test_audit_pages_newest_first_with_the_ledgers_freeze_records(
+    tenants: tuple[Tenant, Tenant],
+) -> None:
+    a, _ = tenants
+    open_driver(a, "u-a3")
+    for n in range(3):
+        advance()
+        assert driver_top_up(a, "u-a3", 100, f"req-a3-000{n}").status == 201
+    advance()
+    call("POST", "/operator/drivers/u-a3/freeze", a.admin, body={"reason": "check"})
+
+    seen: list[str] = []
+    token = None
+    for _ in range(5):
+        query = {"limit": "2"} | ({"next_token": token} if token else {})
+        page = call("GET", "/operator/drivers/u-a3/audit", a.admin, query=query)
+        assert page.status == 200, page.body
+        seen += [f"{r['action']}:{r['reference']}" for r in page.body["items"]]
+        token = page.body["next_token"]
+        if token is None:
+            break
+
+    assert seen == [
+        "freeze:None",
+        "top_up:driver-topup:u-a3:req-a3-0002",
+        "top_up:driver-topup:u-a3:req-a3-0001",
+        "top_up:driver-topup:u-a3:req-a3-0000",
+    ]
+
+
+def test_cancel_waits_for_a_running_charge_then_finishes(tenants: tuple[Tenant, Tenant]) -> None:
+    a, _ = tenants
+    open_driver(a, "u-a4")
+    assert driver_top_up(a, "u-a4", 1_000, "req-a4-0001").status == 201
+    wallets.hold(
+        wiring.ledger(),
+        account_id="driver:u-a4",
+        operator_id=a.operator_id,
+        amount_fen=400,
+        reference="prepay:ORD-A4",
+        actor="workflow",
+        clock=wiring.clock,
+    )
+    advance()
+    before = snapshot()
+
+    refused = call("POST", "/operator/drivers/u-a4/cancel", a.admin, body={"reason": "leaving"})
+    assert refused.status == 409
+    assert snapshot() == before
+    advance()
+    call("POST", "/operator/drivers/u-a4/freeze", a.admin, body={"reason": "leaving soon"})
+    wallets.capture_hold(
+        wiring.ledger(), hold_id="prepay:ORD-A4", amount_fen=300, actor="wf", clock=wiring.clock
+    )
+    advance()
+    done = call("POST", "/operator/drivers/u-a4/cancel", a.admin, body={"reason": "leaving"})
+
+    assert done.status == 200, done.body
+    assert done.body["status"] == "cancelled" and done.body["closure"]["refunded_fen"] == 700
+    assert done.body["balance_fen"] == done.body["held_fen"] == 0
+
+
 def test_platform_admin_acts_on_any_operators_driver(tenants: tuple[Tenant, Tenant]) -> None:
     _, b = tenants
     open_driver(b, "u-b1")
