@@ -27,11 +27,15 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shared.domain.errors import InvalidInput
 from shared.domain.ocpp.versions import OcppVersion
-from shared.domain.pricing import ChargeTarget, MeterReading
+
+if TYPE_CHECKING:
+    # Imported where used: the router loads this module for every transaction message,
+    # and pricing only for paid sessions (cold start, docs/message-costs.md).
+    from shared.domain.pricing import ChargeTarget, MeterReading
 
 # No session within this long after the pile accepted the remote start: it never started.
 START_WINDOW = timedelta(minutes=3)
@@ -83,6 +87,8 @@ class PaidChargeRequest:
         _require_int(self.gun_no, "gun_no", 1, MAX_GUN_NO)
         _require_int(self.prepaid_cap_fen, "prepaid_cap_fen", 1, MAX_CAP_FEN)
         _require_int(self.tariff_version, "tariff_version", 1, 999_999)
+        from shared.domain.pricing import ChargeTarget
+
         if not isinstance(self.target, ChargeTarget):
             raise InvalidInput("target must be a ChargeTarget", field="target")
 

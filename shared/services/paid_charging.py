@@ -27,12 +27,11 @@ import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from shared.domain.clock import Clock
 from shared.domain.errors import Conflict, NotFound
 from shared.domain.ids import NewId, new_id
-from shared.domain.ocpp.commands import RemoteStart, RemoteStop
 from shared.domain.ocpp.remote_calls import (
     CALL_TIMEOUT,
     PendingCall,
@@ -54,9 +53,7 @@ from shared.domain.paid_charging import (
     start_verdict,
     tag_key,
 )
-from shared.domain.pricing import LiveCharge, MeterReading, price_energy, stop_decision
 from shared.domain.sessions import MeterSample, Session, session_readings
-from shared.domain.tariffs import Tariff
 from shared.observability import logger
 from shared.services.ocpp import remote_calls
 from shared.services.ocpp.ports import (
@@ -68,6 +65,13 @@ from shared.services.ocpp.ports import (
 )
 from shared.services.sessions import SessionStore, owned_gun_samples
 from shared.services.workflow_ports import WorkflowResumer
+
+if TYPE_CHECKING:
+    from shared.domain.pricing import MeterReading
+    from shared.domain.tariffs import Tariff
+
+# Pricing and the OCPP command builders are imported where a paid session needs them: the
+# router loads this module for every transaction message (cold start).
 
 __all__ = [
     "ChargeOutcome",
@@ -264,6 +268,8 @@ def _has_active_session(ports: PaidChargePorts, request: PaidChargeRequest) -> b
 
 
 def _send_remote_start(ports: PaidChargePorts, charge: PaidCharge) -> None:
+    from shared.domain.ocpp.commands import RemoteStart
+
     ports.paid_charges.put_start_keys(charge)
     route, version = remote_calls.route_to(charge.pile_id, None, ports.piles)
     request = RemoteStart(charge.gun_no, charge.id_tag).to_ocpp(version, numeric_id(charge.call_id))
@@ -353,6 +359,8 @@ def charge_outcome(ports: PaidChargePorts, order_no: str) -> ChargeOutcome:
 
 
 def _readings(session: Session, samples: Iterable[MeterSample]) -> tuple[MeterReading, ...]:
+    from shared.domain.pricing import MeterReading
+
     pairs = sorted(set(session_readings(session, [*samples, *session.extra_samples])))
     return tuple(MeterReading(at=at, register_wh=wh) for at, wh in pairs)
 
@@ -428,10 +436,14 @@ def check_live_charge(
     """Price a linked session so far and stop it once when its target or cap is reached;
     the stop reason when a stop was sent now.
 
-    DynamoDB: 1 GetItem (link; nothing more for a session nobody paid for), 1 Query (the
-    session's log, eventually consistent), 1 GetItem per container (the tariff version,
-    immutable and cached); a stop: 1 conditional UpdateItem (link) + 1 GetItem (pile) + 1
-    PutItem (the call). API Gateway: 1 PostToConnection.
+    The exact price needs every reading (tariff periods), so the session's log is read
+    only once an upper bound (energy since the start at the tariff's dearest rate, plus
+    rounding) says the target or the cap may be reached; before that nothing is read.
+
+    DynamoDB: 1 GetItem (link; nothing more for a session nobody paid for), 1 GetItem per
+    container (the tariff version, immutable and cached); near the cap or target: 1 Query
+    (the session's log, eventually consistent); a stop: 1 conditional UpdateItem (link) +
+    1 GetItem (pile) + 1 PutItem (the call). API Gateway: 1 PostToConnection.
 
     Raises: TariffMissing, UpstreamFailure.
     """
@@ -439,7 +451,12 @@ def check_live_charge(
     link = store.get_link(session.session_id)
     if link is None or link.is_stop_requested or not session.is_open:
         return None
+    from shared.domain.ocpp.commands import RemoteStop
+    from shared.domain.pricing import LiveCharge, price_energy, stop_decision
+
     tariff = store.tariff(link.tariff_id, link.tariff_version)
+    if not _may_stop(link, session, samples, tariff):
+        return None
     known = [*store.logged_samples(session.session_id), *samples]
     readings = _readings(session, known)
     if not readings or session.started_at is None:
@@ -478,6 +495,37 @@ def check_live_charge(
         },
     )
     return reason.value
+
+
+def _may_stop(
+    link: PaidLink, session: Session, samples: Sequence[MeterSample], tariff: Tariff
+) -> bool:
+    """False only when neither the target nor the cap can have been reached by the newest
+    reading of ``samples``: its energy since the meter start (no reset seen), priced at the
+    dearest period, plus a fen of rounding per period, is below them."""
+    from shared.domain.pricing import ChargeMode
+
+    newest = max(
+        (s for s in samples if s.energy_wh is not None), key=lambda s: s.sampled_at, default=None
+    )
+    start_wh = session.meter_start_wh
+    if newest is None or newest.energy_wh is None or start_wh is None:
+        return True
+    if session.started_at is None or newest.energy_wh < start_wh:
+        return True  # a meter reset: only the exact figure tells
+    energy_wh = newest.energy_wh - start_wh
+    dearest = max(p.electricity_fen_per_kwh + p.service_fen_per_kwh for p in tariff.periods)
+    cost_bound = -(-energy_wh * dearest // 1000) + len(tariff.periods) + 1 + STOP_MARGIN_FEN
+    elapsed_s = (newest.sampled_at - session.started_at).total_seconds()
+    target = link.target
+    reached = {
+        ChargeMode.TIME: elapsed_s,
+        ChargeMode.ENERGY: energy_wh,
+        ChargeMode.AMOUNT: cost_bound,
+    }
+    if target.value is not None and reached.get(target.mode, 0) >= target.value:
+        return True
+    return cost_bound >= link.prepaid_cap_fen
 
 
 def session_ended(ports: PaidChargePorts, session: Session) -> bool:

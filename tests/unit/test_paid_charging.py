@@ -8,13 +8,24 @@ import json
 from datetime import timedelta
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from shared.domain.errors import Conflict, InvalidInput, NotFound
 from shared.domain.ocpp.authorization import CardRecord
 from shared.domain.ocpp.remote_calls import CallStatus
 from shared.domain.ocpp.versions import OcppVersion
-from shared.domain.paid_charging import PaidChargeState
-from shared.domain.pricing import ChargeMode, ChargeTarget, MeterReading
+from shared.domain.paid_charging import PaidChargeState, PaidLink
+from shared.domain.pricing import (
+    ChargeMode,
+    ChargeTarget,
+    LiveCharge,
+    MeterReading,
+    price_energy,
+    stop_decision,
+)
+from shared.domain.sessions import MeterSample, Session
+from shared.domain.tariffs import PeriodKind, Tariff, TariffPeriod
 from shared.services import housekeeping, paid_charging
 from shared.services.ocpp import authorization, remote_calls
 from shared.services.ocpp.ports import PileRoute
@@ -515,3 +526,78 @@ def test_a_request_round_trips_through_its_json_free_fields() -> None:
     assert json.loads(json.dumps({"target": request.target.to_dict()})) == {
         "target": {"mode": "full", "value": None}
     }
+
+
+# --- the cheap bound before the exact price ------------------------------------------------
+
+
+def test_meter_values_far_from_the_cap_read_no_log(pile: PaidPile) -> None:
+    tx = charging_16(pile)  # the cap (4.00) is about 2.6 kWh away
+
+    for wh in (10_500, 11_000, 11_500):
+        pile.later(minutes=1)
+        pile.meter_16(tx, wh)
+    far = pile.paid.log_reads
+    pile.later(minutes=1)
+    pile.meter_16(tx, 12_600)  # bound 3.92: still below 4.00
+    pile.later(minutes=1)
+    pile.meter_16(tx, 12_650)  # bound 3.99 + rounding: the exact price is needed
+
+    assert far == 0 and pile.paid.log_reads == 1
+
+
+PEAK_VALLEY = Tariff(
+    tariff_id="tf-2",
+    operator_id="op-1",
+    name="peak/valley",
+    periods=(
+        TariffPeriod(PeriodKind.PEAK, "08:00", "23:00", 120, 80),
+        TariffPeriod(PeriodKind.VALLEY, "23:00", "08:00", 30, 20),
+    ),
+    version=1,
+    created_at=T0,
+    updated_at=T0,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    steps=st.lists(st.integers(0, 900), min_size=1, max_size=12),
+    gap_s=st.integers(30, 900),
+    start_hour=st.integers(0, 23),
+    mode=st.sampled_from([ChargeMode.FULL, ChargeMode.AMOUNT, ChargeMode.ENERGY, ChargeMode.TIME]),
+    value=st.integers(60, 3_000),
+    cap=st.integers(1, 3_000),
+)
+def test_the_bound_never_skips_a_stop_the_exact_price_would_make(
+    steps: list[int], gap_s: int, start_hour: int, mode: ChargeMode, value: int, cap: int
+) -> None:
+    started_at = T0.replace(hour=start_hour)
+    session = Session(
+        session_id="se-1",
+        protocol=V16,
+        operator_id="op-1",
+        pile_id="CP-1",
+        ocpp_transaction_id="1",
+        anchor_at=started_at,
+        created_at=started_at,
+        last_message_at=started_at,
+        started_at=started_at,
+        meter_start_wh=5_000,
+    )
+    samples, wh = [], 5_000
+    for index, step in enumerate(steps, start=1):
+        wh += step
+        samples.append(MeterSample(started_at + timedelta(seconds=gap_s * index), energy_wh=wh))
+    target = ChargeTarget(mode, None if mode is ChargeMode.FULL else value)
+    link = PaidLink("se-1", "PO-1", target, cap, "tf-2", 1)
+    readings = [
+        MeterReading(started_at, 5_000),
+        *(MeterReading(s.sampled_at, s.energy_wh or 0) for s in samples),
+    ]
+    cost = price_energy(PEAK_VALLEY, readings)
+    elapsed_s = int((samples[-1].sampled_at - started_at).total_seconds())
+    live = LiveCharge(elapsed_s=elapsed_s, energy_wh=cost.energy_wh, cost_fen=cost.total_fen)
+
+    if stop_decision(target, cap, live) is not None:
+        assert paid_charging._may_stop(link, session, samples[-1:], PEAK_VALLEY)

@@ -58,6 +58,7 @@ class FakePaidCharges:
     tariffs: dict[tuple[str, int], Tariff] = field(default_factory=dict)
     samples: dict[str, list[MeterSample]] = field(default_factory=dict)
     writes: int = 0
+    log_reads: int = 0
 
     def get(self, order_no: str) -> PaidCharge | None:
         return self.charges.get(order_no)
@@ -158,6 +159,7 @@ class FakePaidCharges:
         return tariff
 
     def logged_samples(self, session_id: str) -> list[MeterSample]:
+        self.log_reads += 1
         return list(self.samples.get(session_id, []))
 
 

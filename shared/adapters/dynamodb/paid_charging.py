@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import functools
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
@@ -35,9 +35,11 @@ from shared.domain.clock import from_wire, to_wire
 from shared.domain.errors import TariffMissing
 from shared.domain.ocpp.versions import OcppVersion
 from shared.domain.paid_charging import PaidCharge, PaidChargeState, PaidLink, SessionEnd
-from shared.domain.pricing import ChargeMode, ChargeTarget
 from shared.domain.sessions import MeterSample
-from shared.domain.tariffs import Tariff
+
+if TYPE_CHECKING:
+    from shared.domain.pricing import ChargeTarget
+    from shared.domain.tariffs import Tariff
 
 PAID_STARTING = "PAID_STARTING"
 MARKER_RETENTION = timedelta(days=90)
@@ -338,6 +340,8 @@ def _target_fields(target: ChargeTarget) -> dict[str, Any]:
 
 
 def _target_from(item: dict[str, Any]) -> ChargeTarget:
+    from shared.domain.pricing import ChargeMode, ChargeTarget
+
     mode = text_of(item, "target_mode") or ""
     return ChargeTarget(ChargeMode(mode), number_of(item, "target_value"))
 
