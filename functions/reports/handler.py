@@ -15,6 +15,7 @@ from shared.unavailable import http_unavailable
 DAILY_RECONCILIATION = "daily_reconciliation"
 
 
+@logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     if "requestContext" in event:
         return http_unavailable("reports", issue=None)
