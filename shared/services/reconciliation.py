@@ -303,7 +303,8 @@ def day_bounds(day: date) -> tuple[datetime, datetime]:
 
 
 def day_to_reconcile(now: datetime) -> date:
-    """The day the nightly run reconciles: yesterday, Asia/Shanghai."""
+    """The day the daily run reconciles: yesterday, Asia/Shanghai (the run is at 10:30
+    there, once the providers have published yesterday's bills)."""
     return local_day(now) - timedelta(days=1)
 
 

@@ -255,6 +255,7 @@ def test_schedules_are_the_housekeeping_minute_and_daily_jobs_when_provisioned(p
     assert {(s.expression, s.function) for s in schedules.values()} == {
         ("rate(1 minute)", "HousekeepingFunction"),
         ("cron(0 18 * * ? *)", "HousekeepingFunction"),
+        ("cron(30 2 * * ? *)", "ReportsFunction"),
     }
     assert schedules["HousekeepingFunctionEveryMinute"].payload == {"job": "minute"}
 
