@@ -1,0 +1,134 @@
+"""Issue 5 acceptance on the local stack: paid charging sessions end to end.
+
+A driver pays (the sandbox provider, or the wallet), the REAL state machine runs on moto's
+Step Functions with its tasks in the stack's payments function, a real OCPP pile (1.6 or
+2.0.1 ``ocpp`` ChargePoint over a WebSocket) is remote-started, charges and is stopped by
+the platform; then the execution's end, the provider's books (refunds) and the ledger
+(wallet, clearing, revenue, partner and platform accounts) are checked.
+
+The stack of this file runs the sandbox with ``SANDBOX_PAY_DUPLICATES=2``: every payment
+notification is delivered three times (as providers do when an ack is lost), so every
+provider-paid session here also proves "one credit" for a duplicated notification.
+
+Tariff: flat 1.00 yuan per kWh (10 Wh = 1 fen); partner share 33.33 % rounded down.
+"""
+
+from __future__ import annotations
+
+import signal
+from collections.abc import Iterator
+
+import pytest
+
+from shared.domain.payment_orders import OrderState, money_problems
+from shared.domain.payments import PaymentMethod
+from tests.e2e.conformance_support import V16, V201, OperatorApi, unique
+from tests.e2e.conftest import RunningStack, start_stack
+from tests.e2e.payment_support import (
+    Charger,
+    PaidSite,
+    Payments,
+    operator_accounts,
+    poll,
+)
+
+pytestmark = pytest.mark.e2e
+
+DUPLICATES = 2  # extra deliveries of each payment notification
+PREPAID_FEN = 400
+METER_START_WH = 12_000
+
+
+@pytest.fixture(scope="module")
+def paying_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
+    stack = start_stack(
+        tmp_path_factory.mktemp("paying-stack"),
+        env={"SANDBOX_PAY_DUPLICATES": str(DUPLICATES), "SANDBOX_PAY_SEED": "5"},
+    )
+    try:
+        yield stack
+    finally:
+        code = stack.stop(signal.SIGTERM)
+        assert code == 0, f"the local stack exited with {code}:\n{stack.log_tail()}"
+
+
+@pytest.fixture(scope="module")
+def payments(paying_stack: RunningStack) -> Payments:
+    return Payments(paying_stack)
+
+
+@pytest.fixture(scope="module")
+def api(paying_stack: RunningStack) -> OperatorApi:
+    return OperatorApi(paying_stack)
+
+
+@pytest.fixture
+def site(api: OperatorApi) -> PaidSite:
+    """A fresh operator per test: its ledger holds exactly that test's money."""
+    return PaidSite.create(api, "Paid charging")
+
+
+def _charge_until_stopped(charger: Charger, steps_wh: list[int], overrun_wh: int = 0) -> None:
+    """Meter values at each register reading until the platform's remote stop arrives
+    after the last one; the pile then stops ``overrun_wh`` further on."""
+    for register_wh in steps_wh:
+        charger.meter(register_wh)
+    charger.expect_remote_stop()
+    charger.stop(steps_wh[-1] + overrun_wh)
+
+
+def _check_one_credit(payments: Payments, order_no: str) -> None:
+    """Every delivery of the payment notification was acknowledged, one credit taken."""
+    sandbox = poll(
+        "all notification deliveries",
+        lambda: payments.sandbox_order(order_no),
+        lambda order: order["notifications_sent"] == 1 + DUPLICATES,
+        30.0,
+    )
+    payment = payments.transfer(f"payment:{order_no}")
+    assert payment is not None
+    assert (payment["amount_fen"], payment["kind"]) == (PREPAID_FEN, "top_up")
+    assert sandbox["txn_id"] == payments.order(order_no).provider_txn_id
+
+
+@pytest.mark.parametrize("protocol", [V16, V201])
+def test_session_stops_at_target_amount_when_driver_prepays_4_yuan(
+    paying_stack: RunningStack, payments: Payments, site: PaidSite, protocol: str
+) -> None:
+    user_id = unique("driver")
+    with Charger(paying_stack, site.new_pile(protocol), protocol) as charger:
+        order = payments.start(
+            site,
+            charger.pile.pile_id,
+            user_id=user_id,
+            method=PaymentMethod.SANDBOX,
+            prepaid_fen=PREPAID_FEN,
+            target_mode="amount",
+            target_value=300,
+        )
+        payments.pay(order.order_no)
+        request = charger.expect_remote_start()
+        assert charger.start(request, METER_START_WH) == "Accepted"
+        # 3,000 Wh at 1 yuan/kWh = 3.00 yuan: the target
+        _charge_until_stopped(charger, [METER_START_WH + 1_000, METER_START_WH + 3_000])
+        execution = payments.finished(order.order_no)
+
+    assert execution["status"] == "SUCCEEDED", payments.states_entered(order.order_no)
+    done = payments.order(order.order_no)
+    assert done.state is OrderState.COMPLETED
+    assert (done.energy_wh, done.cost_fen, done.consumed_fen) == (3_000, 300, 300)
+    assert (done.refunded_fen, done.partner_fen, done.platform_fen) == (100, 99, 201)
+    assert money_problems(done) == []
+    records = payments.sandbox_records(order.order_no)
+    assert sorted((r["kind"], r["amount_fen"], r["reference"]) for r in records) == [
+        ("payment", 400, done.provider_txn_id),
+        ("refund", 100, f"{order.order_no}-R1"),
+    ]
+    accounts = operator_accounts(site.operator_id, site.station_id)
+    balances = payments.balances(site.operator_id)
+    assert balances[accounts["sandbox"]] == -300  # 4.00 in, 1.00 back out
+    assert balances[accounts["revenue"]] == 0
+    assert balances[accounts["partner"]] == 99
+    assert balances[accounts["platform"]] == 201
+    assert balances[f"driver:{user_id}"] == 0
+    _check_one_credit(payments, order.order_no)
