@@ -460,3 +460,19 @@ def test_platform_admin_must_name_the_operator_of_a_list(world: World) -> None:
         "driver:u-b",
         f"card:{world.b.card_no}",
     }
+
+
+def test_the_openapi_document_lists_the_money_routes(world: World) -> None:
+    document = call("GET", "/openapi/operator.json", None).body
+
+    for path in (
+        "/operator/transactions",
+        "/operator/transactions.csv",
+        "/operator/reconciliation/{day}",
+        "/operator/drivers/{user_id}/wallet",
+        "/operator/drivers/{user_id}/audit",
+        "/operator/drivers/{user_id}/cancel",
+    ):
+        assert path in document["paths"], path
+    parameters = document["paths"]["/operator/transactions"]["get"]["parameters"]
+    assert {"from", "to", "type", "q", "next_token", "format"} <= {p["name"] for p in parameters}

@@ -261,6 +261,39 @@ def test_paging_returns_every_row_once_in_order(world: World, limit: int) -> Non
     assert seen == list(everything)
 
 
+@given(
+    limit=st.integers(min_value=1, max_value=4),
+    budget=st.integers(min_value=1, max_value=5),
+    text=st.sampled_from([None, "ord", "u-1", "c-1", "zzz"]),
+    types=st.sampled_from([[], ["top_up"], ["withdrawal", "top_up"], ["consume"]]),
+)
+@settings(max_examples=40, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_filtered_pages_under_any_scan_budget_give_the_filtered_list(
+    world: World, limit: int, budget: int, text: str | None, types: list[str]
+) -> None:
+    everything = list_transactions(world.index, world.owners, world.select()).rows
+    selection = world.select(text=text, types=types)
+    expected = [row for row in everything if selection.matches(row)]
+    seen: list[TransactionRow] = []
+    cursor = None
+    original = money_reports.MAX_SCANNED_ROWS
+    money_reports.MAX_SCANNED_ROWS = budget
+    try:
+        for _ in range(40):
+            page = list_transactions(
+                world.index, world.owners, selection, limit=limit, cursor=cursor
+            )
+            assert len(page.rows) <= limit
+            seen.extend(page.rows)
+            cursor = page.next_cursor
+            if cursor is None:
+                break
+    finally:
+        money_reports.MAX_SCANNED_ROWS = original
+
+    assert seen == expected
+
+
 def test_a_selective_filter_stops_after_the_scan_budget_with_a_cursor(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
