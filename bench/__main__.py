@@ -18,7 +18,9 @@ def main() -> None:
     os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")  # keep the figures readable
     parser = argparse.ArgumentParser(prog="python -m bench")
     parser.add_argument("--runs", type=int, default=7, help="fresh interpreters per module")
-    parser.add_argument("--only", choices=["imports", "calls", "fuzz", "ledger"], default=None)
+    parser.add_argument(
+        "--only", choices=["imports", "calls", "fuzz", "ledger", "payments"], default=None
+    )
     args = parser.parse_args()
     results: dict[str, Any] = {}
     if args.only in (None, "imports"):
@@ -35,6 +37,11 @@ def main() -> None:
         from bench import ledger_concurrency
 
         results["ledger_concurrency"] = ledger_concurrency.run(debits=8000, threads=16)
+    if args.only in (None, "payments"):
+        from bench import payment_calls, payment_chaos
+
+        results["payment_calls"] = payment_calls.run()
+        results["payment_chaos"] = payment_chaos.run(runs=400)
     out = Path(__file__).parent / "results" / "latest.json"
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(results, indent=2, default=str), encoding="utf-8")
