@@ -1,0 +1,242 @@
+"""The driver API's items (docs/data-model.md, "Drivers"), on BaseDataTable unless noted.
+
+- driver: ``DRIVER#{user_id}`` / ``PROFILE``;
+- login of an app's openid: ``LOGIN#{app}#{openid}`` / ``LOGIN`` -> ``user_id`` (written in
+  one transaction with a new driver, conditional on neither existing);
+- the driver's paid charges: ``DRIVER#{user_id}`` / ``ORDER#{created_at}#{order_no}``;
+- stations near a point: Query GSI2 ``GEO#{geohash5}`` per cell (the station index);
+- a station's piles: Query GSI1 ``OPERATOR#{op}#PILES`` begins_with ``STATION#{sid}#``;
+  their guns: Query ``PILE#{id}`` (pile and guns at once).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import boto3
+from botocore.exceptions import BotoCoreError, ClientError
+
+from shared.adapters.dynamodb.base_data_items import (
+    decode_item,
+    encode_item,
+    gun_from,
+    item_key,
+    pile_from,
+    station_from,
+)
+from shared.domain.clock import from_wire, to_wire
+from shared.domain.drivers import Driver, LoginApp
+from shared.domain.errors import NotFound, UpstreamFailure
+from shared.domain.piles import Gun, Pile
+from shared.domain.stations import Station
+
+Item = dict[str, Any]
+MAX_STATIONS_PER_CELL = 200
+
+
+def _driver_key(user_id: str) -> dict[str, Any]:
+    return item_key(f"DRIVER#{user_id}", "PROFILE")
+
+
+def _login_key(app: LoginApp, openid: str) -> dict[str, Any]:
+    return item_key(f"LOGIN#{app.value}#{openid}", "LOGIN")
+
+
+def driver_item(driver: Driver) -> Item:
+    return {
+        "pk": f"DRIVER#{driver.user_id}",
+        "sk": "PROFILE",
+        "kind": "driver",
+        "user_id": driver.user_id,
+        "created_at": to_wire(driver.created_at),
+        "openids": dict(driver.openids) or None,
+        "phone": driver.phone,
+        "nickname": driver.nickname,
+        "consumption_wh_per_km": driver.consumption_wh_per_km,
+    }
+
+
+def driver_from(item: Mapping[str, Any]) -> Driver:
+    consumption = item.get("consumption_wh_per_km")
+    return Driver(
+        user_id=str(item["user_id"]),
+        created_at=from_wire(str(item["created_at"])),
+        openids={str(k): str(v) for k, v in (item.get("openids") or {}).items()},
+        phone=None if item.get("phone") is None else str(item["phone"]),
+        nickname=None if item.get("nickname") is None else str(item["nickname"]),
+        consumption_wh_per_km=None if consumption is None else int(consumption),
+    )
+
+
+class DynamoTable:
+    """One table and the wrapping every call needs (SDK errors -> UpstreamFailure)."""
+
+    def __init__(self, table_name: str, client: Any | None = None) -> None:
+        self._table = table_name
+        self._client = client if client is not None else boto3.client("dynamodb")
+
+    def _call(self, operation: str, **kwargs: Any) -> dict[str, Any]:
+        try:
+            answer: dict[str, Any] = getattr(self._client, operation)(**kwargs)
+        except ClientError as exc:
+            raise UpstreamFailure("the table refused the request", operation=operation) from exc
+        except BotoCoreError as exc:
+            raise UpstreamFailure("the table did not answer", operation=operation) from exc
+        return answer
+
+    def _try(self, operation: str, **kwargs: Any) -> bool:
+        """A conditional write: False when its condition failed."""
+        try:
+            getattr(self._client, operation)(**kwargs)
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code")
+            if code in ("ConditionalCheckFailedException", "TransactionCanceledException"):
+                reasons = exc.response.get("CancellationReasons") or []
+                if code == "ConditionalCheckFailedException" or any(
+                    reason.get("Code") == "ConditionalCheckFailed" for reason in reasons
+                ):
+                    return False
+            raise UpstreamFailure("the table refused the write", operation=operation) from exc
+        except BotoCoreError as exc:
+            raise UpstreamFailure("the table did not answer", operation=operation) from exc
+        return True
+
+    def _get(self, key: dict[str, Any], *, consistent: bool = False) -> Item | None:
+        raw = self._call("get_item", TableName=self._table, Key=key, ConsistentRead=consistent).get(
+            "Item"
+        )
+        return decode_item(raw) if raw else None
+
+    def _query_all(self, limit: int, **kwargs: Any) -> list[Item]:
+        """Every item of a query, up to ``limit`` items."""
+        items: list[Item] = []
+        start: dict[str, Any] | None = None
+        while len(items) < limit:
+            request = dict(kwargs, TableName=self._table, Limit=limit - len(items))
+            if start is not None:
+                request["ExclusiveStartKey"] = start
+            answer = self._call("query", **request)
+            items.extend(decode_item(raw) for raw in answer.get("Items", []))
+            start = answer.get("LastEvaluatedKey")
+            if start is None:
+                break
+        return items
+
+    def _batch_get(self, keys: Sequence[dict[str, Any]]) -> list[Item]:
+        found: list[Item] = []
+        for first in range(0, len(keys), 100):
+            pending: dict[str, Any] = {self._table: {"Keys": list(keys[first : first + 100])}}
+            for _ in range(8):
+                answer = self._call("batch_get_item", RequestItems=pending)
+                found.extend(
+                    decode_item(raw) for raw in answer.get("Responses", {}).get(self._table, [])
+                )
+                pending = answer.get("UnprocessedKeys") or {}
+                if not pending:
+                    break
+            if pending:
+                raise UpstreamFailure("the table left keys unread", operation="BatchGetItem")
+        return found
+
+
+class DynamoDrivers(DynamoTable):
+    """``shared.services.driver_login.DriverStore`` on BaseDataTable."""
+
+    def get(self, user_id: str) -> Driver | None:
+        item = self._get(_driver_key(user_id), consistent=True)
+        return driver_from(item) if item else None
+
+    def find_login(self, app: LoginApp, openid: str) -> str | None:
+        item = self._get(_login_key(app, openid), consistent=True)
+        return None if item is None else str(item["user_id"])
+
+    def create(self, driver: Driver, app: LoginApp, openid: str) -> bool:
+        login = {
+            **{"pk": f"LOGIN#{app.value}#{openid}", "sk": "LOGIN"},
+            "kind": "driver_login",
+            "user_id": driver.user_id,
+            "created_at": to_wire(driver.created_at),
+        }
+        absent = "attribute_not_exists(pk)"
+        return self._try(
+            "transact_write_items",
+            TransactItems=[
+                {
+                    "Put": {
+                        "TableName": self._table,
+                        "Item": encode_item(driver_item(driver)),
+                        "ConditionExpression": absent,
+                    }
+                },
+                {
+                    "Put": {
+                        "TableName": self._table,
+                        "Item": encode_item(login),
+                        "ConditionExpression": absent,
+                    }
+                },
+            ],
+        )
+
+    def save_profile(self, driver: Driver) -> None:
+        if not self._try(
+            "put_item",
+            TableName=self._table,
+            Item=encode_item(driver_item(driver)),
+            ConditionExpression="attribute_exists(pk)",
+        ):
+            raise NotFound("driver not found", kind="driver")
+
+
+class DynamoStationIndex(DynamoTable):
+    """Stations by geohash cell, their piles and guns (read-only, across operators: drivers
+    see every operator's public sites)."""
+
+    def stations_in_cells(self, cells: Sequence[str]) -> list[Station]:
+        stations: list[Station] = []
+        for cell in cells:
+            items = self._query_all(
+                MAX_STATIONS_PER_CELL,
+                IndexName="GSI2",
+                KeyConditionExpression="gsi2pk = :pk",
+                ExpressionAttributeValues={":pk": {"S": f"GEO#{cell}"}},
+            )
+            stations.extend(station_from(item) for item in items if item.get("kind") == "station")
+        return stations
+
+    def station(self, station_id: str) -> Station | None:
+        item = self._get(item_key(f"STATION#{station_id}", "STATION"))
+        return station_from(item) if item else None
+
+    def piles_of(self, station: Station, limit: int = 200) -> list[Pile]:
+        items = self._query_all(
+            limit,
+            IndexName="GSI1",
+            KeyConditionExpression="gsi1pk = :pk AND begins_with(gsi1sk, :sid)",
+            ExpressionAttributeValues={
+                ":pk": {"S": f"OPERATOR#{station.operator_id}#PILES"},
+                ":sid": {"S": f"STATION#{station.station_id}#"},
+            },
+        )
+        return [pile_from(item) for item in items if item.get("kind") == "pile"]
+
+    def guns_of(self, piles: Sequence[Pile]) -> list[Gun]:
+        """Every gun of ``piles``, by BatchGetItem (pile items name their gun count)."""
+        keys = [
+            item_key(f"PILE#{pile.pile_id}", f"GUN#{gun_no:03d}")
+            for pile in piles
+            for gun_no in pile.gun_numbers()
+        ]
+        return [gun_from(item) for item in self._batch_get(keys)]
+
+    def pile_with_guns(self, pile_id: str) -> tuple[Pile | None, list[Gun]]:
+        items = self._query_all(
+            64,
+            KeyConditionExpression="pk = :pk",
+            ExpressionAttributeValues={":pk": {"S": f"PILE#{pile_id}"}},
+            ConsistentRead=True,
+        )
+        pile = next((pile_from(i) for i in items if i.get("sk") == "PILE"), None)
+        guns = [gun_from(i) for i in items if str(i.get("sk", "")).startswith("GUN#")]
+        return pile, guns

@@ -1,0 +1,198 @@
+"""Builders for driver-API tests on moto: HTTP API v2 events with a driver's token, the
+signing secret, a seeded world (operators A and B through the operator API), pile-side
+writes (presence, gun status) and table snapshots to prove a refusal changed nothing."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+import pytest
+
+from functions.driver_api import wiring
+from tests.conftest import FixedClock
+from tests.integration.operator_api_support import LambdaContext as _OperatorContext
+from tests.integration.operator_api_support import (
+    Tenant,
+    api,
+    seed_tenant,
+)
+
+__all__ = ["api"]  # the operator API fixture the seeding runs on
+
+SIGNING_KEY = "k" * 64
+DRIVER_TABLES = ("BASE_DATA_TABLE", "LEDGER_TABLE", "SESSIONS_TABLE", "FAULTS_TABLE")
+
+
+class LambdaContext(_OperatorContext):
+    function_name = "DriverApiFunction"
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:DriverApiFunction"
+
+
+def driver_event(
+    method: str,
+    path: str,
+    *,
+    token: str | None = None,
+    body: Any = None,
+    raw_body: str | None = None,
+    query: dict[str, str] | None = None,
+    headers: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """An API Gateway HTTP API (payload 2.0) event for ``method path`` (no authorizer)."""
+    text = raw_body if raw_body is not None else (None if body is None else json.dumps(body))
+    sent = {"content-type": "application/json", "host": "api.example.com"}
+    if token is not None:
+        sent["authorization"] = f"Bearer {token}"
+    sent.update(headers or {})
+    return {
+        "version": "2.0",
+        "routeKey": "ANY /driver/{proxy+}",
+        "rawPath": path,
+        "rawQueryString": "&".join(f"{k}={v}" for k, v in (query or {}).items()),
+        "headers": sent,
+        "queryStringParameters": query,
+        "requestContext": {
+            "accountId": "123456789012",
+            "apiId": "api",
+            "domainName": "api.example.com",
+            "http": {
+                "method": method,
+                "path": path,
+                "protocol": "HTTP/1.1",
+                "sourceIp": "192.0.2.1",
+                "userAgent": "pytest",
+            },
+            "requestId": "req-1",
+            "routeKey": "ANY /driver/{proxy+}",
+            "stage": "$default",
+            "time": "01/Nov/2026:02:00:00 +0000",
+            "timeEpoch": 1_793_498_400_000,
+        },
+        "body": text,
+        "isBase64Encoded": False,
+    }
+
+
+@dataclass
+class Answer:
+    status: int
+    body: Any
+    headers: dict[str, str]
+
+    @property
+    def error(self) -> dict[str, Any]:
+        error: dict[str, Any] = self.body["error"]
+        return error
+
+
+def invoke(event: dict[str, Any]) -> Answer:
+    from functions.driver_api.handler import lambda_handler
+
+    response = lambda_handler(event, LambdaContext())
+    raw = response.get("body")
+    body = json.loads(raw) if raw else None
+    return Answer(response["statusCode"], body, dict(response.get("headers") or {}))
+
+
+def dcall(method: str, path: str, token: str | None = None, **kwargs: Any) -> Answer:
+    return invoke(driver_event(method, path, token=token, **kwargs))
+
+
+def sign_in(name: str, app: str = "wechat") -> str:
+    answer = dcall("POST", "/driver/auth/login", body={"app": app, "code": f"sandbox:{name}"})
+    assert answer.status == 200, answer.body
+    token: str = answer.body["token"]
+    return token
+
+
+def snapshot(tables: tuple[str, ...] = DRIVER_TABLES) -> dict[str, list[dict[str, Any]]]:
+    """Every item of the driver API's tables (a scan: tests only)."""
+    import os
+
+    client = boto3.client("dynamodb")
+    found: dict[str, list[dict[str, Any]]] = {}
+    for env in tables:
+        items: list[dict[str, Any]] = []
+        for page in client.get_paginator("scan").paginate(
+            TableName=os.environ[env], ConsistentRead=True
+        ):
+            items.extend(page["Items"])
+        found[env] = sorted(items, key=lambda item: json.dumps(item, sort_keys=True))
+    return found
+
+
+def set_presence(pile_id: str, *, is_online: bool) -> None:
+    """What ws_connect writes on the pile item."""
+    import os
+
+    boto3.client("dynamodb").update_item(
+        TableName=os.environ["BASE_DATA_TABLE"],
+        Key={"pk": {"S": f"PILE#{pile_id}"}, "sk": {"S": "PILE"}},
+        UpdateExpression="SET is_online = :on, connection_id = :c, connected_at = :t",
+        ExpressionAttributeValues={
+            ":on": {"BOOL": is_online},
+            ":c": {"S": f"conn-{pile_id}"},
+            ":t": {"S": "2026-11-01T01:00:00.000Z"},
+        },
+    )
+
+
+def set_gun_status(pile_id: str, gun_no: int, status: str) -> None:
+    """What the router writes on a StatusNotification."""
+    import os
+
+    boto3.client("dynamodb").update_item(
+        TableName=os.environ["BASE_DATA_TABLE"],
+        Key={"pk": {"S": f"PILE#{pile_id}"}, "sk": {"S": f"GUN#{gun_no:03d}"}},
+        UpdateExpression="SET #s = :s, status_at = :t",
+        ExpressionAttributeNames={"#s": "status"},
+        ExpressionAttributeValues={":s": {"S": status}, ":t": {"S": "2026-11-01T01:00:00.000Z"}},
+    )
+
+
+@dataclass
+class DriverWorld:
+    a: Tenant
+    b: Tenant
+    clock: FixedClock
+
+
+@pytest.fixture
+def driver_api(api: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[FixedClock]:
+    """The driver API on moto (tables of the template, the signing secret, sandbox sign-in)
+    with a fixed clock (the operator API's: they move together) and counting ids."""
+    from functions.operator_api import wiring as operator_wiring
+
+    secret = boto3.client("secretsmanager").create_secret(
+        Name="test/driver/token-signing", SecretString=json.dumps({"signing_key": SIGNING_KEY})
+    )
+    monkeypatch.setenv("DRIVER_AUTH_SECRET_ID", secret["ARN"])
+    monkeypatch.setenv("DRIVER_LOGIN_SANDBOX", "1")
+    monkeypatch.delenv("SANDBOX_PAY_URL", raising=False)
+    clock = operator_wiring.clock
+    assert isinstance(clock, FixedClock)
+    counter = itertools.count(1)
+    wiring.reset()
+    monkeypatch.setattr(wiring, "clock", clock)
+    monkeypatch.setattr(wiring, "make_id", lambda prefix: f"{prefix}-{next(counter):020x}")
+    hexes = itertools.count(1)
+    monkeypatch.setattr(wiring, "random_hex", lambda length: f"{next(hexes):0{length}x}")
+    yield clock
+    wiring.reset()
+
+
+@pytest.fixture
+def world(driver_api: FixedClock) -> DriverWorld:
+    """Operators A and B (tariff, station, pile CP-a / CP-b with 2 guns), both piles online
+    with gun 1 Available and gun 2 Charging."""
+    a, b = seed_tenant("Operator A", "a"), seed_tenant("Operator B", "b")
+    for tenant in (a, b):
+        set_presence(tenant.pile_id, is_online=True)
+        set_gun_status(tenant.pile_id, 1, "Available")
+        set_gun_status(tenant.pile_id, 2, "Charging")
+    return DriverWorld(a=a, b=b, clock=driver_api)
