@@ -14,12 +14,13 @@ through a remote start, meter values, the platform's remote stop and the stop me
 
 from __future__ import annotations
 
+import base64
 import json
 import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any, TypeVar
 
@@ -81,6 +82,12 @@ def poll(what: str, read: Callable[[], T], ready: Callable[[T], bool], timeout_s
         if time.monotonic() > deadline:
             raise AssertionError(f"{what} not reached within {timeout_s} s; last: {value!r}")
         time.sleep(0.2)
+
+
+def recent_days() -> tuple[str, str]:
+    """Yesterday and today, Asia/Shanghai days (``YYYY-MM-DD``)."""
+    today = local_day(datetime.now(UTC))
+    return (today - timedelta(days=1)).isoformat(), today.isoformat()
 
 
 def _plain(value: Any) -> Any:
@@ -165,12 +172,16 @@ class PaidSite:
         return wallet
 
     def transactions(self) -> list[dict[str, Any]]:
-        """Today's rows of the operator's transaction list (all pages)."""
+        """The operator's transaction list of yesterday and today (Asia/Shanghai: a session
+        may cross local midnight), all pages."""
+        yesterday, today = recent_days()
         rows: list[dict[str, Any]] = []
         token = ""
         while True:
             page = self.api.ok(
-                "GET", f"/operator/transactions?operator_id={self.operator_id}&limit=100{token}"
+                "GET",
+                f"/operator/transactions?operator_id={self.operator_id}"
+                f"&from={yesterday}&to={today}&limit=100{token}",
             )
             rows += page["items"]
             if not page.get("next_token"):
@@ -316,6 +327,18 @@ class Payments:
                 return names
             token = {"nextToken": page["nextToken"]}
 
+    def errors(self, order_no: str) -> list[str]:
+        """The error names of the execution's failed tasks and of its own failure."""
+        page = self.sfn.get_execution_history(
+            executionArn=self.execution_arn(order_no), maxResults=1000
+        )
+        names: list[str] = []
+        for event in page["events"]:
+            for key, details in event.items():
+                if key.endswith("FailedEventDetails") and "error" in details:
+                    names.append(str(details["error"]))
+        return names
+
     def order(self, order_no: str) -> PaymentOrder:
         order = self.ports.orders.get(order_no)
         assert order is not None, f"no order {order_no}"
@@ -390,12 +413,55 @@ class Payments:
         confirmed: dict[str, Any] = answer.json()
         return confirmed
 
+    def forged_notification(self, order_no: str, *, amount_fen: int) -> requests.Response:
+        """A "paid" notification for the order in the sandbox's format, signed by a key
+        that is not the sandbox's, POSTed to the platform's notify endpoint."""
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+        serial = self.sandbox("GET", "/sandbox/public-key").json()["serial"]
+        body = json.dumps(
+            {
+                "id": f"ntf-{secrets.token_hex(8)}",
+                "event_type": "TRANSACTION.SUCCESS",
+                "merchant_id": "sandbox-merchant",
+                "order_no": order_no,
+                "txn_id": f"sbx-forged-{secrets.token_hex(4)}",
+                "amount_fen": amount_fen,
+                "paid_at": wire_now(),
+            },
+            separators=(",", ":"),
+            sort_keys=True,
+        ).encode()
+        timestamp, nonce = str(int(time.time())), secrets.token_hex(16)
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        signature = key.sign(
+            f"{timestamp}\n{nonce}\n".encode() + body + b"\n", padding.PKCS1v15(), hashes.SHA256()
+        )
+        headers = {
+            "Content-Type": "application/json",
+            "Sandboxpay-Timestamp": timestamp,
+            "Sandboxpay-Nonce": nonce,
+            "Sandboxpay-Serial": serial,
+            "Sandboxpay-Signature": base64.b64encode(signature).decode("ascii"),
+            "Sandboxpay-Signature-Type": "SANDBOX-SHA256-RSA2048",
+        }
+        return requests.post(
+            f"{self.stack.http_url}/payments/notify/sandbox",
+            data=body,
+            headers=headers,
+            timeout=TIMEOUT_S,
+        )
+
     def sandbox_records(self, order_no: str) -> list[dict[str, Any]]:
-        """The sandbox's payment and refund records of the order (today, Asia/Shanghai)."""
-        day = local_day(datetime.now(UTC)).isoformat()
-        answer = self.sandbox("GET", f"/sandbox/records?day={day}")
-        assert answer.status_code == 200, answer.text
-        return [record for record in answer.json() if record["order_no"] == order_no]
+        """The sandbox's payment and refund records of the order (yesterday and today,
+        Asia/Shanghai)."""
+        records: list[dict[str, Any]] = []
+        for day in recent_days():
+            answer = self.sandbox("GET", f"/sandbox/records?day={day}")
+            assert answer.status_code == 200, answer.text
+            records += [record for record in answer.json() if record["order_no"] == order_no]
+        return records
 
 
 def operator_accounts(operator_id: str, station_id: str) -> dict[str, str]:

@@ -37,6 +37,16 @@ pytestmark = pytest.mark.e2e
 DUPLICATES = 2  # extra deliveries of each payment notification
 PREPAID_FEN = 400
 METER_START_WH = 12_000
+HAPPY_PATH = [
+    "CreatePrepayOrder",
+    "WaitForPaid",
+    "RemoteStart",
+    "WaitForSessionEnd",
+    "SettleCost",
+    "RefundUnused",
+    "ShareProfit",
+    "Done",
+]
 
 
 @pytest.fixture(scope="module")
@@ -113,7 +123,8 @@ def test_session_stops_at_target_amount_when_driver_prepays_4_yuan(
         _charge_until_stopped(charger, [METER_START_WH + 1_000, METER_START_WH + 3_000])
         execution = payments.finished(order.order_no)
 
-    assert execution["status"] == "SUCCEEDED", payments.states_entered(order.order_no)
+    assert execution["status"] == "SUCCEEDED"
+    assert payments.states_entered(order.order_no) == HAPPY_PATH
     done = payments.order(order.order_no)
     assert done.state is OrderState.COMPLETED
     assert (done.energy_wh, done.cost_fen, done.consumed_fen) == (3_000, 300, 300)
@@ -131,4 +142,181 @@ def test_session_stops_at_target_amount_when_driver_prepays_4_yuan(
     assert balances[accounts["partner"]] == 99
     assert balances[accounts["platform"]] == 201
     assert balances[f"driver:{user_id}"] == 0
+    rows = [row for row in site.transactions() if row["order_no"] == order.order_no]
+    assert sorted((r["type"], r["amount_fen"], r["balance_after_fen"]) for r in rows) == [
+        ("consume", -300, 100),
+        ("prepay", 400, 400),
+        ("refund", -100, 0),
+    ]
     _check_one_credit(payments, order.order_no)
+
+
+@pytest.mark.parametrize("protocol", [V16, V201])
+def test_platform_stops_at_the_cap_and_refunds_nothing_when_cost_reaches_4_yuan(
+    paying_stack: RunningStack, payments: Payments, site: PaidSite, protocol: str
+) -> None:
+    user_id = unique("driver")
+    with Charger(paying_stack, site.new_pile(protocol), protocol) as charger:
+        order = payments.start(
+            site,
+            charger.pile.pile_id,
+            user_id=user_id,
+            method=PaymentMethod.SANDBOX,
+            prepaid_fen=PREPAID_FEN,
+            target_mode="full",
+            target_value=None,
+        )
+        payments.pay(order.order_no)
+        assert charger.start(charger.expect_remote_start(), METER_START_WH) == "Accepted"
+        # 4,000 Wh = 4.00 yuan: the cap; the pile draws 150 Wh more while the stop travels
+        _charge_until_stopped(
+            charger,
+            [METER_START_WH + 2_000, METER_START_WH + 3_900, METER_START_WH + 4_000],
+            overrun_wh=150,
+        )
+        execution = payments.finished(order.order_no)
+
+    assert execution["status"] == "SUCCEEDED", payments.states_entered(order.order_no)
+    done = payments.order(order.order_no)
+    assert done.state is OrderState.COMPLETED
+    assert (done.energy_wh, done.cost_fen, done.consumed_fen) == (4_150, 415, 400)
+    assert (done.refunded_fen, done.partner_fen, done.platform_fen) == (0, 133, 267)
+    assert money_problems(done) == []
+    records = payments.sandbox_records(order.order_no)
+    assert [(r["kind"], r["amount_fen"]) for r in records] == [("payment", 400)]
+    accounts = operator_accounts(site.operator_id, site.station_id)
+    balances = payments.balances(site.operator_id)
+    assert balances[accounts["sandbox"]] == -400
+    assert (balances[accounts["partner"]], balances[accounts["platform"]]) == (133, 267)
+    assert balances[accounts["revenue"]] == 0
+    assert balances[f"driver:{user_id}"] == 0
+    _check_one_credit(payments, order.order_no)
+
+
+@pytest.mark.parametrize("protocol", [V16, V201])
+def test_prepay_is_refunded_in_full_when_the_pile_rejects_the_remote_start(
+    paying_stack: RunningStack, payments: Payments, site: PaidSite, protocol: str
+) -> None:
+    user_id = unique("driver")
+    with Charger(paying_stack, site.new_pile(protocol), protocol) as charger:
+        charger.refuse_remote_start()
+        order = payments.start(
+            site,
+            charger.pile.pile_id,
+            user_id=user_id,
+            method=PaymentMethod.SANDBOX,
+            prepaid_fen=PREPAID_FEN,
+            target_mode="amount",
+            target_value=300,
+        )
+        payments.pay(order.order_no)
+        charger.expect_remote_start()
+        execution = payments.finished(order.order_no)
+
+    assert execution["status"] == "FAILED"
+    assert payments.states_entered(order.order_no) == [
+        "CreatePrepayOrder",
+        "WaitForPaid",
+        "RemoteStart",
+        "WaitForSessionEnd",
+        "FullRefundOrCancel",
+        "Failed",
+    ]
+    assert "PileNeverStarted" in payments.errors(order.order_no)
+    done = payments.order(order.order_no)
+    assert done.state is OrderState.FAILED
+    assert (done.consumed_fen, done.refunded_fen, done.partner_fen) == (0, 400, 0)
+    assert money_problems(done) == []
+    records = payments.sandbox_records(order.order_no)
+    assert sorted((r["kind"], r["amount_fen"]) for r in records) == [
+        ("payment", 400),
+        ("refund", 400),
+    ]
+    accounts = operator_accounts(site.operator_id, site.station_id)
+    balances = payments.balances(site.operator_id)
+    assert balances[accounts["sandbox"]] == 0
+    assert balances.get(accounts["revenue"], 0) == 0
+    assert balances.get(accounts["partner"], 0) == 0
+    assert balances[f"driver:{user_id}"] == 0
+    _check_one_credit(payments, order.order_no)
+
+
+def test_payment_is_credited_once_when_the_notification_is_delivered_three_times(
+    paying_stack: RunningStack, payments: Payments, site: PaidSite
+) -> None:
+    user_id = unique("driver")
+    with Charger(paying_stack, site.new_pile(V16), V16) as charger:
+        order = payments.start(
+            site,
+            charger.pile.pile_id,
+            user_id=user_id,
+            method=PaymentMethod.SANDBOX,
+            prepaid_fen=PREPAID_FEN,
+            target_mode="amount",
+            target_value=300,
+        )
+        payments.pay(order.order_no)
+        assert charger.start(charger.expect_remote_start(), METER_START_WH) == "Accepted"
+        # every delivery has been acknowledged before the charge goes on
+        _check_one_credit(payments, order.order_no)
+        _charge_until_stopped(charger, [METER_START_WH + 3_000])
+        execution = payments.finished(order.order_no)
+
+    assert execution["status"] == "SUCCEEDED", payments.states_entered(order.order_no)
+    done = payments.order(order.order_no)
+    assert (done.paid_fen, done.consumed_fen, done.refunded_fen) == (400, 300, 100)
+    wallet = payments.accounts(site.operator_id)[f"driver:{user_id}"]
+    credits = [entry for entry in wallet["entries"] if entry["amount_fen"] > 0]
+    assert [(e["transfer_id"], e["amount_fen"]) for e in credits] == [
+        (f"payment:{order.order_no}", 400)
+    ]
+    rows = [row for row in site.transactions() if row["order_no"] == order.order_no]
+    assert [row["amount_fen"] for row in rows if row["type"] == "prepay"] == [400]
+    books = payments.balances(site.operator_id)
+    assert books[f"driver:{user_id}"] == 0
+
+    # a copy that is not the provider's (forged signature) is refused and changes nothing
+    forged = payments.forged_notification(order.order_no, amount_fen=PREPAID_FEN)
+    assert forged.status_code == 401, forged.text
+    assert payments.balances(site.operator_id) == books
+    assert payments.order(order.order_no) == done
+
+
+def test_wallet_payment_holds_captures_and_splits_when_the_driver_pays_from_the_wallet(
+    paying_stack: RunningStack, payments: Payments, site: PaidSite
+) -> None:
+    user_id = unique("driver")
+    payments.open_wallet(site, user_id)
+    topped_up = site.top_up_driver(user_id, 1_000)
+    assert (topped_up["balance_fen"], topped_up["available_fen"]) == (1_000, 1_000)
+    with Charger(paying_stack, site.new_pile(V201), V201) as charger:
+        order = payments.start(
+            site,
+            charger.pile.pile_id,
+            user_id=user_id,
+            method=PaymentMethod.WALLET,
+            prepaid_fen=PREPAID_FEN,
+            target_mode="amount",
+            target_value=300,
+        )
+        request = charger.expect_remote_start()
+        held = site.api.ok("GET", f"/operator/drivers/{user_id}/wallet")
+        assert (held["balance_fen"], held["held_fen"], held["available_fen"]) == (1_000, 400, 600)
+        assert charger.start(request, METER_START_WH) == "Accepted"
+        _charge_until_stopped(charger, [METER_START_WH + 1_500, METER_START_WH + 3_000])
+        execution = payments.finished(order.order_no)
+
+    assert execution["status"] == "SUCCEEDED", payments.states_entered(order.order_no)
+    done = payments.order(order.order_no)
+    assert done.state is OrderState.COMPLETED
+    assert (done.consumed_fen, done.partner_fen, done.platform_fen) == (300, 99, 201)
+    assert money_problems(done) == []
+    assert payments.sandbox("GET", f"/sandbox/orders/{order.order_no}").status_code == 404
+    wallet = site.api.ok("GET", f"/operator/drivers/{user_id}/wallet")
+    assert (wallet["balance_fen"], wallet["held_fen"], wallet["available_fen"]) == (700, 0, 700)
+    accounts = operator_accounts(site.operator_id, site.station_id)
+    balances = payments.balances(site.operator_id)
+    assert balances[f"driver:{user_id}"] == 700
+    assert (balances[accounts["partner"]], balances[accounts["platform"]]) == (99, 201)
+    assert balances[accounts["revenue"]] == 0
+    assert accounts["sandbox"] not in balances
