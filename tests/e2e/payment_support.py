@@ -269,9 +269,11 @@ class Payments:
         target_mode: str,
         target_value: int | None,
         gun_no: int = 1,
+        order_no: str | None = None,
     ) -> PaymentOrder:
-        """What the driver API does when a driver pays for a charge."""
-        order_no = new_order_no(datetime.now(UTC), secrets.token_hex(6))
+        """What the driver API does when a driver pays for a charge (``order_no`` minted
+        once per driver request; a retried request repeats it)."""
+        order_no = order_no or new_order_no(datetime.now(UTC), secrets.token_hex(6))
         return start_paid_session(
             self.ports,
             PaidSessionRequest(
@@ -294,6 +296,19 @@ class Payments:
 
     def execution_arn(self, order_no: str) -> str:
         return self.machine_arn.replace(":stateMachine:", ":execution:") + f":{order_no}"
+
+    def executions_named(self, order_no: str) -> list[str]:
+        """The ARNs of the machine's executions named ``order_no``."""
+        arns: list[str] = []
+        token: dict[str, str] = {}
+        while True:
+            page = self.sfn.list_executions(
+                stateMachineArn=self.machine_arn, maxResults=100, **token
+            )
+            arns += [e["executionArn"] for e in page["executions"] if e["name"] == order_no]
+            if not page.get("nextToken"):
+                return arns
+            token = {"nextToken": page["nextToken"]}
 
     def execution(self, order_no: str) -> dict[str, Any]:
         answer: dict[str, Any] = self.sfn.describe_execution(

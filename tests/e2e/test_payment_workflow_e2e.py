@@ -320,3 +320,124 @@ def test_wallet_payment_holds_captures_and_splits_when_the_driver_pays_from_the_
     assert (balances[accounts["partner"]], balances[accounts["platform"]]) == (99, 201)
     assert balances[accounts["revenue"]] == 0
     assert accounts["sandbox"] not in balances
+
+
+@pytest.mark.parametrize("protocol", [V16, V201])
+def test_unused_part_is_refunded_when_the_pile_stops_before_the_target(
+    paying_stack: RunningStack, payments: Payments, site: PaidSite, protocol: str
+) -> None:
+    user_id = unique("driver")
+    with Charger(paying_stack, site.new_pile(protocol), protocol) as charger:
+        order = payments.start(
+            site,
+            charger.pile.pile_id,
+            user_id=user_id,
+            method=PaymentMethod.SANDBOX,
+            prepaid_fen=PREPAID_FEN,
+            target_mode="amount",
+            target_value=300,
+        )
+        payments.pay(order.order_no)
+        assert charger.start(charger.expect_remote_start(), METER_START_WH) == "Accepted"
+        charger.meter(METER_START_WH + 1_000)
+        charger.stop(METER_START_WH + 1_500, reason="EVDisconnected")  # the driver unplugs
+        execution = payments.finished(order.order_no)
+
+    assert execution["status"] == "SUCCEEDED"
+    assert payments.states_entered(order.order_no) == HAPPY_PATH
+    done = payments.order(order.order_no)
+    assert (done.energy_wh, done.consumed_fen, done.refunded_fen) == (1_500, 150, 250)
+    assert (done.partner_fen, done.platform_fen) == (49, 101)
+    assert money_problems(done) == []
+    records = payments.sandbox_records(order.order_no)
+    assert sorted((r["kind"], r["amount_fen"]) for r in records) == [
+        ("payment", 400),
+        ("refund", 250),
+    ]
+    accounts = operator_accounts(site.operator_id, site.station_id)
+    balances = payments.balances(site.operator_id)
+    assert balances[accounts["sandbox"]] == -150
+    assert (balances[accounts["partner"]], balances[accounts["platform"]]) == (49, 101)
+    assert balances[f"driver:{user_id}"] == 0
+
+
+def test_retried_start_opens_one_execution_and_refunds_in_full_when_the_pile_is_offline(
+    paying_stack: RunningStack, payments: Payments, site: PaidSite
+) -> None:
+    user_id = unique("driver")
+    pile_id = site.new_pile(V16)  # registered, never connected
+    order = payments.start(
+        site,
+        pile_id,
+        user_id=user_id,
+        method=PaymentMethod.SANDBOX,
+        prepaid_fen=PREPAID_FEN,
+        target_mode="full",
+        target_value=None,
+    )
+    retried = payments.start(
+        site,
+        pile_id,
+        user_id=user_id,
+        method=PaymentMethod.SANDBOX,
+        prepaid_fen=PREPAID_FEN,
+        target_mode="full",
+        target_value=None,
+        order_no=order.order_no,
+    )
+    assert retried.order_no == order.order_no
+    payments.pay(order.order_no)
+    execution = payments.finished(order.order_no)
+
+    assert payments.executions_named(order.order_no) == [execution["executionArn"]]
+    assert execution["status"] == "FAILED"
+    assert payments.states_entered(order.order_no) == [
+        "CreatePrepayOrder",
+        "WaitForPaid",
+        "RemoteStart",
+        "FullRefundOrCancel",
+        "Failed",
+    ]
+    done = payments.order(order.order_no)
+    assert (done.state, done.consumed_fen, done.refunded_fen) == (OrderState.FAILED, 0, 400)
+    assert money_problems(done) == []
+    records = payments.sandbox_records(order.order_no)
+    assert sorted((r["kind"], r["amount_fen"]) for r in records) == [
+        ("payment", 400),
+        ("refund", 400),
+    ]
+    balances = payments.balances(site.operator_id)
+    assert balances[operator_accounts(site.operator_id, site.station_id)["sandbox"]] == 0
+    assert balances[f"driver:{user_id}"] == 0
+
+
+def test_wallet_hold_is_released_when_the_pile_rejects_the_remote_start(
+    paying_stack: RunningStack, payments: Payments, site: PaidSite
+) -> None:
+    user_id = unique("driver")
+    payments.open_wallet(site, user_id)
+    site.top_up_driver(user_id, 500)
+    with Charger(paying_stack, site.new_pile(V16), V16) as charger:
+        charger.refuse_remote_start()
+        order = payments.start(
+            site,
+            charger.pile.pile_id,
+            user_id=user_id,
+            method=PaymentMethod.WALLET,
+            prepaid_fen=PREPAID_FEN,
+            target_mode="full",
+            target_value=None,
+        )
+        charger.expect_remote_start()
+        execution = payments.finished(order.order_no)
+
+    assert execution["status"] == "FAILED"
+    assert "PileNeverStarted" in payments.errors(order.order_no)
+    done = payments.order(order.order_no)
+    assert (done.state, done.consumed_fen) == (OrderState.FAILED, 0)
+    assert money_problems(done) == []
+    wallet = site.api.ok("GET", f"/operator/drivers/{user_id}/wallet")
+    assert (wallet["balance_fen"], wallet["held_fen"], wallet["available_fen"]) == (500, 0, 500)
+    balances = payments.balances(site.operator_id)
+    assert balances[f"driver:{user_id}"] == 500
+    assert balances.get(operator_accounts(site.operator_id, site.station_id)["revenue"], 0) == 0
