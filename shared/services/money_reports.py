@@ -5,9 +5,9 @@ by Asia/Shanghai days, type and text, paged, and exported as CSV.
 Rows come from the ledger's GSI2 (``OPERATOR#{op}#{posted_on}``: the subject leg of every
 posted transfer, one partition per local day), read newest first, day by day, never by a
 scan. What a row shows beyond the money (order, user, phone, pile) was stored on the
-transfer at posting time (``TransferDetails``); a card wallet's holder and phone, which
-card top-ups do not carry, and the names of piles a transfer names only by id are
-batch-read once per page.
+transfer at posting time (``TransferDetails``); wallet holders (a card's holder, a
+driver's nickname) and phones that a transfer does not carry, and the names of piles it
+names only by id, are batch-read once per page.
 
 Type and text filters are applied to the rows read, so a page may come back short (or
 empty) with a cursor when the filter is selective: each request reads at most
@@ -112,14 +112,15 @@ class TransactionIndex(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class WalletOwner:
-    """Who a wallet belongs to, as the operator knows them (a card's holder)."""
+    """Who a wallet belongs to, as the operator knows them (a card's holder, a driver's
+    nickname); empty strings when unknown."""
 
     name: str
     phone: str
 
 
 class RowDirectory(Protocol):
-    """Batch lookups of what a page's transfers did not carry: card holders, pile names."""
+    """Batch lookups of what a page's transfers did not carry: wallet holders, pile names."""
 
     def wallet_owners(self, account_ids: Collection[str]) -> Mapping[str, WalletOwner]:
         """Holders of the wallets it knows; unknown ids are left out. Raises: UpstreamFailure."""
@@ -180,8 +181,12 @@ def row_of(
         user_id=(
             details.user_id if details and details.user_id else _wallet_owner_id(entry.account_id)
         ),
-        user_name=owner.name if owner is not None else None,
-        phone=(details.phone if details and details.phone else (owner.phone if owner else None)),
+        user_name=(owner.name or None) if owner is not None else None,
+        phone=(
+            details.phone
+            if details and details.phone
+            else ((owner.phone or None) if owner is not None else None)
+        ),
         pile_name=(details.pile_name if details and details.pile_name else pile_name),
         pile_id=details.pile_id if details else None,
         type=transaction_type(entry),
@@ -325,17 +330,13 @@ def _rows(
         page = index.list_day(selection.operator_id, day, before=before, limit=max(want, 1))
         scanned += len(page.entries)
         listed = [e for e in page.entries if e.account_id.startswith(WALLET_PREFIXES)]
-        card_ids = {
-            e.account_id
-            for e in listed
-            if e.account_id.startswith("card:") and (e.details is None or not e.details.phone)
-        }
+        owner_ids = {e.account_id for e in listed}
         pile_ids = {
             e.details.pile_id
             for e in listed
             if e.details is not None and e.details.pile_id and not e.details.pile_name
         }
-        known = directory.wallet_owners(card_ids) if card_ids else {}
+        known = directory.wallet_owners(owner_ids) if owner_ids else {}
         names = directory.pile_names(selection.operator_id, pile_ids) if pile_ids else {}
         # Operator-internal movements (profit shares) are not a wallet's: not listed.
         for entry in listed:

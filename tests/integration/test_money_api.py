@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 from collections.abc import Iterator
 from typing import Any
 
+import boto3
 import pytest
 
 from functions.operator_api import wiring
@@ -106,6 +108,17 @@ def world() -> Iterator[World]:
         assert refund.status == 201, refund.body
         for order_no, pile_id in (("ORD-A3", a.pile_id), ("ORD-A4", b.pile_id)):
             post_payment(a, "u-a5", order_no, TransferDetails(order_no=order_no, pile_id=pile_id))
+        boto3.client("dynamodb").put_item(
+            TableName=os.environ["BASE_DATA_TABLE"],
+            Item={
+                "pk": {"S": "DRIVER#u-a5"},
+                "sk": {"S": "PROFILE"},
+                "kind": {"S": "driver"},
+                "user_id": {"S": "u-a5"},
+                "nickname": {"S": "小红"},
+                "phone": {"S": "13600000005"},
+            },
+        )
         yield seeded
 
 
@@ -159,6 +172,15 @@ def test_rows_naming_a_pile_by_id_show_its_current_name(world: World) -> None:
     names = {row["order_no"]: row["pile_name"] for row in listed(world.a.admin, q="u-a5")}
 
     assert names == {"ORD-A3": pile["name"], "ORD-A4": None}  # B's pile is nothing to A
+
+
+def test_driver_rows_show_the_drivers_nickname_and_phone(world: World) -> None:
+    rows = listed(world.a.admin, q="13600000005")
+
+    assert {(r["order_no"], r["user_name"], r["phone"]) for r in rows} == {
+        ("ORD-A3", "小红", "13600000005"),
+        ("ORD-A4", "小红", "13600000005"),
+    }
 
 
 def test_other_days_are_empty(world: World) -> None:

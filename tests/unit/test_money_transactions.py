@@ -307,11 +307,17 @@ def test_a_selective_filter_stops_after_the_scan_budget_with_a_cursor(
     assert [row.order_no for row in rest.rows] == ["ORD-1"]
 
 
-def test_owners_are_read_once_per_page_for_card_wallets_only(world: World) -> None:
-    list_transactions(world.index, world.owners, world.select())
+def test_owners_are_read_once_per_day_page_for_its_wallets(world: World) -> None:
+    world.owners.known["driver:u-2"] = WalletOwner(name="小明", phone="")
 
-    assert all(ids <= {"card:C-1"} for ids in world.owners.calls)
-    assert len(world.owners.calls) == 1
+    rows = list_transactions(world.index, world.owners, world.select()).rows
+
+    assert world.owners.calls == [
+        {"driver:u-1", "driver:u-2"},
+        {"driver:u-1", "card:C-1"},
+    ]
+    by_order = {row.order_no: row for row in rows}
+    assert (by_order["ORD-2"].user_name, by_order["ORD-2"].phone) == ("小明", None)
 
 
 def test_operator_admin_sees_only_its_operator() -> None:

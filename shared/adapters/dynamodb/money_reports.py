@@ -7,7 +7,8 @@ Every read is a key or index read (docs/data-model.md, "Operator money"):
   ``OPERATOR#{op}#{day}``, newest first, ``gsi2sk < :before`` for the next page;
 - a clearing account's entries in a time range: Query ``ACCOUNT#{id}``,
   ``sk BETWEEN ENTRY#{from} AND ENTRY#{to}``;
-- card holders: BatchGetItem ``CARD#{no}`` / ``CARD`` on the BaseDataTable;
+- card holders, driver profiles, pile names: BatchGetItem ``CARD#{no}`` / ``CARD``,
+  ``DRIVER#{user_id}`` / ``PROFILE``, ``PILE#{id}`` / ``PILE`` on the BaseDataTable;
 - payment orders' operators: BatchGetItem ``ORDER#{no}`` / ``ORDER`` on the LedgerTable;
 - operators: Query BaseDataTable GSI1 ``OPERATORS``;
 - cancellation ``ACCOUNT#{id}`` / ``CLOSURE``, audit ``ACCOUNT#{id}`` / ``AUDIT#{at}#{ref}``
@@ -138,7 +139,8 @@ class DynamoTransactionIndex(_Dynamo):
 
 
 class DynamoRowDirectory(_Dynamo):
-    """``RowDirectory`` on the base data: card holders and pile names, batch-read."""
+    """``RowDirectory`` on the base data: card holders, driver profiles (nickname, phone)
+    and pile names, batch-read."""
 
     def __init__(self, base_data_table: str, client: Any | None = None) -> None:
         super().__init__(client)
@@ -146,13 +148,21 @@ class DynamoRowDirectory(_Dynamo):
 
     def wallet_owners(self, account_ids: Collection[str]) -> Mapping[str, WalletOwner]:
         card_nos = sorted({a.split(":", 1)[1] for a in account_ids if a.startswith("card:")})
-        keys = [{"pk": _s(f"CARD#{no}"), "sk": _s("CARD")} for no in card_nos]
+        user_ids = sorted({a.split(":", 1)[1] for a in account_ids if a.startswith("driver:")})
         found: dict[str, WalletOwner] = {}
-        for item in self._batch_get(self._table, keys, "card_no, holder_name, phone"):
+        cards = [{"pk": _s(f"CARD#{no}"), "sk": _s("CARD")} for no in card_nos]
+        for item in self._batch_get(self._table, cards, "card_no, holder_name, phone"):
             card_no = _text(item, "card_no")
             if card_no:
                 found[f"card:{card_no}"] = WalletOwner(
                     name=_text(item, "holder_name") or "", phone=_text(item, "phone") or ""
+                )
+        drivers = [{"pk": _s(f"DRIVER#{user}"), "sk": _s("PROFILE")} for user in user_ids]
+        for item in self._batch_get(self._table, drivers, "user_id, nickname, phone"):
+            user_id = _text(item, "user_id")
+            if user_id:
+                found[f"driver:{user_id}"] = WalletOwner(
+                    name=_text(item, "nickname") or "", phone=_text(item, "phone") or ""
                 )
         return found
 
