@@ -354,6 +354,13 @@ class Payments:
                     names.append(str(details["error"]))
         return names
 
+    def session_end(self, order_no: str) -> dict[str, Any]:
+        """What the pile side resumed ``WaitForSessionEnd`` with (a succeeded execution's
+        ``$.results.wait_for_session_end``)."""
+        output = json.loads(self.execution(order_no)["output"])
+        end: dict[str, Any] = output["results"]["wait_for_session_end"]
+        return end
+
     def order(self, order_no: str) -> PaymentOrder:
         order = self.ports.orders.get(order_no)
         assert order is not None, f"no order {order_no}"
@@ -597,6 +604,14 @@ class Charger:
             )
         else:
             self._event("Updated", "MeterValuePeriodic", context="Sample.Periodic")
+
+    def assert_not_stopped(self, settle_s: float = 0.5) -> None:
+        """No call from the platform arrived (waiting ``settle_s`` for one in flight)."""
+        inbox = self.pile.charge_point.received
+        deadline = time.monotonic() + settle_s
+        while time.monotonic() < deadline:
+            assert inbox.empty(), f"the platform sent {inbox.queue[0]} too early"
+            time.sleep(0.05)
 
     def expect_remote_stop(self, timeout_s: float = TIMEOUT_S) -> dict[str, Any]:
         if self.protocol == V16:

@@ -79,10 +79,12 @@ def site(api: OperatorApi) -> PaidSite:
 
 
 def _charge_until_stopped(charger: Charger, steps_wh: list[int], overrun_wh: int = 0) -> None:
-    """Meter values at each register reading until the platform's remote stop arrives
-    after the last one; the pile then stops ``overrun_wh`` further on."""
-    for register_wh in steps_wh:
+    """Meter values at each register reading; the platform's remote stop must come after
+    the last one, not before; the pile then stops ``overrun_wh`` further on."""
+    for register_wh in steps_wh[:-1]:
         charger.meter(register_wh)
+        charger.assert_not_stopped()
+    charger.meter(steps_wh[-1])
     charger.expect_remote_stop()
     charger.stop(steps_wh[-1] + overrun_wh)
 
@@ -125,6 +127,7 @@ def test_session_stops_at_target_amount_when_driver_prepays_4_yuan(
 
     assert execution["status"] == "SUCCEEDED"
     assert payments.states_entered(order.order_no) == HAPPY_PATH
+    assert payments.session_end(order.order_no)["stop_reason"] == "target_reached"
     done = payments.order(order.order_no)
     assert done.state is OrderState.COMPLETED
     assert (done.energy_wh, done.cost_fen, done.consumed_fen) == (3_000, 300, 300)
@@ -176,7 +179,9 @@ def test_platform_stops_at_the_cap_and_refunds_nothing_when_cost_reaches_4_yuan(
         )
         execution = payments.finished(order.order_no)
 
-    assert execution["status"] == "SUCCEEDED", payments.states_entered(order.order_no)
+    assert execution["status"] == "SUCCEEDED"
+    assert payments.states_entered(order.order_no) == HAPPY_PATH
+    assert payments.session_end(order.order_no)["stop_reason"] == "cap_reached"
     done = payments.order(order.order_no)
     assert done.state is OrderState.COMPLETED
     assert (done.energy_wh, done.cost_fen, done.consumed_fen) == (4_150, 415, 400)
@@ -340,11 +345,14 @@ def test_unused_part_is_refunded_when_the_pile_stops_before_the_target(
         payments.pay(order.order_no)
         assert charger.start(charger.expect_remote_start(), METER_START_WH) == "Accepted"
         charger.meter(METER_START_WH + 1_000)
+        charger.assert_not_stopped()
         charger.stop(METER_START_WH + 1_500, reason="EVDisconnected")  # the driver unplugs
         execution = payments.finished(order.order_no)
 
     assert execution["status"] == "SUCCEEDED"
     assert payments.states_entered(order.order_no) == HAPPY_PATH
+    end = payments.session_end(order.order_no)
+    assert (end["energy_wh"], end["stop_reason"]) == (1_500, "EVDisconnected")
     done = payments.order(order.order_no)
     assert (done.energy_wh, done.consumed_fen, done.refunded_fen) == (1_500, 150, 250)
     assert (done.partner_fen, done.platform_fen) == (49, 101)
