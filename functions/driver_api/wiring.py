@@ -15,8 +15,14 @@ from shared.domain.clock import system_clock
 from shared.domain.ids import new_id
 
 if TYPE_CHECKING:
-    from shared.adapters.dynamodb.drivers import DynamoDrivers, DynamoStationIndex
+    from shared.adapters.dynamodb.drivers import (
+        DynamoDrivers,
+        DynamoGunReservations,
+        DynamoStationIndex,
+    )
+    from shared.adapters.dynamodb.ledger import DynamoLedgerRepository
     from shared.adapters.dynamodb.payment_orders import DynamoPaymentBaseData
+    from shared.services.driver_discovery import DiscoveryPorts
     from shared.services.driver_login import IdentityExchange
 
 clock = system_clock
@@ -91,7 +97,42 @@ def base_data() -> DynamoPaymentBaseData:
     )
 
 
+@cache
+def ledger() -> DynamoLedgerRepository:
+    from shared.adapters.dynamodb.ledger import DynamoLedgerRepository
+
+    return DynamoLedgerRepository(os.environ["LEDGER_TABLE"], _dynamodb_client())
+
+
+@cache
+def reservations() -> DynamoGunReservations:
+    from shared.adapters.dynamodb.drivers import DynamoGunReservations
+
+    return DynamoGunReservations(os.environ["BASE_DATA_TABLE"], _dynamodb_client())
+
+
+def qr_base_url() -> str:
+    """The origin printed in gun QR codes (any origin scans: the path names the gun)."""
+    return os.environ.get("QR_BASE_URL") or "https://charging.example.com"
+
+
+@cache
+def discovery() -> DiscoveryPorts:
+    from shared.services.driver_discovery import DiscoveryPorts
+
+    return DiscoveryPorts(
+        index=station_index(),
+        tariffs=base_data(),
+        wallets=ledger(),
+        reservations=reservations(),
+        qr_base_url=qr_base_url(),
+    )
+
+
 BUILT = [
+    ledger,
+    reservations,
+    discovery,
     _dynamodb_client,
     _secrets_client,
     signing_key_source,

@@ -12,13 +12,15 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from urllib.parse import urlsplit
 
 from shared.domain import geohash
+from shared.domain.clock import LOCAL_TZ
 from shared.domain.errors import InvalidInput
 from shared.domain.piles import is_valid_pile_id
+from shared.domain.tariffs import MINUTES_PER_DAY, PeriodKind, Tariff
 
 USER_ID_PATTERN = r"^dr-[0-9a-f]{20}$"
 OPENID_PATTERN = re.compile(r"[A-Za-z0-9_\-]{1,128}")
@@ -166,6 +168,42 @@ def cells_covering(lat: float, lng: float, radius_m: int) -> list[str]:
     return cells
 
 
+@dataclass(frozen=True, slots=True)
+class PriceNow:
+    """The price in force at an instant and until when (fen per kWh)."""
+
+    period_kind: PeriodKind
+    electricity_fen_per_kwh: int
+    service_fen_per_kwh: int
+    until: datetime
+
+    @property
+    def total_fen_per_kwh(self) -> int:
+        return self.electricity_fen_per_kwh + self.service_fen_per_kwh
+
+
+def price_now(tariff: Tariff, at: datetime) -> PriceNow:
+    """The tariff's period at ``at`` (Asia/Shanghai) and the instant it gives way to another.
+
+    Raises:
+        InvalidInput: a naive ``at``.
+    """
+    if at.tzinfo is None:
+        raise InvalidInput("at must be aware", field="at")
+    period = tariff.period_at(at)
+    start_of_minute = at.astimezone(LOCAL_TZ).replace(second=0, microsecond=0)
+    step = 1  # periods change on whole local minutes
+    while step <= MINUTES_PER_DAY and tariff.period_at(at + timedelta(minutes=step)) == period:
+        step += 1
+    until = (start_of_minute + timedelta(minutes=step)).astimezone(UTC)
+    return PriceNow(
+        period_kind=period.kind,
+        electricity_fen_per_kwh=period.electricity_fen_per_kwh,
+        service_fen_per_kwh=period.service_fen_per_kwh,
+        until=until,
+    )
+
+
 # Gun statuses as the piles report them (OCPP 1.6 / 2.0.1, and the Modbus bridge's mapping),
 # folded into what a driver needs to know.
 _FREE = frozenset({"Available"})
@@ -220,6 +258,7 @@ __all__ = [
     "distance_m",
     "gun_state",
     "parse_qr",
+    "price_now",
     "qr_payload",
     "require_openid",
     "require_phone",

@@ -7,6 +7,7 @@ from __future__ import annotations
 import itertools
 import json
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,9 +21,10 @@ from tests.integration.operator_api_support import (
     Tenant,
     api,
     seed_tenant,
+    seeded_world,
 )
 
-__all__ = ["api"]  # the operator API fixture the seeding runs on
+__all__ = ["api", "seed_tenant"]  # the operator API fixture the seeding runs on
 
 SIGNING_KEY = "k" * 64
 DRIVER_TABLES = ("BASE_DATA_TABLE", "LEDGER_TABLE", "SESSIONS_TABLE", "FAULTS_TABLE")
@@ -160,39 +162,91 @@ class DriverWorld:
     a: Tenant
     b: Tenant
     clock: FixedClock
+    north_2km: str = ""
+    north_5km: str = ""
+
+
+def _patch_driver_wiring(patch: pytest.MonkeyPatch, clock: FixedClock) -> None:
+    secret = boto3.client("secretsmanager").create_secret(
+        Name=f"test/driver/token-signing-{id(clock)}",
+        SecretString=json.dumps({"signing_key": SIGNING_KEY}),
+    )
+    patch.setenv("DRIVER_AUTH_SECRET_ID", secret["ARN"])
+    patch.setenv("DRIVER_LOGIN_SANDBOX", "1")
+    patch.delenv("SANDBOX_PAY_URL", raising=False)
+    counter = itertools.count(1)
+    hexes = itertools.count(1)
+    wiring.reset()
+    patch.setattr(wiring, "clock", clock)
+    patch.setattr(wiring, "make_id", lambda prefix: f"{prefix}-{next(counter):020x}")
+    patch.setattr(wiring, "random_hex", lambda length: f"{next(hexes):0{length}x}")
 
 
 @pytest.fixture
 def driver_api(api: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[FixedClock]:
-    """The driver API on moto (tables of the template, the signing secret, sandbox sign-in)
-    with a fixed clock (the operator API's: they move together) and counting ids."""
+    """The driver API on fresh moto (tables of the template, the signing secret, sandbox
+    sign-in) with a fixed clock (the operator API's: they move together), counting ids."""
     from functions.operator_api import wiring as operator_wiring
 
-    secret = boto3.client("secretsmanager").create_secret(
-        Name="test/driver/token-signing", SecretString=json.dumps({"signing_key": SIGNING_KEY})
-    )
-    monkeypatch.setenv("DRIVER_AUTH_SECRET_ID", secret["ARN"])
-    monkeypatch.setenv("DRIVER_LOGIN_SANDBOX", "1")
-    monkeypatch.delenv("SANDBOX_PAY_URL", raising=False)
     clock = operator_wiring.clock
     assert isinstance(clock, FixedClock)
-    counter = itertools.count(1)
-    wiring.reset()
-    monkeypatch.setattr(wiring, "clock", clock)
-    monkeypatch.setattr(wiring, "make_id", lambda prefix: f"{prefix}-{next(counter):020x}")
-    hexes = itertools.count(1)
-    monkeypatch.setattr(wiring, "random_hex", lambda length: f"{next(hexes):0{length}x}")
+    _patch_driver_wiring(monkeypatch, clock)
     yield clock
     wiring.reset()
 
 
-@pytest.fixture
-def world(driver_api: FixedClock) -> DriverWorld:
-    """Operators A and B (tariff, station, pile CP-a / CP-b with 2 guns), both piles online
-    with gun 1 Available and gun 2 Charging."""
-    a, b = seed_tenant("Operator A", "a"), seed_tenant("Operator B", "b")
-    for tenant in (a, b):
+def _far_station(tenant: Tenant, km_north: float) -> str:
+    from tests.integration.operator_api_support import call, station_body
+
+    made = call(
+        "POST",
+        "/operator/stations",
+        tenant.admin,
+        body=station_body(
+            name=f"North {km_north} km", lat=31.2304 + km_north / 111.2, tariff_id=tenant.tariff_id
+        ),
+    )
+    assert made.status == 201, made.body
+    station_id: str = made.body["station_id"]
+    return station_id
+
+
+def reset_piles(world: DriverWorld) -> None:
+    """Both piles online, gun 1 Available and gun 2 Charging; the clock at its start."""
+    world.clock.now = FixedClock().now
+    for tenant in (world.a, world.b):
         set_presence(tenant.pile_id, is_online=True)
         set_gun_status(tenant.pile_id, 1, "Available")
         set_gun_status(tenant.pile_id, 2, "Charging")
-    return DriverWorld(a=a, b=b, clock=driver_api)
+
+
+@contextmanager
+def driver_world() -> Iterator[DriverWorld]:
+    """moto + operators A and B (tariff, station, pile CP-a / CP-b with 2 guns at the same
+    spot) + two stations of A 2 km and 5 km north, for one test module. Tests sign in with
+    their own names and put the piles back (``reset_piles``) before each test."""
+    from functions.operator_api import wiring as operator_wiring
+
+    with seeded_world() as seeded, pytest.MonkeyPatch.context() as patch:
+        clock = operator_wiring.clock
+        assert isinstance(clock, FixedClock)
+        _patch_driver_wiring(patch, clock)
+        world = DriverWorld(a=seeded.a, b=seeded.b, clock=clock)
+        world.north_2km = _far_station(world.a, 2.0)
+        world.north_5km = _far_station(world.a, 5.0)
+        try:
+            yield world
+        finally:
+            wiring.reset()
+
+
+@pytest.fixture(scope="module")
+def shared_world() -> Iterator[DriverWorld]:
+    with driver_world() as world:
+        yield world
+
+
+@pytest.fixture
+def world(shared_world: DriverWorld) -> DriverWorld:
+    reset_piles(shared_world)
+    return shared_world

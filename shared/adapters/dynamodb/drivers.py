@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 import boto3
@@ -240,3 +241,14 @@ class DynamoStationIndex(DynamoTable):
         pile = next((pile_from(i) for i in items if i.get("sk") == "PILE"), None)
         guns = [gun_from(i) for i in items if str(i.get("sk", "")).startswith("GUN#")]
         return pile, guns
+
+
+class DynamoGunReservations(DynamoTable):
+    """The live reservation of a gun: ``PILE#{pile_id}`` / ``RESERVATION#{gun_no:03d}``
+    (``user_id``, ``reservation_id``, ``expires_at``), replaced only once expired."""
+
+    def holder_of(self, pile_id: str, gun_no: int, now: datetime) -> str | None:
+        item = self._get(item_key(f"PILE#{pile_id}", f"RESERVATION#{gun_no:03d}"), consistent=True)
+        if item is None or from_wire(str(item["expires_at"])) <= now:
+            return None
+        return str(item["user_id"])
