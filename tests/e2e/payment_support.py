@@ -228,6 +228,7 @@ class Payments:
         self.sfn = session.client("stepfunctions", endpoint_url=endpoint)
         self.dynamodb = session.client("dynamodb", endpoint_url=endpoint)
         self._resource = session.resource("dynamodb", endpoint_url=endpoint)
+        self._lambda = session.client("lambda", endpoint_url=endpoint)
         machines = self.sfn.list_state_machines()["stateMachines"]
         (machine,) = [m for m in machines if "PaymentStateMachine" in m["name"]]
         self.machine_arn = machine["stateMachineArn"]
@@ -410,6 +411,21 @@ class Payments:
             assert account["balance_fen"] == entries_fen, (account_id, account)
         assert sum(a["balance_fen"] for a in accounts.values()) == 0, accounts
         return {account_id: a["balance_fen"] for account_id, a in accounts.items()}
+
+    # -- the daily reconciliation job ------------------------------------------------------
+
+    def reconcile(self, day: str) -> dict[str, Any]:
+        """Run the reports function's reconciliation job for ``day`` (as its schedule does,
+        one day again); the job's answer."""
+        functions = self._lambda.list_functions()["Functions"]
+        (reports,) = [f for f in functions if "ReportsFunction" in f["FunctionName"]]
+        answer = self._lambda.invoke(
+            FunctionName=reports["FunctionName"],
+            Payload=json.dumps({"job": "daily_reconciliation", "day": day}).encode(),
+        )
+        assert "FunctionError" not in answer, answer
+        result: dict[str, Any] = json.loads(answer["Payload"].read())
+        return result
 
     # -- the sandbox provider ----------------------------------------------------------------
 

@@ -20,6 +20,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from shared.domain.clock import local_day
 from shared.domain.payment_orders import OrderState, money_problems
 from shared.domain.payments import PaymentMethod
 from tests.e2e.conformance_support import V16, V201, OperatorApi, unique
@@ -449,3 +450,45 @@ def test_wallet_hold_is_released_when_the_pile_rejects_the_remote_start(
     balances = payments.balances(site.operator_id)
     assert balances[f"driver:{user_id}"] == 500
     assert balances.get(operator_accounts(site.operator_id, site.station_id)["revenue"], 0) == 0
+
+
+def test_daily_reconciliation_is_balanced_when_sessions_were_paid_refunded_and_split(
+    paying_stack: RunningStack, payments: Payments, site: PaidSite
+) -> None:
+    orders = []
+    with Charger(paying_stack, site.new_pile(V16), V16) as charger:
+        for refuse in (False, True):
+            if refuse:
+                charger.refuse_remote_start()
+            order = payments.start(
+                site,
+                charger.pile.pile_id,
+                user_id=unique("driver"),
+                method=PaymentMethod.SANDBOX,
+                prepaid_fen=PREPAID_FEN,
+                target_mode="amount",
+                target_value=300,
+            )
+            payments.pay(order.order_no)
+            request = charger.expect_remote_start()
+            if not refuse:
+                assert charger.start(request, METER_START_WH) == "Accepted"
+                _charge_until_stopped(charger, [METER_START_WH + 3_000])
+            payments.finished(order.order_no)
+            orders.append(payments.order(order.order_no))
+    paid_on = local_day(orders[0].created_at).isoformat()
+
+    job = payments.reconcile(paid_on)
+    report = site.api.ok(
+        "GET", f"/operator/reconciliation/{paid_on}?operator_id={site.operator_id}"
+    )
+
+    assert "error" not in job, job
+    assert report["is_balanced"], report
+    assert (report["differences"], report["differences_total"]) == ([], 0)
+    (sandbox,) = [m for m in report["methods"] if m["method"] == "sandbox"]
+    assert sandbox["status"] == "compared"
+    # two payments of 4.00; refunds 1.00 (unused) + 4.00 (never started)
+    assert (sandbox["ledger_payments_fen"], sandbox["provider_payments_fen"]) == (800, 800)
+    assert (sandbox["ledger_refunds_fen"], sandbox["provider_refunds_fen"]) == (500, 500)
+    assert sandbox["matched_count"] == sandbox["provider_count"] == 4
