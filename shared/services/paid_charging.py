@@ -84,7 +84,7 @@ __all__ = [
 ]
 
 # Gun statuses a remote start may go to: 1.6 Available/Preparing (plugged, no transaction);
-# 2.0.1 Available, or Occupied (plugged) while no session runs on the gun.
+# 2.0.1 Available, or Occupied (plugged) while no authorized session runs on the gun.
 STARTABLE_16 = frozenset({"Available", "Preparing"})
 STARTABLE_201 = frozenset({"Available", "Occupied"})
 # The cap is the stop point: what the pile draws while the stop travels is the platform's
@@ -264,7 +264,11 @@ def _has_active_session(ports: PaidChargePorts, request: PaidChargeRequest) -> b
         SessionFilter(request.operator_id, request.pile_id, SessionStatus.ACTIVE),
         PageRequest(limit=_OPEN_SESSIONS_READ),
     )
-    return any(session.gun_no == request.gun_no for session in page.items)
+    # A 2.0.1 transaction begun at plug-in (TxStartPoint EVConnected) waits for a token:
+    # the remote start authorizes it (F01), and its next event names our remoteStartId.
+    return any(
+        session.gun_no == request.gun_no and session.id_tag is not None for session in page.items
+    )
 
 
 def _send_remote_start(ports: PaidChargePorts, charge: PaidCharge) -> None:

@@ -601,3 +601,27 @@ def test_the_bound_never_skips_a_stop_the_exact_price_would_make(
 
     if stop_decision(target, cap, live) is not None:
         assert paid_charging._may_stop(link, session, samples[-1:], PEAK_VALLEY)
+
+
+def test_begin_refuses_an_occupied_201_gun_whose_session_is_authorized() -> None:
+    pile = PaidPile(V201)
+    pile.event_201("Started", 0, 1_000, token="CARD-1")
+    pile.paid.guns[("CP-1", 1)] = "Occupied"
+
+    with pytest.raises(Conflict):
+        pile.begin()
+
+
+def test_a_201_transaction_begun_at_plug_in_is_linked_when_it_names_the_remote_start() -> None:
+    pile = PaidPile(V201)
+    pile.event_201("Started", 0, 1_000)  # EVConnected: no token yet
+    pile.paid.guns[("CP-1", 1)] = "Occupied"
+    call_id = pile.begin()
+    pile.answer(call_id, {"status": "Accepted", "transactionId": "tx-1"})
+    remote_start_id = pile.paid.charges["PO-1"].remote_start_id
+
+    pile.later(seconds=5)
+    answer = pile.event_201("Updated", 1, 1_000, remote_start_id=remote_start_id, token="PAY-PO-1")
+
+    assert answer == {"idTokenInfo": {"status": "Accepted"}}
+    assert pile.paid.charges["PO-1"].state is PaidChargeState.CHARGING

@@ -16,6 +16,12 @@ Every message is answered, however late, repeated or out of order it comes:
   every seqNo between them have arrived.
 
 The gun's own status is not written here: the pile's StatusNotifications do that.
+
+Paid sessions (``shared/services/paid_charging.py``): a start naming a paid order (1.6
+idTag, 2.0.1 remoteStartId / idToken) links the session and its token is accepted; meter
+values of a linked session price it and send the stop once at the target or cap; a stop or
+Ended resumes the order's workflow. A session nobody paid for costs one more read per start
+and per meter value, and no write.
 """
 
 from __future__ import annotations
