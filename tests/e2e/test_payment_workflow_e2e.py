@@ -15,13 +15,16 @@ Tariff: flat 1.00 yuan per kWh (10 Wh = 1 fen); partner share 33.33 % rounded do
 
 from __future__ import annotations
 
+import secrets
 import signal
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import pytest
 
 from shared.domain.clock import local_day
-from shared.domain.payment_orders import OrderState, money_problems
+from shared.domain.errors import InsufficientBalance
+from shared.domain.payment_orders import OrderState, money_problems, new_order_no
 from shared.domain.payments import PaymentMethod
 from tests.e2e.conformance_support import V16, V201, OperatorApi, unique
 from tests.e2e.conftest import RunningStack, start_stack
@@ -492,3 +495,30 @@ def test_daily_reconciliation_is_balanced_when_sessions_were_paid_refunded_and_s
     assert (sandbox["ledger_payments_fen"], sandbox["provider_payments_fen"]) == (800, 800)
     assert (sandbox["ledger_refunds_fen"], sandbox["provider_refunds_fen"]) == (500, 500)
     assert sandbox["matched_count"] == sandbox["provider_count"] == 4
+
+
+def test_wallet_payment_is_refused_and_nothing_starts_when_the_balance_is_short(
+    payments: Payments, site: PaidSite
+) -> None:
+    user_id = unique("driver")
+    payments.open_wallet(site, user_id)
+    site.top_up_driver(user_id, 399)
+    pile_id = site.new_pile(V16)
+    order_no = new_order_no(datetime.now(UTC), secrets.token_hex(6))
+
+    with pytest.raises(InsufficientBalance):
+        payments.start(
+            site,
+            pile_id,
+            user_id=user_id,
+            method=PaymentMethod.WALLET,
+            prepaid_fen=PREPAID_FEN,
+            target_mode="full",
+            target_value=None,
+            order_no=order_no,
+        )
+
+    assert payments.ports.orders.get(order_no) is None
+    assert payments.executions_named(order_no) == []
+    wallet = site.api.ok("GET", f"/operator/drivers/{user_id}/wallet")
+    assert (wallet["balance_fen"], wallet["held_fen"]) == (399, 0)
