@@ -128,7 +128,9 @@ def test_a_16_paid_session_starts_stops_at_the_cap_once_and_resumes_the_workflow
     online(paid, "CP-16", V16)
     call_id = paid.begin("CP-16")
     paid.answer(call_id, {"status": "Accepted"})
+    paid.tx.counter.reset()
     started = paid.tx.result("conn-1", "StartTransaction", start_16(1, "PAY-PO-1", 10_000, 0))
+    start_writes = paid.tx.counter.writes
     tx = started["transactionId"]
     paid_charging.await_session_end(paid.ports, "PO-1", "token-1", clock())
 
@@ -141,6 +143,8 @@ def test_a_16_paid_session_starts_stops_at_the_cap_once_and_resumes_the_workflow
     paid.tx.result("conn-1", "StopTransaction", stop_16(tx, 12_760, 5, "PAY-PO-1"))
 
     assert started["idTagInfo"] == {"status": "Accepted"}
+    # 4 W of any new start (docs/message-costs.md) + the marker's link + the session's link
+    assert start_writes == 6
     assert steady == [1, 1] and at_cap == 3 and after == 1
     frames = paid.frames()
     assert [frame[2] for frame in frames] == ["RemoteStartTransaction", "RemoteStopTransaction"]
@@ -252,3 +256,22 @@ def test_the_store_reads_back_what_it_wrote(paid: PaidSide) -> None:
     assert store.tariff(FLAT.tariff_id, FLAT.version) == FLAT
     assert store.gun_status("CP-16", 1) == (True, "Available")
     assert store.gun_status("CP-16", 9) == (False, None)
+
+
+def test_housekeeping_resumes_the_workflow_of_a_paid_session_it_closes_stale(
+    paid: PaidSide, clock: Any
+) -> None:
+    online(paid, "CP-16", V16)
+    paid.answer(paid.begin("CP-16"), {"status": "Accepted"})
+    started = paid.tx.result("conn-1", "StartTransaction", start_16(1, "PAY-PO-1", 10_000, 0))
+    paid.tx.result("conn-1", "MeterValues", meter_16(1, started["transactionId"], [(1, 10_900)]))
+    paid_charging.await_session_end(paid.ports, "PO-1", "token-1", clock())
+
+    clock.advance(hours=7)
+    result = paid.minute_job()
+
+    assert result["sessions_closed"] == 1 and result["failed"] == []
+    assert [
+        (token, out["energy_wh"], out["stop_reason"]) for token, out in paid.resumer.succeeded
+    ] == [("token-1", 900, "closed_stale")]
+    assert paid.marker()["state"] == "ended"
