@@ -101,10 +101,16 @@ def _check_one_credit(payments: Payments, order_no: str) -> None:
         lambda order: order["notifications_sent"] == 1 + DUPLICATES,
         30.0,
     )
+    order = payments.order(order_no)
     payment = payments.transfer(f"payment:{order_no}")
     assert payment is not None
     assert (payment["amount_fen"], payment["kind"]) == (PREPAID_FEN, "top_up")
-    assert sandbox["txn_id"] == payments.order(order_no).provider_txn_id
+    assert sandbox["txn_id"] == order.provider_txn_id
+    wallet = payments.accounts(order.operator_id)[f"driver:{order.user_id}"]
+    credits = [
+        (e["transfer_id"], e["amount_fen"]) for e in wallet["entries"] if e["amount_fen"] > 0
+    ]
+    assert credits == [(f"payment:{order_no}", PREPAID_FEN)]
 
 
 @pytest.mark.parametrize("protocol", [V16, V201])
@@ -274,11 +280,6 @@ def test_payment_is_credited_once_when_the_notification_is_delivered_three_times
     assert execution["status"] == "SUCCEEDED", payments.states_entered(order.order_no)
     done = payments.order(order.order_no)
     assert (done.paid_fen, done.consumed_fen, done.refunded_fen) == (400, 300, 100)
-    wallet = payments.accounts(site.operator_id)[f"driver:{user_id}"]
-    credits = [entry for entry in wallet["entries"] if entry["amount_fen"] > 0]
-    assert [(e["transfer_id"], e["amount_fen"]) for e in credits] == [
-        (f"payment:{order.order_no}", 400)
-    ]
     rows = [row for row in site.transactions() if row["order_no"] == order.order_no]
     assert [row["amount_fen"] for row in rows if row["type"] == "prepay"] == [400]
     books = payments.balances(site.operator_id)
@@ -371,6 +372,7 @@ def test_unused_part_is_refunded_when_the_pile_stops_before_the_target(
     assert balances[accounts["sandbox"]] == -150
     assert (balances[accounts["partner"]], balances[accounts["platform"]]) == (49, 101)
     assert balances[f"driver:{user_id}"] == 0
+    _check_one_credit(payments, order.order_no)
 
 
 def test_retried_start_opens_one_execution_and_refunds_in_full_when_the_pile_is_offline(
@@ -421,6 +423,7 @@ def test_retried_start_opens_one_execution_and_refunds_in_full_when_the_pile_is_
     balances = payments.balances(site.operator_id)
     assert balances[operator_accounts(site.operator_id, site.station_id)["sandbox"]] == 0
     assert balances[f"driver:{user_id}"] == 0
+    _check_one_credit(payments, order.order_no)
 
 
 def test_wallet_hold_is_released_when_the_pile_rejects_the_remote_start(
