@@ -12,10 +12,16 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from functions.driver_api.routes import auth, discovery, system
+from functions.driver_api.routes import auth, charging, discovery, system, wallet
 from shared.http_api import openapi_document
 
-ROUTERS = (system.router, auth.router, discovery.router)
+ROUTERS = (
+    system.router,
+    auth.router,
+    discovery.router,
+    charging.router,
+    wallet.router,
+)
 
 DOCUMENT = Path(__file__).resolve().parents[2] / "docs" / "openapi" / "driver.json"
 

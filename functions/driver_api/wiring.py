@@ -12,6 +12,7 @@ from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from shared.domain.clock import system_clock
+from shared.domain.errors import FeatureUnavailable
 from shared.domain.ids import new_id
 
 if TYPE_CHECKING:
@@ -22,8 +23,11 @@ if TYPE_CHECKING:
     )
     from shared.adapters.dynamodb.ledger import DynamoLedgerRepository
     from shared.adapters.dynamodb.payment_orders import DynamoPaymentBaseData
+    from shared.services.driver_charging import ChargingPorts, SessionsOnPiles
     from shared.services.driver_discovery import DiscoveryPorts
     from shared.services.driver_login import IdentityExchange
+    from shared.services.ocpp.commands import CommandPorts
+    from shared.services.payment_workflow import PaymentPorts
 
 clock = system_clock
 make_id = new_id
@@ -129,7 +133,127 @@ def discovery() -> DiscoveryPorts:
     )
 
 
+@cache
+def _stepfunctions_client() -> Any:
+    import boto3
+
+    return boto3.client("stepfunctions")
+
+
+class _PilesAreTheWorkflows:
+    """The driver API only opens paid sessions: the workflow's own tasks start and follow
+    the pile (functions/payments), so this side of ``PaymentPorts`` is never driven here."""
+
+    def begin(self, order: Any, now: Any) -> str:
+        raise FeatureUnavailable("the driver API does not start piles itself")
+
+    def await_end(self, order_no: str, task_token: str, now: Any) -> None:
+        raise FeatureUnavailable("the driver API does not wait for sessions")
+
+    def outcome(self, order_no: str) -> Any:
+        raise FeatureUnavailable("the driver API does not settle sessions")
+
+
+@cache
+def payment_ports() -> PaymentPorts:
+    from shared.adapters.dynamodb.payment_orders import DynamoPaymentOrders
+    from shared.adapters.payments import provider_for
+    from shared.adapters.stepfunctions import StepFunctionsResumer, StepFunctionsStarter
+    from shared.services.payment_workflow import PaymentPorts
+
+    return PaymentPorts(
+        orders=DynamoPaymentOrders(os.environ["LEDGER_TABLE"], _dynamodb_client()),
+        ledger=ledger(),
+        providers=provider_for,
+        charging=_PilesAreTheWorkflows(),
+        base_data=base_data(),
+        resumer=StepFunctionsResumer(_stepfunctions_client()),
+        clock=clock,
+        starter=StepFunctionsStarter(
+            _stepfunctions_client(), os.environ["PAYMENT_STATE_MACHINE_ARN"]
+        ),
+    )
+
+
+@cache
+def _websocket_sender() -> Any:
+    import boto3
+
+    from shared.adapters.apigw_ws import WebSocketConnections
+
+    return WebSocketConnections(
+        boto3.client("apigatewaymanagementapi", endpoint_url=os.environ["WS_MANAGEMENT_ENDPOINT"])
+    )
+
+
+@cache
+def command_ports() -> CommandPorts:
+    """Remote commands to piles (stop, reserve) through the pile command service."""
+    from shared.adapters.dynamodb.connections import DynamoPendingCalls
+    from shared.adapters.dynamodb.piles import DynamoPiles
+    from shared.adapters.ocpp_schemas import OcppSchemas
+    from shared.services.ocpp.commands import CommandPorts
+
+    return CommandPorts(
+        piles=DynamoPiles(os.environ["BASE_DATA_TABLE"], _dynamodb_client()),
+        pending_calls=DynamoPendingCalls(os.environ["SESSIONS_TABLE"], _dynamodb_client()),
+        schemas=OcppSchemas(),
+        sender=_websocket_sender(),
+        clock=clock,
+        new_id=make_id,
+    )
+
+
+@cache
+def charge_sessions() -> SessionsOnPiles:
+    from shared.adapters.dynamodb.paid_charging import DynamoPaidCharges
+    from shared.adapters.dynamodb.sessions import DynamoSessions
+    from shared.services.driver_charging import SessionsOnPiles
+
+    sessions_table, base_table = os.environ["SESSIONS_TABLE"], os.environ["BASE_DATA_TABLE"]
+    return SessionsOnPiles(
+        DynamoPaidCharges(sessions_table, base_table, _dynamodb_client()),
+        DynamoSessions(sessions_table, base_table, _dynamodb_client()),
+        _LazyCommandPorts(),
+    )
+
+
+class _LazyCommandPorts:
+    """Command ports built when a stop is first sent (reads never pay for the schemas)."""
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(command_ports(), name)
+
+
+def _fresh_hex(length: int) -> str:
+    return random_hex(length)  # looked up per call: tests replace ``random_hex``
+
+
+@cache
+def charging() -> ChargingPorts:
+    from shared.adapters.dynamodb.drivers import DynamoDriverCharges
+    from shared.services.driver_charging import ChargingPorts
+
+    return ChargingPorts(
+        payments=payment_ports(),
+        charges=DynamoDriverCharges(
+            os.environ["BASE_DATA_TABLE"], os.environ["LEDGER_TABLE"], _dynamodb_client()
+        ),
+        drivers=drivers(),
+        discovery=discovery(),
+        sessions=charge_sessions(),
+        tariffs=base_data(),
+        random_hex=_fresh_hex,
+    )
+
+
 BUILT = [
+    _stepfunctions_client,
+    payment_ports,
+    _websocket_sender,
+    command_ports,
+    charge_sessions,
+    charging,
     ledger,
     reservations,
     discovery,

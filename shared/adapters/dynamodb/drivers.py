@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -29,6 +30,7 @@ from shared.adapters.dynamodb.base_data_items import (
 from shared.domain.clock import from_wire, to_wire
 from shared.domain.drivers import Driver, LoginApp
 from shared.domain.errors import NotFound, UpstreamFailure
+from shared.domain.payment_orders import PaymentOrder
 from shared.domain.piles import Gun, Pile
 from shared.domain.stations import Station
 
@@ -252,3 +254,132 @@ class DynamoGunReservations(DynamoTable):
         if item is None or from_wire(str(item["expires_at"])) <= now:
             return None
         return str(item["user_id"])
+
+
+@dataclass(frozen=True, slots=True)
+class ChargeLink:
+    """A driver's paid charge: the order number, and the rating given afterwards."""
+
+    user_id: str
+    order_no: str
+    created_at: datetime
+    rating: int | None = None
+    comment: str | None = None
+
+
+def _link_from(item: Mapping[str, Any]) -> ChargeLink:
+    rating = item.get("rating")
+    return ChargeLink(
+        user_id=str(item["user_id"]),
+        order_no=str(item["order_no"]),
+        created_at=from_wire(str(item["created_at"])),
+        rating=None if rating is None else int(rating),
+        comment=None if item.get("comment") is None else str(item["comment"]),
+    )
+
+
+class DynamoDriverCharges(DynamoTable):
+    """A driver's paid charges on BaseDataTable: ``DRIVER#{user_id}`` / ``ORDER#{order_no}``
+    (order numbers sort by time) and the request that made each, ``DRIVER#{user_id}`` /
+    ``REQUEST#{request_id}`` (a retried request names the same order). The orders themselves
+    are on LedgerTable (``ORDER#{order_no}`` / ``ORDER``), read by BatchGetItem."""
+
+    def __init__(self, table_name: str, ledger_table: str, client: Any | None = None) -> None:
+        super().__init__(table_name, client)
+        self._ledger = DynamoTable(ledger_table, self._client)
+
+    def claim(self, user_id: str, request_id: str, order_no: str, now: datetime) -> str:
+        """The order number of this request: ``order_no`` if the request is new (stored with
+        the driver's link in one transaction), else the one stored first."""
+        at = to_wire(now)
+        request = {
+            "pk": f"DRIVER#{user_id}",
+            "sk": f"REQUEST#{request_id}",
+            "kind": "driver_charge_request",
+            "order_no": order_no,
+            "created_at": at,
+        }
+        link = {
+            "pk": f"DRIVER#{user_id}",
+            "sk": f"ORDER#{order_no}",
+            "kind": "driver_charge",
+            "user_id": user_id,
+            "order_no": order_no,
+            "created_at": at,
+        }
+        absent = "attribute_not_exists(pk)"
+        if self._try(
+            "transact_write_items",
+            TransactItems=[
+                {
+                    "Put": {
+                        "TableName": self._table,
+                        "Item": encode_item(r),
+                        "ConditionExpression": absent,
+                    }
+                }
+                for r in (request, link)
+            ],
+        ):
+            return order_no
+        stored = self._get(item_key(f"DRIVER#{user_id}", f"REQUEST#{request_id}"), consistent=True)
+        if stored is None:
+            raise UpstreamFailure("the charge request could not be stored; try again")
+        return str(stored["order_no"])
+
+    def get_link(self, user_id: str, order_no: str) -> ChargeLink | None:
+        item = self._get(item_key(f"DRIVER#{user_id}", f"ORDER#{order_no}"), consistent=True)
+        return _link_from(item) if item else None
+
+    def list_links(
+        self, user_id: str, *, limit: int, before: str | None
+    ) -> tuple[list[ChargeLink], str | None]:
+        """The driver's charges newest first; ``before`` is the last order number seen."""
+        values: dict[str, Any] = {":pk": {"S": f"DRIVER#{user_id}"}, ":sk": {"S": "ORDER#"}}
+        condition = "pk = :pk AND begins_with(sk, :sk)"
+        if before is not None:
+            condition = "pk = :pk AND sk BETWEEN :sk AND :before"
+            values[":before"] = {"S": f"ORDER#{before}"}
+        answer = self._call(
+            "query",
+            TableName=self._table,
+            KeyConditionExpression=condition,
+            ExpressionAttributeValues=values,
+            ScanIndexForward=False,
+            Limit=limit + 2,
+            ConsistentRead=True,
+        )
+        links = [_link_from(decode_item(raw)) for raw in answer.get("Items", [])]
+        links = [link for link in links if before is None or link.order_no < before]
+        page = links[:limit]
+        more = len(links) > limit or (len(page) == limit and "LastEvaluatedKey" in answer)
+        return page, (page[-1].order_no if page and more else None)
+
+    def orders(self, order_nos: Sequence[str]) -> dict[str, PaymentOrder]:
+        """The stored orders by number; missing ones are left out."""
+        from shared.adapters.dynamodb.payment_orders import order_from
+
+        keys = [item_key(f"ORDER#{no}", "ORDER") for no in order_nos]
+        found = (order_from(item) for item in self._ledger._batch_get(keys))
+        return {order.order_no: order for order in found}
+
+    def rate(
+        self, user_id: str, order_no: str, stars: int, comment: str | None, now: datetime
+    ) -> bool:
+        """Rate once: False when the charge was rated already."""
+        names = {"#r": "rating"}
+        values: dict[str, Any] = {":r": {"N": str(stars)}, ":t": {"S": to_wire(now)}}
+        expression = "SET #r = :r, rated_at = :t"
+        if comment is not None:
+            expression += ", #c = :c"
+            names["#c"] = "comment"
+            values[":c"] = {"S": comment}
+        return self._try(
+            "update_item",
+            TableName=self._table,
+            Key=item_key(f"DRIVER#{user_id}", f"ORDER#{order_no}"),
+            UpdateExpression=expression,
+            ConditionExpression="attribute_exists(pk) AND attribute_not_exists(#r)",
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=values,
+        )

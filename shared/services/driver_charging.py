@@ -1,0 +1,401 @@
+"""A driver's paid charges: start (through the payment workflow), follow live, stop, rate,
+history; and the driver's wallet.
+
+Start: the driver names a gun, a mode and a prepaid cap; the driver API checks the gun can
+start for them now (``driver_discovery.start_refusal``) and that a wallet can cover the
+cap, mints the order number once per client request id, and hands the order to
+``payment_workflow.start_paid_session`` (which opens the provider order, waits for the
+payment, starts the pile and settles). A driver sees and touches only their own orders:
+another driver's order number answers 404 like one that does not exist.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from shared.domain.base_data import Page, PageRequest
+from shared.domain.drivers import DEFAULT_CONSUMPTION_WH_PER_KM, GunRef, LoginApp
+from shared.domain.errors import Conflict, InsufficientBalance, InvalidInput, NotFound
+from shared.domain.ledger import driver_wallet_id
+from shared.domain.payment_orders import OrderState, PaymentOrder, new_order_no
+from shared.domain.payments import PaymentMethod
+from shared.domain.pricing import ChargeTarget, MeterReading, mileage_target, price_energy
+from shared.domain.sessions import MeterSample, Session, live_energy_wh
+from shared.domain.tariffs import Tariff
+from shared.domain.tenancy import Principal, Role
+from shared.services import payment_workflow
+from shared.services.driver_discovery import DiscoveryPorts, locate_gun, start_refusal
+from shared.services.driver_login import DriverStore, get_profile
+
+NEWEST_SAMPLES = 3
+MAX_HISTORY = 50
+
+
+class ChargeLinkRecord(Protocol):
+    @property
+    def order_no(self) -> str: ...
+    @property
+    def rating(self) -> int | None: ...
+    @property
+    def comment(self) -> str | None: ...
+
+
+class DriverCharges(Protocol):
+    def claim(self, user_id: str, request_id: str, order_no: str, now: datetime) -> str:
+        """The order number of a client request (the first one stored wins)."""
+
+    def get_link(self, user_id: str, order_no: str) -> ChargeLinkRecord | None: ...
+
+    def list_links(
+        self, user_id: str, *, limit: int, before: str | None
+    ) -> tuple[Sequence[ChargeLinkRecord], str | None]: ...
+
+    def orders(self, order_nos: Sequence[str]) -> Mapping[str, PaymentOrder]: ...
+
+    def rate(
+        self, user_id: str, order_no: str, stars: int, comment: str | None, now: datetime
+    ) -> bool: ...
+
+
+class ChargeSessions(Protocol):
+    """Where a paid charge's session is and what it measured."""
+
+    def session_of(self, order_no: str) -> str | None:
+        """The session the pile started for the order (once linked), or None."""
+
+    def session(self, session_id: str) -> Session | None: ...
+
+    def newest_samples(self, session_id: str, limit: int) -> list[MeterSample]: ...
+
+    def samples(
+        self, principal: Principal, session_id: str, page: PageRequest, now: datetime
+    ) -> Page[MeterSample]: ...
+
+    def stop(self, principal: Principal, pile_id: str, session_id: str) -> str:
+        """Send the remote stop; the command's status (sent / undelivered)."""
+
+
+class PaidChargeMarkers(Protocol):
+    def get(self, order_no: str) -> Any:
+        """The pile side's marker of an order (with ``session_id``), or None."""
+
+
+class SessionsOnPiles:
+    """``ChargeSessions`` on the pile side: the paid-charge marker names the session, the
+    session store and the operator session queries read it, the pile command service stops
+    it (as the platform acting for the driver on the order's operator)."""
+
+    def __init__(self, markers: PaidChargeMarkers, store: Any, commands: Any) -> None:
+        self._markers = markers
+        self._store = store  # shared.services.sessions.SessionStore
+        self._commands = commands  # shared.services.ocpp.commands.CommandPorts
+
+    def session_of(self, order_no: str) -> str | None:
+        marker = self._markers.get(order_no)
+        session_id = None if marker is None else marker.session_id
+        return None if session_id is None else str(session_id)
+
+    def session(self, session_id: str) -> Session | None:
+        found: Session | None = self._store.get(session_id)
+        return found
+
+    def newest_samples(self, session_id: str, limit: int) -> list[MeterSample]:
+        found: list[MeterSample] = self._store.newest_samples(session_id, limit)
+        return found
+
+    def samples(
+        self, principal: Principal, session_id: str, page: PageRequest, now: datetime
+    ) -> Page[MeterSample]:
+        from shared.services.sessions import list_meter_values
+
+        return list_meter_values(self._store, principal, session_id, page, now=now)
+
+    def stop(self, principal: Principal, pile_id: str, session_id: str) -> str:
+        from shared.services.ocpp.commands import stop_session
+
+        call = stop_session(
+            principal, pile_id, session_id, sessions=self._store, ports=self._commands
+        )
+        return str(call.status)
+
+
+class TariffVersions(Protocol):
+    def tariff_version(self, tariff_id: str, version: int) -> Tariff | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class ChargingPorts:
+    payments: payment_workflow.PaymentPorts
+    charges: DriverCharges
+    drivers: DriverStore
+    discovery: DiscoveryPorts
+    sessions: ChargeSessions
+    tariffs: TariffVersions
+    random_hex: Callable[[int], str]
+
+
+@dataclass(frozen=True, slots=True)
+class StartRequest:
+    request_id: str
+    pile_id: str
+    gun_no: int
+    mode: str
+    value: int | None
+    prepaid_fen: int
+    method: str
+
+
+@dataclass(frozen=True, slots=True)
+class DriverCharge:
+    order: PaymentOrder
+    rating: int | None = None
+    comment: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LiveFigures:
+    order: PaymentOrder
+    session: Session | None
+    elapsed_s: int
+    energy_wh: int
+    cost_fen: int
+    latest: MeterSample | None
+
+    @property
+    def is_charging(self) -> bool:
+        return self.session is not None and self.session.is_open
+
+
+def id_tag_of(user_id: str) -> str:
+    """The idTag the pile sees for this driver's remote starts (20 characters at most)."""
+    return "D" + user_id.removeprefix("dr-")[:19].upper()
+
+
+def _target(mode: str, value: int | None, consumption_wh_per_km: int | None) -> ChargeTarget:
+    if mode == "mileage":
+        if value is None:
+            raise InvalidInput("mode mileage needs a value in km", field="value")
+        return mileage_target(value, consumption_wh_per_km or DEFAULT_CONSUMPTION_WH_PER_KM)
+    return ChargeTarget(mode, value)  # type: ignore[arg-type]
+
+
+def _payer(method: PaymentMethod, app: LoginApp, user_id: str, openids: Mapping[str, str]) -> str:
+    if method in (PaymentMethod.WALLET, PaymentMethod.SANDBOX):
+        return user_id
+    provider_app = LoginApp.WECHAT if method is PaymentMethod.WECHAT else LoginApp.ALIPAY
+    if provider_app is not app or provider_app.value not in openids:
+        raise Conflict(
+            f"pay with {method.value} from the {provider_app.value} app you signed in with",
+            kind="method",
+        )
+    return openids[provider_app.value]
+
+
+def start_charge(
+    ports: ChargingPorts, user_id: str, app: LoginApp, request: StartRequest
+) -> PaymentOrder:
+    """Open a paid charge of the driver on a gun (once per ``request_id``).
+
+    Raises:
+        InvalidInput: a bad mode/value or method (nothing is stored).
+        NotFound: no such gun.
+        Conflict: the gun cannot start now (busy, faulted, offline, reserved by someone
+            else, no price), the method is not the app's, or the request id was used for
+            another charge.
+        InsufficientBalance, WalletFrozen: a wallet payment the wallet cannot cover.
+        UpstreamFailure: a table or Step Functions failed (the same request is safe to repeat).
+    """
+    now = ports.payments.clock()
+    driver = get_profile(ports.drivers, user_id)
+    target = _target(request.mode, request.value, driver.consumption_wh_per_km)
+    if request.method not in set(PaymentMethod):
+        raise InvalidInput("method must be wallet, wechat, alipay or sandbox", field="method")
+    method = PaymentMethod(request.method)
+    payer_id = _payer(method, app, user_id, driver.openids)
+    station, info = locate_gun(ports.discovery, GunRef(request.pile_id, request.gun_no))
+    holder = ports.discovery.reservations.holder_of(request.pile_id, request.gun_no, now)
+    refusal = start_refusal(
+        info.state, reserved_by=holder, user_id=user_id, has_tariff=station.tariff_id is not None
+    )
+    if refusal is not None:
+        raise Conflict(refusal, kind="gun", state=info.state.value)
+    if method is PaymentMethod.WALLET:
+        account = ports.payments.ledger.get_account(driver_wallet_id(user_id))
+        available = 0 if account is None else account.available_fen
+        if available < request.prepaid_fen:
+            raise InsufficientBalance(
+                "the wallet cannot cover the prepaid amount", balance_fen=available
+            )
+    order_no = ports.charges.claim(
+        user_id, request.request_id, new_order_no(now, ports.random_hex(12)), now
+    )
+    return payment_workflow.start_paid_session(
+        ports.payments,
+        payment_workflow.PaidSessionRequest(
+            order_no=order_no,
+            operator_id=station.operator_id,
+            station_id=station.station_id,
+            pile_id=info.pile.pile_id,
+            gun_no=info.gun.gun_no,
+            user_id=user_id,
+            payer_id=payer_id,
+            id_tag=id_tag_of(user_id),
+            method=method.value,
+            prepaid_fen=request.prepaid_fen,
+            target_mode=target.mode.value,
+            target_value=target.value,
+        ),
+    )
+
+
+def get_charge(ports: ChargingPorts, user_id: str, order_no: str) -> DriverCharge:
+    """One of the driver's charges. Raises: NotFound (another driver's or none)."""
+    link = ports.charges.get_link(user_id, order_no)
+    if link is None:
+        raise NotFound("charge not found", kind="charge")
+    order = payment_workflow.get_order(ports.payments, order_no, user_id=user_id)
+    return DriverCharge(order=order, rating=link.rating, comment=link.comment)
+
+
+def list_charges(
+    ports: ChargingPorts, user_id: str, *, limit: int, before: str | None
+) -> tuple[list[DriverCharge], str | None]:
+    """The driver's charges newest first (requests that never made an order are left out).
+
+    DynamoDB: 1 Query (links) + 1 BatchGetItem (orders).
+    """
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_HISTORY:
+        raise InvalidInput(f"limit must be 1..{MAX_HISTORY}", field="limit")
+    links, cursor = ports.charges.list_links(user_id, limit=limit, before=before)
+    orders = ports.charges.orders([link.order_no for link in links])
+    charges = [
+        DriverCharge(order=orders[link.order_no], rating=link.rating, comment=link.comment)
+        for link in links
+        if link.order_no in orders and orders[link.order_no].user_id == user_id
+    ]
+    return charges, cursor
+
+
+def _session_id(ports: ChargingPorts, order: PaymentOrder) -> str | None:
+    return order.session_id or ports.sessions.session_of(order.order_no)
+
+
+def _cost_so_far(
+    ports: ChargingPorts, order: PaymentOrder, session: Session, newest: MeterSample | None
+) -> int:
+    if order.state.is_settled:
+        return order.cost_fen
+    if newest is None or newest.energy_wh is None or session.meter_start_wh is None:
+        return 0
+    tariff = ports.tariffs.tariff_version(order.tariff_id, order.tariff_version)
+    if tariff is None:
+        return 0
+    readings = [
+        MeterReading(session.effective_start, session.meter_start_wh),
+        MeterReading(newest.sampled_at, newest.energy_wh),
+    ]
+    return price_energy(tariff, readings).total_fen
+
+
+def live_charge(ports: ChargingPorts, user_id: str, order_no: str, now: datetime) -> LiveFigures:
+    """The charge as it runs: energy, cost so far (by the order's tariff version, from the
+    start and newest register reading; the bill settles on every reading), elapsed time and
+    the newest sample (power, voltage, current, SoC).
+
+    Raises: NotFound.
+    """
+    charge = get_charge(ports, user_id, order_no)
+    order = charge.order
+    session_id = _session_id(ports, order)
+    session = None if session_id is None else ports.sessions.session(session_id)
+    if session is None:
+        return LiveFigures(order, None, 0, order.energy_wh, order.cost_fen, None)
+    newest = ports.sessions.newest_samples(session.session_id, NEWEST_SAMPLES)
+    latest = newest[0] if newest else None
+    newest_energy = next((s for s in newest if s.energy_wh is not None), None)
+    energy = live_energy_wh(session, newest_energy) if session.is_open else session.energy_wh
+    if order.state.is_settled:
+        energy = order.energy_wh
+    end = now if session.is_open else (session.stopped_at or now)
+    elapsed = max(0, int((end - session.effective_start).total_seconds()))
+    cost = _cost_so_far(ports, order, session, newest_energy)
+    return LiveFigures(order, session, elapsed, energy, cost, latest)
+
+
+def _principal(order: PaymentOrder, user_id: str) -> Principal:
+    # The platform acts for the driver on the order's operator (the order proves ownership).
+    return Principal(
+        username=f"driver:{user_id}", role=Role.OPERATOR_ADMIN, operator_id=order.operator_id
+    )
+
+
+def charge_samples(
+    ports: ChargingPorts, user_id: str, order_no: str, page: PageRequest, now: datetime
+) -> Page[MeterSample]:
+    """The charge's meter values in time order (the trend chart). Raises: NotFound."""
+    order = get_charge(ports, user_id, order_no).order
+    session_id = _session_id(ports, order)
+    if session_id is None:
+        return Page(items=[], next_token=None)
+    return ports.sessions.samples(_principal(order, user_id), session_id, page, now)
+
+
+def stop_charge(ports: ChargingPorts, user_id: str, order_no: str) -> str:
+    """Ask the pile to stop the driver's running charge; the command's status.
+
+    Raises:
+        NotFound: not the driver's charge.
+        Conflict: the charge is not running (not started yet, or ended).
+    """
+    order = get_charge(ports, user_id, order_no).order
+    session_id = _session_id(ports, order)
+    if session_id is None or order.state.is_terminal or order.state.is_settled:
+        raise Conflict("the charge is not running", kind="charge", state=order.state.value)
+    return ports.sessions.stop(_principal(order, user_id), order.pile_id, session_id)
+
+
+RATABLE = frozenset({OrderState.SETTLED, OrderState.REFUNDED, OrderState.COMPLETED})
+
+
+def rate_charge(
+    ports: ChargingPorts,
+    user_id: str,
+    order_no: str,
+    *,
+    stars: int,
+    comment: str | None,
+    now: datetime,
+) -> DriverCharge:
+    """Rate a finished charge once (1..5 stars, an optional comment).
+
+    Raises: InvalidInput, NotFound, Conflict (not finished, or rated already).
+    """
+    if isinstance(stars, bool) or not isinstance(stars, int) or not 1 <= stars <= 5:
+        raise InvalidInput("stars must be 1..5", field="stars")
+    if comment is not None and not 0 < len(comment) <= 500:
+        raise InvalidInput("comment must be 1..500 characters", field="comment")
+    charge = get_charge(ports, user_id, order_no)
+    if charge.order.state not in RATABLE:
+        raise Conflict("rate the charge once it has ended", kind="charge")
+    if not ports.charges.rate(user_id, order_no, stars, comment, now):
+        raise Conflict("the charge has been rated already", kind="charge")
+    return DriverCharge(order=charge.order, rating=stars, comment=comment)
+
+
+__all__: list[Any] = [
+    "ChargingPorts",
+    "DriverCharge",
+    "LiveFigures",
+    "StartRequest",
+    "charge_samples",
+    "get_charge",
+    "id_tag_of",
+    "list_charges",
+    "live_charge",
+    "rate_charge",
+    "start_charge",
+    "stop_charge",
+]
