@@ -625,3 +625,16 @@ def test_a_201_transaction_begun_at_plug_in_is_linked_when_it_names_the_remote_s
 
     assert answer == {"idTokenInfo": {"status": "Accepted"}}
     assert pile.paid.charges["PO-1"].state is PaidChargeState.CHARGING
+
+
+def test_a_later_201_event_carrying_the_orders_token_is_accepted() -> None:
+    pile = PaidPile(V201)
+    pile.answer(pile.begin(), {"status": "Accepted"})
+    remote_start_id = pile.paid.charges["PO-1"].remote_start_id
+    pile.event_201("Started", 0, 1_000, remote_start_id=remote_start_id)
+
+    pile.later(minutes=1)
+    answer = pile.event_201("Updated", 1, 1_200, token="PAY-PO-1")
+
+    assert answer == {"idTokenInfo": {"status": "Accepted"}}
+    assert len(pile.paid.links) == 1

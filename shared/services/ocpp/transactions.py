@@ -824,12 +824,20 @@ def _paid_event(
     *,
     is_new: bool,
 ) -> Authorization | None:
-    """2.0.1: the first event, a Started one or one naming a remoteStartId links the
-    session (its idToken is then accepted); an Ended one ends the paid charge."""
+    """2.0.1: the first event, a Started one, one naming a remoteStartId or carrying a
+    token no card accepts links the session (its idToken is then accepted); an Ended one
+    ends the paid charge."""
     if session.is_stop_known:
         _paid_end(ports, session)
         return card
-    is_start = is_new or event.event_type is EventType.STARTED or event.remote_start_id is not None
+    # An event carrying a token no card accepts is checked too: a paid session's token is
+    # no card, and answering it Unknown could make the pile deauthorize the charge.
+    is_start = (
+        is_new
+        or event.event_type is EventType.STARTED
+        or event.remote_start_id is not None
+        or (card is not None and card is not Authorization.ACCEPTED)
+    )
     if not is_start or not session.is_open:
         return card
     linked = _paid_start(
