@@ -516,24 +516,38 @@ def operator_accounts(operator_id: str, station_id: str) -> dict[str, str]:
 
 
 class Charger:
-    """A booted real OCPP pile that charges a remote-started session on gun 1."""
+    """A booted real OCPP pile that charges remote-started sessions on its guns (1.6
+    connector / 2.0.1 EVSE ``gun_no``, connector 1)."""
 
     def __init__(self, stack: RunningStack, pile_id: str, protocol: str) -> None:
-        self.pile = Pile(stack, pile_id, protocol)
+        self.stack = stack
         self.protocol = protocol
-        self.transaction_id: Any = None
-        self.register_wh = 0
-        self._seq_no = 0
+        self.transaction_ids: dict[int, Any] = {}
+        self.registers_wh: dict[int, int] = {}
+        self._seq_nos: dict[int, int] = {}
+        self.pile = self._connect(pile_id)
+
+    def _connect(self, pile_id: str) -> Pile:
+        pile = Pile(self.stack, pile_id, self.protocol)
         try:
-            if protocol == V16:
-                assert self.pile.call(BOOT16).status == "Accepted"
-                self.pile.call(_status16("Available"))
+            if self.protocol == V16:
+                assert pile.call(BOOT16).status == "Accepted"
             else:
-                assert self.pile.call(BOOT201).status == "Accepted"
-                self.pile.call(_status201("Available"))
+                assert pile.call(BOOT201).status == "Accepted"
+            for gun_no in (1, 2):
+                charging = gun_no in self.transaction_ids
+                pile.call(self._status(gun_no, "Charging" if charging else "Available"))
         except BaseException:
-            self.pile.close()
+            pile.close()
             raise
+        return pile
+
+    def reconnect(self) -> None:
+        """Drop the WebSocket and come back on a new one (API Gateway closes connections
+        routinely); running transactions go on."""
+        pile_id = self.pile.pile_id
+        self.pile.close()
+        self.pile = self._connect(pile_id)
 
     def close(self) -> None:
         self.pile.close()
@@ -543,6 +557,18 @@ class Charger:
 
     def __exit__(self, *_: object) -> None:
         self.close()
+
+    def _status(self, gun_no: int, status: str) -> Any:
+        if self.protocol == V16:
+            return call16.StatusNotification(
+                connector_id=gun_no, error_code="NoError", status=status, timestamp=wire_now()
+            )
+        status = {"Charging": "Occupied", "Preparing": "Occupied", "Finishing": "Occupied"}.get(
+            status, status
+        )
+        return call201.StatusNotification(
+            timestamp=wire_now(), connector_status=status, evse_id=gun_no, connector_id=1
+        )
 
     # -- a remote start ----------------------------------------------------------------------
 
@@ -566,26 +592,30 @@ class Charger:
             )
 
     def start(self, request: dict[str, Any], meter_start_wh: int) -> str:
-        """Start the remote-started transaction; the card check's status."""
-        self.register_wh = meter_start_wh
+        """Start the remote-started transaction on the gun it names; the card check's
+        status."""
         if self.protocol == V16:
-            assert request["connector_id"] == 1, request
-            self.pile.call(_status16("Preparing"))
+            gun_no = int(request["connector_id"])
+            self.registers_wh[gun_no] = meter_start_wh
+            self.pile.call(self._status(gun_no, "Preparing"))
             started = self.pile.call(
                 call16.StartTransaction(
-                    connector_id=1,
+                    connector_id=gun_no,
                     id_tag=request["id_tag"],
                     meter_start=meter_start_wh,
                     timestamp=wire_now(),
                 )
             )
-            self.transaction_id = started.transaction_id
-            self.pile.call(_status16("Charging"))
+            self.transaction_ids[gun_no] = started.transaction_id
+            self.pile.call(self._status(gun_no, "Charging"))
             return str(started.id_tag_info["status"])
-        assert request["evse_id"] == 1, request
-        self.transaction_id = unique("tx")
-        self.pile.call(_status201("Occupied"))
+        gun_no = int(request["evse_id"])
+        self.registers_wh[gun_no] = meter_start_wh
+        self.transaction_ids[gun_no] = unique("tx")
+        self._seq_nos[gun_no] = 0
+        self.pile.call(self._status(gun_no, "Occupied"))
         started = self._event(
+            gun_no,
             "Started",
             "RemoteStart",
             charging_state="Charging",
@@ -595,14 +625,14 @@ class Charger:
         )
         return str(started.id_token_info["status"])
 
-    def meter(self, register_wh: int) -> None:
-        """A periodic register reading."""
-        self.register_wh = register_wh
+    def meter(self, register_wh: int, gun_no: int = 1) -> None:
+        """A periodic register reading of the gun's transaction."""
+        self.registers_wh[gun_no] = register_wh
         if self.protocol == V16:
             self.pile.call(
                 call16.MeterValues(
-                    connector_id=1,
-                    transaction_id=self.transaction_id,
+                    connector_id=gun_no,
+                    transaction_id=self.transaction_ids[gun_no],
                     meter_value=[
                         {
                             "timestamp": wire_now(),
@@ -619,7 +649,7 @@ class Charger:
                 )
             )
         else:
-            self._event("Updated", "MeterValuePeriodic", context="Sample.Periodic")
+            self._event(gun_no, "Updated", "MeterValuePeriodic", context="Sample.Periodic")
 
     def assert_not_stopped(self, settle_s: float = 0.5) -> None:
         """No call from the platform arrived (waiting ``settle_s`` for one in flight)."""
@@ -629,41 +659,41 @@ class Charger:
             assert inbox.empty(), f"the platform sent {inbox.queue[0]} too early"
             time.sleep(0.05)
 
-    def expect_remote_stop(self, timeout_s: float = TIMEOUT_S) -> dict[str, Any]:
-        if self.protocol == V16:
-            request = self.pile.expect("RemoteStopTransaction", timeout_s)
-            assert request["transaction_id"] == self.transaction_id, request
-        else:
-            request = self.pile.expect("RequestStopTransaction", timeout_s)
-            assert request["transaction_id"] == self.transaction_id, request
+    def expect_remote_stop(self, gun_no: int = 1, timeout_s: float = TIMEOUT_S) -> dict[str, Any]:
+        """The platform's stop, which must name the gun's transaction."""
+        action = "RemoteStopTransaction" if self.protocol == V16 else "RequestStopTransaction"
+        request = self.pile.expect(action, timeout_s)
+        assert request["transaction_id"] == self.transaction_ids[gun_no], request
         return request
 
-    def stop(self, meter_stop_wh: int, reason: str = "Remote") -> None:
-        """The pile ends the transaction at ``meter_stop_wh``."""
-        self.register_wh = meter_stop_wh
+    def stop(self, meter_stop_wh: int, reason: str = "Remote", gun_no: int = 1) -> None:
+        """The pile ends the gun's transaction at ``meter_stop_wh``."""
+        self.registers_wh[gun_no] = meter_stop_wh
         if self.protocol == V16:
             self.pile.call(
                 call16.StopTransaction(
                     meter_stop=meter_stop_wh,
                     timestamp=wire_now(),
-                    transaction_id=self.transaction_id,
+                    transaction_id=self.transaction_ids.pop(gun_no),
                     reason=reason,
                 )
             )
-            self.pile.call(_status16("Finishing"))
-            self.pile.call(_status16("Available"))
+            self.pile.call(self._status(gun_no, "Finishing"))
         else:
             self._event(
+                gun_no,
                 "Ended",
                 "RemoteStop" if reason == "Remote" else "StopAuthorized",
                 charging_state="Idle",
                 stopped_reason=reason,
                 context="Transaction.End",
             )
-            self.pile.call(_status201("Available"))
+            del self.transaction_ids[gun_no]
+        self.pile.call(self._status(gun_no, "Available"))
 
     def _event(
         self,
+        gun_no: int,
         event_type: str,
         trigger_reason: str,
         *,
@@ -673,7 +703,7 @@ class Charger:
         remote_start_id: int | None = None,
         id_token: dict[str, str] | None = None,
     ) -> Any:
-        info: dict[str, Any] = {"transaction_id": self.transaction_id}
+        info: dict[str, Any] = {"transaction_id": self.transaction_ids[gun_no]}
         for name, value in (
             ("charging_state", charging_state),
             ("stopped_reason", stopped_reason),
@@ -685,16 +715,16 @@ class Charger:
             event_type=event_type,
             timestamp=wire_now(),
             trigger_reason=trigger_reason,
-            seq_no=self._seq_no,
+            seq_no=self._seq_nos[gun_no],
             transaction_info=info,
-            evse={"id": 1, "connector_id": 1},
+            evse={"id": gun_no, "connector_id": 1},
             id_token=id_token,
             meter_value=[
                 {
                     "timestamp": wire_now(),
                     "sampled_value": [
                         {
-                            "value": self.register_wh,
+                            "value": self.registers_wh[gun_no],
                             "measurand": "Energy.Active.Import.Register",
                             "unit_of_measure": {"unit": "Wh"},
                             "context": context,
@@ -703,17 +733,5 @@ class Charger:
                 }
             ],
         )
-        self._seq_no += 1
+        self._seq_nos[gun_no] += 1
         return self.pile.call(payload)
-
-
-def _status16(status: str) -> Any:
-    return call16.StatusNotification(
-        connector_id=1, error_code="NoError", status=status, timestamp=wire_now()
-    )
-
-
-def _status201(status: str) -> Any:
-    return call201.StatusNotification(
-        timestamp=wire_now(), connector_status=status, evse_id=1, connector_id=1
-    )

@@ -525,3 +525,87 @@ def test_wallet_payment_is_refused_and_nothing_starts_when_the_balance_is_short(
     assert payments.executions_named(order_no) == []
     wallet = site.api.ok("GET", f"/operator/drivers/{user_id}/wallet")
     assert (wallet["balance_fen"], wallet["held_fen"]) == (399, 0)
+
+
+@pytest.mark.parametrize("protocol", [V16, V201])
+def test_platform_stops_over_the_new_connection_when_the_pile_reconnected_mid_charge(
+    paying_stack: RunningStack, payments: Payments, site: PaidSite, protocol: str
+) -> None:
+    user_id = unique("driver")
+    with Charger(paying_stack, site.new_pile(protocol), protocol) as charger:
+        order = payments.start(
+            site,
+            charger.pile.pile_id,
+            user_id=user_id,
+            method=PaymentMethod.SANDBOX,
+            prepaid_fen=PREPAID_FEN,
+            target_mode="energy",
+            target_value=2_500,
+        )
+        payments.pay(order.order_no)
+        assert charger.start(charger.expect_remote_start(), METER_START_WH) == "Accepted"
+        charger.meter(METER_START_WH + 1_000)
+        charger.reconnect()
+        _charge_until_stopped(charger, [METER_START_WH + 2_000, METER_START_WH + 2_500])
+        execution = payments.finished(order.order_no)
+
+    assert execution["status"] == "SUCCEEDED"
+    assert payments.session_end(order.order_no)["stop_reason"] == "target_reached"
+    done = payments.order(order.order_no)
+    assert (done.energy_wh, done.consumed_fen, done.refunded_fen) == (2_500, 250, 150)
+    assert (done.partner_fen, done.platform_fen) == (83, 167)
+    assert money_problems(done) == []
+    assert payments.balances(site.operator_id)[f"driver:{user_id}"] == 0
+    _check_one_credit(payments, order.order_no)
+
+
+def test_two_guns_of_one_pile_each_stop_at_their_own_target_when_both_are_paid(
+    paying_stack: RunningStack, payments: Payments, site: PaidSite
+) -> None:
+    drivers = [unique("driver"), unique("driver")]
+    targets_fen = {1: 300, 2: 200}
+    orders = {}
+    with Charger(paying_stack, site.new_pile(V16), V16) as charger:
+        for gun_no, user_id in zip((1, 2), drivers, strict=True):
+            order = payments.start(
+                site,
+                charger.pile.pile_id,
+                user_id=user_id,
+                method=PaymentMethod.SANDBOX,
+                prepaid_fen=PREPAID_FEN,
+                target_mode="amount",
+                target_value=targets_fen[gun_no],
+                gun_no=gun_no,
+            )
+            payments.pay(order.order_no)
+            request = charger.expect_remote_start()
+            assert request["connector_id"] == gun_no
+            assert charger.start(request, METER_START_WH * gun_no) == "Accepted"
+            orders[gun_no] = order
+        # interleaved readings; gun 2 reaches its 2.00 first
+        charger.meter(METER_START_WH + 1_000, gun_no=1)
+        charger.meter(2 * METER_START_WH + 1_000, gun_no=2)
+        charger.assert_not_stopped()
+        charger.meter(2 * METER_START_WH + 2_000, gun_no=2)
+        charger.expect_remote_stop(gun_no=2)
+        charger.meter(METER_START_WH + 2_000, gun_no=1)
+        charger.assert_not_stopped()
+        charger.stop(2 * METER_START_WH + 2_000, gun_no=2)
+        charger.meter(METER_START_WH + 3_000, gun_no=1)
+        charger.expect_remote_stop(gun_no=1)
+        charger.stop(METER_START_WH + 3_000, gun_no=1)
+        executions = {gun: payments.finished(o.order_no) for gun, o in orders.items()}
+
+    for gun_no, order in orders.items():
+        assert executions[gun_no]["status"] == "SUCCEEDED", gun_no
+        done = payments.order(order.order_no)
+        expected_fen = targets_fen[gun_no]
+        assert (done.consumed_fen, done.refunded_fen) == (expected_fen, 400 - expected_fen)
+        assert done.energy_wh == expected_fen * 10
+        assert money_problems(done) == []
+        _check_one_credit(payments, order.order_no)
+    accounts = operator_accounts(site.operator_id, site.station_id)
+    balances = payments.balances(site.operator_id)
+    assert balances[accounts["sandbox"]] == -500
+    assert balances[accounts["partner"]] + balances[accounts["platform"]] == 500
+    assert balances[accounts["partner"]] == 99 + 66
