@@ -1,5 +1,4 @@
-"""The scheduled housekeeping jobs (EventBridge: ``{"job": "minute"}`` every minute,
-``{"job": "daily_reconciliation"}`` at 02:00 Asia/Shanghai).
+"""The scheduled housekeeping job (EventBridge: ``{"job": "minute"}`` every minute).
 
 The minute job times out CSMS calls nobody answered and undelivered calls whose pile did
 not come back, delivers the waiting calls of piles that are online again, and closes
@@ -8,8 +7,8 @@ so no transaction stays open forever). Each part runs on its own: a failing one 
 reported in the result and the others still run (the next minute covers what was missed;
 the schedule does not retry).
 
-The daily reconciliation of payments and ledger belongs to issue 5; until it exists the
-job runs nothing and says so.
+The daily reconciliation of payments and ledger runs in the reports function
+(``shared/services/reconciliation.py``); here it is an unknown job like any other.
 """
 
 from __future__ import annotations
@@ -29,7 +28,6 @@ from shared.services.paid_charging import PaidChargePorts
 from shared.services.sessions import SessionStore
 
 MINUTE = "minute"
-DAILY_RECONCILIATION = "daily_reconciliation"
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,8 +49,6 @@ def run_job(job: str, ports: HousekeepingPorts) -> dict[str, Any]:
     """
     if job == MINUTE:
         return _minute(ports)
-    if job == DAILY_RECONCILIATION:
-        return {"job": job, "ran": [], "failed": []}
     raise InvalidInput(f"unknown housekeeping job {job[:64]!r}", field="job")
 
 

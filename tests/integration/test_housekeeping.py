@@ -184,14 +184,13 @@ def test_minute_job_delivers_waiting_calls_once_the_pile_is_back_and_reports_the
     assert tick.call_item(away)["error_description"].startswith("not delivered")
 
 
-def test_daily_reconciliation_runs_nothing_yet_and_says_so(tick: Tick) -> None:
+def test_reconciliation_is_not_a_housekeeping_job(tick: Tick) -> None:
+    """The reports function reconciles (its own schedule); housekeeping refuses the name."""
     before = tick.side.snapshot()
 
-    assert tick.run("daily_reconciliation") == {
-        "job": "daily_reconciliation",
-        "ran": [],
-        "failed": [],
-    }
+    result = tick.run("daily_reconciliation")
+
+    assert result["ran"] == [] and "unknown housekeeping job" in result["error"]
     assert tick.side.snapshot() == before
 
 

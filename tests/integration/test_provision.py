@@ -250,11 +250,12 @@ def test_gateway_policy_limits_each_gateway_to_its_own_topics_when_provisioned(p
     )
 
 
-def test_schedules_are_the_housekeeping_minute_and_daily_jobs_when_provisioned(provisioned):
+def test_schedules_are_the_housekeeping_minute_and_daily_reconciliation_when_provisioned(
+    provisioned,
+):
     schedules = {s.name: s for s in provisioned.deployment.schedules}
     assert {(s.expression, s.function) for s in schedules.values()} == {
         ("rate(1 minute)", "HousekeepingFunction"),
-        ("cron(0 18 * * ? *)", "HousekeepingFunction"),
         ("cron(30 2 * * ? *)", "ReportsFunction"),
     }
     assert schedules["HousekeepingFunctionEveryMinute"].payload == {"job": "minute"}

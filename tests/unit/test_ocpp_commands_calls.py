@@ -407,22 +407,6 @@ def test_minute_job_still_delivers_when_timing_out_fails() -> None:
     assert result["calls_delivered"] == 1
 
 
-def test_daily_reconciliation_runs_nothing_and_says_so() -> None:
-    ports = housekeeping.HousekeepingPorts(
-        piles=Routes(),
-        pending_calls=FakePendingCalls(),
-        sender=FakeSender(),
-        sessions=FakeSessionStore(),
-        clock=lambda: NOW,
-    )
-
-    assert housekeeping.run_job("daily_reconciliation", ports) == {
-        "job": "daily_reconciliation",
-        "ran": [],
-        "failed": [],
-    }
-
-
 # -- reading commands and stopping sessions
 
 
