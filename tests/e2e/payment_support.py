@@ -113,13 +113,20 @@ class PaidSite:
     tariff_id: str
 
     @classmethod
-    def create(cls, api: OperatorApi, name: str) -> PaidSite:
+    def create(
+        cls, api: OperatorApi, name: str, periods: list[dict[str, Any]] | None = None
+    ) -> PaidSite:
+        """A new operator, its tariff (``periods``, default flat 1 yuan/kWh) and station."""
         operator = api.ok("POST", "/operator/operators", {"name": unique(name)})
         operator_id = operator["operator_id"]
         tariff = api.ok(
             "POST",
             "/operator/tariffs",
-            {"operator_id": operator_id, "name": "Flat 1 yuan", "periods": [FLAT_PERIOD]},
+            {
+                "operator_id": operator_id,
+                "name": "Acceptance tariff",
+                "periods": periods or [FLAT_PERIOD],
+            },
         )
         station = api.ok(
             "POST",
@@ -591,9 +598,9 @@ class Charger:
                 status="Rejected"
             )
 
-    def start(self, request: dict[str, Any], meter_start_wh: int) -> str:
-        """Start the remote-started transaction on the gun it names; the card check's
-        status."""
+    def start(self, request: dict[str, Any], meter_start_wh: int, at: str | None = None) -> str:
+        """Start the remote-started transaction on the gun it names (stamped ``at`` by the
+        pile's clock, default now); the card check's status."""
         if self.protocol == V16:
             gun_no = int(request["connector_id"])
             self.registers_wh[gun_no] = meter_start_wh
@@ -603,7 +610,7 @@ class Charger:
                     connector_id=gun_no,
                     id_tag=request["id_tag"],
                     meter_start=meter_start_wh,
-                    timestamp=wire_now(),
+                    timestamp=at or wire_now(),
                 )
             )
             self.transaction_ids[gun_no] = started.transaction_id
@@ -622,11 +629,12 @@ class Charger:
             remote_start_id=request["remote_start_id"],
             id_token=request["id_token"],
             context="Transaction.Begin",
+            at=at,
         )
         return str(started.id_token_info["status"])
 
-    def meter(self, register_wh: int, gun_no: int = 1) -> None:
-        """A periodic register reading of the gun's transaction."""
+    def meter(self, register_wh: int, gun_no: int = 1, at: str | None = None) -> None:
+        """A periodic register reading of the gun's transaction (stamped ``at``)."""
         self.registers_wh[gun_no] = register_wh
         if self.protocol == V16:
             self.pile.call(
@@ -635,7 +643,7 @@ class Charger:
                     transaction_id=self.transaction_ids[gun_no],
                     meter_value=[
                         {
-                            "timestamp": wire_now(),
+                            "timestamp": at or wire_now(),
                             "sampled_value": [
                                 {
                                     "value": str(register_wh),
@@ -649,7 +657,7 @@ class Charger:
                 )
             )
         else:
-            self._event(gun_no, "Updated", "MeterValuePeriodic", context="Sample.Periodic")
+            self._event(gun_no, "Updated", "MeterValuePeriodic", context="Sample.Periodic", at=at)
 
     def assert_not_stopped(self, settle_s: float = 0.5) -> None:
         """No call from the platform arrived (waiting ``settle_s`` for one in flight)."""
@@ -666,14 +674,16 @@ class Charger:
         assert request["transaction_id"] == self.transaction_ids[gun_no], request
         return request
 
-    def stop(self, meter_stop_wh: int, reason: str = "Remote", gun_no: int = 1) -> None:
-        """The pile ends the gun's transaction at ``meter_stop_wh``."""
+    def stop(
+        self, meter_stop_wh: int, reason: str = "Remote", gun_no: int = 1, at: str | None = None
+    ) -> None:
+        """The pile ends the gun's transaction at ``meter_stop_wh`` (stamped ``at``)."""
         self.registers_wh[gun_no] = meter_stop_wh
         if self.protocol == V16:
             self.pile.call(
                 call16.StopTransaction(
                     meter_stop=meter_stop_wh,
-                    timestamp=wire_now(),
+                    timestamp=at or wire_now(),
                     transaction_id=self.transaction_ids.pop(gun_no),
                     reason=reason,
                 )
@@ -687,6 +697,7 @@ class Charger:
                 charging_state="Idle",
                 stopped_reason=reason,
                 context="Transaction.End",
+                at=at,
             )
             del self.transaction_ids[gun_no]
         self.pile.call(self._status(gun_no, "Available"))
@@ -702,7 +713,9 @@ class Charger:
         stopped_reason: str | None = None,
         remote_start_id: int | None = None,
         id_token: dict[str, str] | None = None,
+        at: str | None = None,
     ) -> Any:
+        at = at or wire_now()
         info: dict[str, Any] = {"transaction_id": self.transaction_ids[gun_no]}
         for name, value in (
             ("charging_state", charging_state),
@@ -713,7 +726,7 @@ class Charger:
                 info[name] = value
         payload = call201.TransactionEvent(
             event_type=event_type,
-            timestamp=wire_now(),
+            timestamp=at,
             trigger_reason=trigger_reason,
             seq_no=self._seq_nos[gun_no],
             transaction_info=info,
@@ -721,7 +734,7 @@ class Charger:
             id_token=id_token,
             meter_value=[
                 {
-                    "timestamp": wire_now(),
+                    "timestamp": at,
                     "sampled_value": [
                         {
                             "value": self.registers_wh[gun_no],

@@ -18,17 +18,18 @@ from __future__ import annotations
 import secrets
 import signal
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
 
-from shared.domain.clock import local_day
+from shared.domain.clock import LOCAL_TZ, local_day
 from shared.domain.errors import InsufficientBalance
 from shared.domain.payment_orders import OrderState, money_problems, new_order_no
 from shared.domain.payments import PaymentMethod
 from tests.e2e.conformance_support import V16, V201, OperatorApi, unique
 from tests.e2e.conftest import RunningStack, start_stack
 from tests.e2e.payment_support import (
+    FLAT_PERIOD,
     Charger,
     PaidSite,
     Payments,
@@ -609,3 +610,107 @@ def test_two_guns_of_one_pile_each_stop_at_their_own_target_when_both_are_paid(
     assert balances[accounts["sandbox"]] == -500
     assert balances[accounts["partner"]] + balances[accounts["platform"]] == 500
     assert balances[accounts["partner"]] == 99 + 66
+
+
+def _local_wire(day: date, clock_time: time) -> str:
+    """The OCPP timestamp of a local (Asia/Shanghai) moment."""
+    moment = datetime.combine(day, clock_time, tzinfo=LOCAL_TZ).astimezone(UTC)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+@pytest.mark.parametrize("protocol", [V16, V201])
+def test_cost_is_priced_per_period_when_the_session_crosses_a_tariff_boundary(
+    paying_stack: RunningStack, payments: Payments, api: OperatorApi, protocol: str
+) -> None:
+    # valley until 12:00 local at 0.50 yuan/kWh, peak after at 1.50
+    site = PaidSite.create(
+        api,
+        "Time of use",
+        periods=[
+            {
+                "kind": "valley",
+                "start": "00:00",
+                "end": "12:00",
+                "electricity_fen_per_kwh": 30,
+                "service_fen_per_kwh": 20,
+            },
+            {
+                "kind": "peak",
+                "start": "12:00",
+                "end": "24:00",
+                "electricity_fen_per_kwh": 100,
+                "service_fen_per_kwh": 50,
+            },
+        ],
+    )
+    # the pile's clock: yesterday around noon (a session handed in late is priced by it)
+    day = local_day(datetime.now(UTC)) - timedelta(days=1)
+    user_id = unique("driver")
+    with Charger(paying_stack, site.new_pile(protocol), protocol) as charger:
+        order = payments.start(
+            site,
+            charger.pile.pile_id,
+            user_id=user_id,
+            method=PaymentMethod.SANDBOX,
+            prepaid_fen=PREPAID_FEN,
+            target_mode="amount",
+            target_value=250,
+        )
+        payments.pay(order.order_no)
+        request = charger.expect_remote_start()
+        assert charger.start(request, METER_START_WH, at=_local_wire(day, time(11, 40))) == (
+            "Accepted"
+        )
+        # 2,000 Wh in the valley = 1.00; at the flat 1.50 it would already be 3.00
+        charger.meter(METER_START_WH + 2_000, at=_local_wire(day, time(12, 0)))
+        charger.assert_not_stopped()
+        # + 1,000 Wh at peak = 1.50: 2.50 in all, the target
+        charger.meter(METER_START_WH + 3_000, at=_local_wire(day, time(12, 10)))
+        charger.expect_remote_stop()
+        charger.stop(METER_START_WH + 3_000, at=_local_wire(day, time(12, 11)))
+        execution = payments.finished(order.order_no)
+
+    assert execution["status"] == "SUCCEEDED"
+    done = payments.order(order.order_no)
+    assert (done.energy_wh, done.cost_fen, done.consumed_fen) == (3_000, 250, 250)
+    assert (done.refunded_fen, done.partner_fen, done.platform_fen) == (150, 83, 167)
+    assert money_problems(done) == []
+    assert payments.balances(site.operator_id)[f"driver:{user_id}"] == 0
+
+
+def test_session_is_settled_at_the_tariff_version_it_started_under_when_prices_change(
+    paying_stack: RunningStack, payments: Payments, site: PaidSite
+) -> None:
+    user_id = unique("driver")
+    with Charger(paying_stack, site.new_pile(V16), V16) as charger:
+        order = payments.start(
+            site,
+            charger.pile.pile_id,
+            user_id=user_id,
+            method=PaymentMethod.SANDBOX,
+            prepaid_fen=PREPAID_FEN,
+            target_mode="amount",
+            target_value=300,
+        )
+        payments.pay(order.order_no)
+        assert charger.start(charger.expect_remote_start(), METER_START_WH) == "Accepted"
+        charger.meter(METER_START_WH + 1_000)
+        doubled = {**FLAT_PERIOD, "electricity_fen_per_kwh": 120, "service_fen_per_kwh": 80}
+        changed = site.api.ok(
+            "PATCH", f"/operator/tariffs/{site.tariff_id}", {"periods": [doubled]}
+        )
+        assert changed["version"] == 2
+        # 2,000 Wh: 2.00 under version 1 (4.00 under version 2, which would stop it here)
+        _charge_until_stopped(charger, [METER_START_WH + 2_000, METER_START_WH + 3_000])
+        execution = payments.finished(order.order_no)
+
+    assert execution["status"] == "SUCCEEDED"
+    done = payments.order(order.order_no)
+    assert done.tariff_version == 1
+    assert (done.energy_wh, done.cost_fen, done.consumed_fen, done.refunded_fen) == (
+        3_000,
+        300,
+        300,
+        100,
+    )
+    assert money_problems(done) == []
