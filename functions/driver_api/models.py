@@ -343,7 +343,7 @@ class ComplaintView(View):
     gun_no: int | None
     category: str
     text: str
-    status: str = Field(description="unprocessed, dispatched, processed, confirmed")
+    status: str = Field(description="open, then the progress of the work order it becomes")
     has_photo: bool
     created_at: WireTime
     updated_at: WireTime

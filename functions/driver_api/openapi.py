@@ -12,7 +12,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from functions.driver_api.routes import auth, charging, discovery, system, wallet
+from functions.driver_api.routes import auth, care, charging, discovery, system, wallet
 from shared.http_api import openapi_document
 
 ROUTERS = (
@@ -21,6 +21,7 @@ ROUTERS = (
     discovery.router,
     charging.router,
     wallet.router,
+    care.router,
 )
 
 DOCUMENT = Path(__file__).resolve().parents[2] / "docs" / "openapi" / "driver.json"

@@ -17,12 +17,14 @@ from shared.domain.ids import new_id
 
 if TYPE_CHECKING:
     from shared.adapters.dynamodb.drivers import (
+        DynamoDriverCards,
         DynamoDrivers,
         DynamoGunReservations,
         DynamoStationIndex,
     )
     from shared.adapters.dynamodb.ledger import DynamoLedgerRepository
     from shared.adapters.dynamodb.payment_orders import DynamoPaymentBaseData
+    from shared.services.driver_care import ComplaintPorts, ReservationPorts
     from shared.services.driver_charging import ChargingPorts, SessionsOnPiles
     from shared.services.driver_discovery import DiscoveryPorts
     from shared.services.driver_login import IdentityExchange
@@ -247,7 +249,55 @@ def charging() -> ChargingPorts:
     )
 
 
+@cache
+def driver_cards() -> DynamoDriverCards:
+    from shared.adapters.dynamodb.drivers import DynamoDriverCards
+
+    return DynamoDriverCards(os.environ["BASE_DATA_TABLE"], _dynamodb_client())
+
+
+@cache
+def _s3_client() -> Any:
+    import boto3
+    from botocore.config import Config
+
+    return boto3.client("s3", config=Config(signature_version="s3v4"))
+
+
+@cache
+def complaint_ports() -> ComplaintPorts:
+    from shared.adapters.driver_uploads import S3PhotoUploads
+    from shared.adapters.dynamodb.drivers import DynamoComplaints
+    from shared.services.driver_care import ComplaintPorts
+
+    return ComplaintPorts(
+        complaints=DynamoComplaints(
+            os.environ["FAULTS_TABLE"], os.environ["BASE_DATA_TABLE"], _dynamodb_client()
+        ),
+        uploads=S3PhotoUploads(_s3_client(), os.environ["UPLOADS_BUCKET"]),
+        discovery=discovery(),
+        clock=clock,
+    )
+
+
+@cache
+def reservation_ports() -> ReservationPorts:
+    from shared.adapters.dynamodb.drivers import DynamoDriverReservations
+    from shared.services.driver_care import IssuedCommands, ReservationPorts
+
+    return ReservationPorts(
+        reservations=DynamoDriverReservations(os.environ["BASE_DATA_TABLE"], _dynamodb_client()),
+        discovery=discovery(),
+        commands=IssuedCommands(_LazyCommandPorts()),
+        clock=clock,
+    )
+
+
 BUILT = [
+    driver_cards,
+    _s3_client,
+    complaint_ports,
+    reservation_ports,
     _stepfunctions_client,
     payment_ports,
     _websocket_sender,

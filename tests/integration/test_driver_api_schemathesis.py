@@ -109,7 +109,8 @@ class FakeSender:
 
 @pytest.fixture(scope="module")
 def signed_in(shared_world: DriverWorld) -> Iterator[str]:
-    """A driver's token, the payment state machine and a fake ``@connections`` sender."""
+    """A driver's token, the payment state machine, the uploads bucket and a fake
+    ``@connections`` sender."""
     machine = boto3.client("stepfunctions").create_state_machine(
         name="payment-session-fuzz",
         definition=json.dumps(
@@ -120,6 +121,8 @@ def signed_in(shared_world: DriverWorld) -> Iterator[str]:
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("PAYMENT_STATE_MACHINE_ARN", machine)
         patch.setenv("WS_MANAGEMENT_ENDPOINT", "https://ws.example.com/prod")
+        boto3.client("s3").create_bucket(Bucket="fuzz-uploads")
+        patch.setenv("UPLOADS_BUCKET", "fuzz-uploads")
         wiring.reset()
         sender = FakeSender()
         patch.setattr(wiring, "_websocket_sender", functools.cache(lambda: sender))

@@ -20,6 +20,7 @@ import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
 from shared.adapters.dynamodb.base_data_items import (
+    card_from,
     decode_item,
     encode_item,
     gun_from,
@@ -27,7 +28,9 @@ from shared.adapters.dynamodb.base_data_items import (
     pile_from,
     station_from,
 )
+from shared.domain.cards import Card
 from shared.domain.clock import from_wire, to_wire
+from shared.domain.driver_care import Complaint, Reservation
 from shared.domain.drivers import Driver, LoginApp
 from shared.domain.errors import NotFound, UpstreamFailure
 from shared.domain.payment_orders import PaymentOrder
@@ -383,3 +386,289 @@ class DynamoDriverCharges(DynamoTable):
             ExpressionAttributeNames=names,
             ExpressionAttributeValues=values,
         )
+
+
+class DynamoDriverCards(DynamoTable):
+    """Card bindings on BaseDataTable: ``CARD#{card_no}`` / ``BINDING`` (one driver per card)
+    and ``DRIVER#{user_id}`` / ``CARD#{card_no}``, written and removed together."""
+
+    def card(self, card_no: str) -> Card | None:
+        item = self._get(item_key(f"CARD#{card_no}", "CARD"))
+        return card_from(item) if item else None
+
+    def binding_of(self, card_no: str) -> str | None:
+        item = self._get(item_key(f"CARD#{card_no}", "BINDING"), consistent=True)
+        return None if item is None else str(item["user_id"])
+
+    def bind(self, user_id: str, card_no: str, now: datetime) -> bool:
+        at = to_wire(now)
+        binding = {
+            "pk": f"CARD#{card_no}",
+            "sk": "BINDING",
+            "kind": "card_binding",
+            "user_id": user_id,
+            "bound_at": at,
+        }
+        link = {
+            "pk": f"DRIVER#{user_id}",
+            "sk": f"CARD#{card_no}",
+            "kind": "driver_card",
+            "card_no": card_no,
+            "bound_at": at,
+        }
+        return self._try(
+            "transact_write_items",
+            TransactItems=[
+                {
+                    "Put": {
+                        "TableName": self._table,
+                        "Item": encode_item(item),
+                        "ConditionExpression": "attribute_not_exists(pk)",
+                    }
+                }
+                for item in (binding, link)
+            ],
+        )
+
+    def unbind(self, user_id: str, card_no: str) -> bool:
+        return self._try(
+            "transact_write_items",
+            TransactItems=[
+                {
+                    "Delete": {
+                        "TableName": self._table,
+                        "Key": item_key(f"CARD#{card_no}", "BINDING"),
+                        "ConditionExpression": "user_id = :u",
+                        "ExpressionAttributeValues": {":u": {"S": user_id}},
+                    }
+                },
+                {
+                    "Delete": {
+                        "TableName": self._table,
+                        "Key": item_key(f"DRIVER#{user_id}", f"CARD#{card_no}"),
+                        "ConditionExpression": "attribute_exists(pk)",
+                    }
+                },
+            ],
+        )
+
+    def bound_cards(self, user_id: str) -> list[tuple[str, datetime]]:
+        items = self._query_all(
+            50,
+            KeyConditionExpression="pk = :pk AND begins_with(sk, :sk)",
+            ExpressionAttributeValues={
+                ":pk": {"S": f"DRIVER#{user_id}"},
+                ":sk": {"S": "CARD#"},
+            },
+            ConsistentRead=True,
+        )
+        return [(str(i["card_no"]), from_wire(str(i["bound_at"]))) for i in items]
+
+
+def complaint_item(complaint: Complaint) -> Item:
+    created = to_wire(complaint.created_at)
+    return {
+        "pk": f"FAULT#{complaint.complaint_id}",
+        "sk": "FAULT",
+        "fault_id": complaint.complaint_id,
+        "source": "driver",
+        "status": complaint.status,
+        "operator_id": complaint.operator_id,
+        "station_id": complaint.station_id,
+        "pile_id": complaint.pile_id,
+        "gun_no": complaint.gun_no,
+        "error_code": f"Driver:{complaint.category}",
+        "category": complaint.category,
+        "info": complaint.text,
+        "user_id": complaint.user_id,
+        "photo_key": complaint.photo_key,
+        "reported_at": created,
+        "created_at": created,
+        "updated_at": to_wire(complaint.updated_at),
+        "gsi1pk": f"OPERATOR#{complaint.operator_id}#{complaint.status}",
+        "gsi1sk": created,
+        "gsi2pk": f"PILE#{complaint.pile_id}",
+        "gsi2sk": created,
+    }
+
+
+def complaint_from(item: Mapping[str, Any]) -> Complaint:
+    gun_no = item.get("gun_no")
+    return Complaint(
+        complaint_id=str(item["fault_id"]),
+        user_id=str(item["user_id"]),
+        operator_id=str(item["operator_id"]),
+        station_id=str(item["station_id"]),
+        pile_id=str(item["pile_id"]),
+        gun_no=None if gun_no is None else int(gun_no),
+        category=str(item["category"]),
+        text=str(item["info"]),
+        photo_key=None if item.get("photo_key") is None else str(item["photo_key"]),
+        status=str(item["status"]),
+        created_at=from_wire(str(item["created_at"])),
+        updated_at=from_wire(str(item.get("updated_at") or item["created_at"])),
+    )
+
+
+class DynamoComplaints(DynamoTable):
+    """Complaints as driver faults in FaultsTable (``FAULT#{id}`` / ``FAULT``, source
+    ``driver``), linked to the driver on BaseDataTable (``DRIVER#{user_id}`` /
+    ``COMPLAINT#{created_at}#{id}``)."""
+
+    def __init__(self, faults_table: str, base_table: str, client: Any | None = None) -> None:
+        super().__init__(faults_table, client)
+        self._base = DynamoTable(base_table, self._client)
+
+    def create(self, complaint: Complaint) -> bool:
+        link = {
+            "pk": f"DRIVER#{complaint.user_id}",
+            "sk": f"COMPLAINT#{to_wire(complaint.created_at)}#{complaint.complaint_id}",
+            "kind": "driver_complaint",
+            "complaint_id": complaint.complaint_id,
+        }
+        absent = "attribute_not_exists(pk)"
+        return self._try(
+            "transact_write_items",
+            TransactItems=[
+                {
+                    "Put": {
+                        "TableName": self._table,
+                        "Item": encode_item(complaint_item(complaint)),
+                        "ConditionExpression": absent,
+                    }
+                },
+                {
+                    "Put": {
+                        "TableName": self._base._table,
+                        "Item": encode_item(link),
+                        "ConditionExpression": absent,
+                    }
+                },
+            ],
+        )
+
+    def get(self, complaint_id: str) -> Complaint | None:
+        item = self._get(item_key(f"FAULT#{complaint_id}", "FAULT"), consistent=True)
+        if item is None or item.get("source") != "driver":
+            return None
+        return complaint_from(item)
+
+    def of_driver(self, user_id: str, limit: int) -> list[Complaint]:
+        links = self._base._query_all(
+            limit,
+            KeyConditionExpression="pk = :pk AND begins_with(sk, :sk)",
+            ExpressionAttributeValues={
+                ":pk": {"S": f"DRIVER#{user_id}"},
+                ":sk": {"S": "COMPLAINT#"},
+            },
+            ScanIndexForward=False,
+        )
+        keys = [item_key(f"FAULT#{link['complaint_id']}", "FAULT") for link in links]
+        found = {str(i["fault_id"]): complaint_from(i) for i in self._batch_get(keys)}
+        ordered = [found[str(link["complaint_id"])] for link in links]
+        return [c for c in ordered if c.user_id == user_id]
+
+
+def reservation_item(reservation: Reservation) -> Item:
+    return {
+        "pk": f"DRIVER#{reservation.user_id}",
+        "sk": f"RESERVATION#{reservation.reservation_id}",
+        "kind": "driver_reservation",
+        "reservation_id": reservation.reservation_id,
+        "user_id": reservation.user_id,
+        "operator_id": reservation.operator_id,
+        "pile_id": reservation.pile_id,
+        "gun_no": reservation.gun_no,
+        "created_at": to_wire(reservation.created_at),
+        "expires_at": to_wire(reservation.expires_at),
+        "call_id": reservation.call_id,
+        "cancelled_at": None
+        if reservation.cancelled_at is None
+        else to_wire(reservation.cancelled_at),
+    }
+
+
+def reservation_from(item: Mapping[str, Any]) -> Reservation:
+    cancelled = item.get("cancelled_at")
+    return Reservation(
+        reservation_id=str(item["reservation_id"]),
+        user_id=str(item["user_id"]),
+        operator_id=str(item["operator_id"]),
+        pile_id=str(item["pile_id"]),
+        gun_no=int(item["gun_no"]),
+        created_at=from_wire(str(item["created_at"])),
+        expires_at=from_wire(str(item["expires_at"])),
+        call_id=None if item.get("call_id") is None else str(item["call_id"]),
+        cancelled_at=None if cancelled is None else from_wire(str(cancelled)),
+    )
+
+
+class DynamoDriverReservations(DynamoGunReservations):
+    """Reservations: the gun's hold ``PILE#{pile_id}`` / ``RESERVATION#{gun_no:03d}`` (taken
+    only when absent or expired) and the driver's record ``DRIVER#{user_id}`` /
+    ``RESERVATION#{reservation_id}``, written together."""
+
+    def hold(self, reservation: Reservation, now: datetime) -> bool:
+        gun_hold = {
+            "pk": f"PILE#{reservation.pile_id}",
+            "sk": f"RESERVATION#{reservation.gun_no:03d}",
+            "kind": "gun_reservation",
+            "reservation_id": reservation.reservation_id,
+            "user_id": reservation.user_id,
+            "expires_at": to_wire(reservation.expires_at),
+        }
+        return self._try(
+            "transact_write_items",
+            TransactItems=[
+                {
+                    "Put": {
+                        "TableName": self._table,
+                        "Item": encode_item(gun_hold),
+                        "ConditionExpression": "attribute_not_exists(pk) OR expires_at <= :now",
+                        "ExpressionAttributeValues": {":now": {"S": to_wire(now)}},
+                    }
+                },
+                {
+                    "Put": {
+                        "TableName": self._table,
+                        "Item": encode_item(reservation_item(reservation)),
+                        "ConditionExpression": "attribute_not_exists(pk)",
+                    }
+                },
+            ],
+        )
+
+    def get(self, user_id: str, reservation_id: str) -> Reservation | None:
+        item = self._get(
+            item_key(f"DRIVER#{user_id}", f"RESERVATION#{reservation_id}"), consistent=True
+        )
+        return reservation_from(item) if item else None
+
+    def save(self, reservation: Reservation) -> None:
+        self._call(
+            "put_item",
+            TableName=self._table,
+            Item=encode_item(reservation_item(reservation)),
+        )
+
+    def release(self, reservation: Reservation) -> None:
+        self._try(
+            "delete_item",
+            TableName=self._table,
+            Key=item_key(f"PILE#{reservation.pile_id}", f"RESERVATION#{reservation.gun_no:03d}"),
+            ConditionExpression="reservation_id = :r",
+            ExpressionAttributeValues={":r": {"S": reservation.reservation_id}},
+        )
+
+    def of_driver(self, user_id: str, limit: int) -> list[Reservation]:
+        items = self._query_all(
+            limit,
+            KeyConditionExpression="pk = :pk AND begins_with(sk, :sk)",
+            ExpressionAttributeValues={
+                ":pk": {"S": f"DRIVER#{user_id}"},
+                ":sk": {"S": "RESERVATION#"},
+            },
+            ConsistentRead=True,
+        )
+        found = [reservation_from(item) for item in items]
+        return sorted(found, key=lambda r: r.created_at, reverse=True)
