@@ -532,6 +532,8 @@ class Charger:
         self.transaction_ids: dict[int, Any] = {}
         self.registers_wh: dict[int, int] = {}
         self._seq_nos: dict[int, int] = {}
+        self.last_stop: Any = None
+        self._last_event: Any = None
         self.pile = self._connect(pile_id)
 
     def _connect(self, pile_id: str) -> Pile:
@@ -680,14 +682,13 @@ class Charger:
         """The pile ends the gun's transaction at ``meter_stop_wh`` (stamped ``at``)."""
         self.registers_wh[gun_no] = meter_stop_wh
         if self.protocol == V16:
-            self.pile.call(
-                call16.StopTransaction(
-                    meter_stop=meter_stop_wh,
-                    timestamp=at or wire_now(),
-                    transaction_id=self.transaction_ids.pop(gun_no),
-                    reason=reason,
-                )
+            self.last_stop = call16.StopTransaction(
+                meter_stop=meter_stop_wh,
+                timestamp=at or wire_now(),
+                transaction_id=self.transaction_ids.pop(gun_no),
+                reason=reason,
             )
+            self.pile.call(self.last_stop)
             self.pile.call(self._status(gun_no, "Finishing"))
         else:
             self._event(
@@ -699,8 +700,14 @@ class Charger:
                 context="Transaction.End",
                 at=at,
             )
+            self.last_stop = self._last_event
             del self.transaction_ids[gun_no]
         self.pile.call(self._status(gun_no, "Available"))
+
+    def repeat_stop(self) -> Any:
+        """Send the last stop message again (a retransmission: the pile missed the answer);
+        the platform's answer."""
+        return self.pile.call(self.last_stop)
 
     def _event(
         self,
@@ -747,4 +754,5 @@ class Charger:
             ],
         )
         self._seq_nos[gun_no] += 1
+        self._last_event = payload
         return self.pile.call(payload)

@@ -26,7 +26,7 @@ from shared.domain.clock import LOCAL_TZ, local_day
 from shared.domain.errors import InsufficientBalance
 from shared.domain.payment_orders import OrderState, money_problems, new_order_no
 from shared.domain.payments import PaymentMethod
-from tests.e2e.conformance_support import V16, V201, OperatorApi, unique
+from tests.e2e.conformance_support import V16, V201, OperatorApi, unique, wire_now
 from tests.e2e.conftest import RunningStack, start_stack
 from tests.e2e.payment_support import (
     FLAT_PERIOD,
@@ -714,3 +714,40 @@ def test_session_is_settled_at_the_tariff_version_it_started_under_when_prices_c
         100,
     )
     assert money_problems(done) == []
+
+
+@pytest.mark.parametrize("protocol", [V16, V201])
+def test_platform_stops_at_the_time_target_and_a_repeated_stop_changes_nothing(
+    paying_stack: RunningStack, payments: Payments, site: PaidSite, protocol: str
+) -> None:
+    user_id = unique("driver")
+    with Charger(paying_stack, site.new_pile(protocol), protocol) as charger:
+        order = payments.start(
+            site,
+            charger.pile.pile_id,
+            user_id=user_id,
+            method=PaymentMethod.SANDBOX,
+            prepaid_fen=PREPAID_FEN,
+            target_mode="time",
+            target_value=600,  # 10 minutes by the pile's clock
+        )
+        payments.pay(order.order_no)
+        request = charger.expect_remote_start()
+        assert charger.start(request, METER_START_WH, at=wire_now(-900)) == "Accepted"
+        charger.meter(METER_START_WH + 500, at=wire_now(-600))
+        charger.assert_not_stopped()
+        charger.meter(METER_START_WH + 1_100, at=wire_now(-290))  # 610 s in
+        charger.expect_remote_stop()
+        charger.stop(METER_START_WH + 1_200, at=wire_now(-280))
+        execution = payments.finished(order.order_no)
+        books = payments.balances(site.operator_id)
+        done = payments.order(order.order_no)
+        charger.repeat_stop()
+
+    assert execution["status"] == "SUCCEEDED"
+    assert payments.session_end(order.order_no)["stop_reason"] == "target_reached"
+    assert (done.energy_wh, done.consumed_fen, done.refunded_fen) == (1_200, 120, 280)
+    assert money_problems(done) == []
+    assert payments.order(order.order_no) == done
+    assert payments.balances(site.operator_id) == books
+    assert payments.execution(order.order_no)["status"] == "SUCCEEDED"
