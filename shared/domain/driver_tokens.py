@@ -13,8 +13,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-import jwt
-
 from shared.domain.drivers import LoginApp, require_user_id
 from shared.domain.errors import InvalidInput, Unauthenticated
 
@@ -59,6 +57,8 @@ def issue_token(key: bytes, user_id: str, app: LoginApp, now: datetime) -> tuple
         "iat": int(now.timestamp()),
         "exp": int(expires_at.timestamp()),
     }
+    import jwt  # cryptography behind it: paid for by requests that carry a token only
+
     token = jwt.encode(claims, _require_key(key), algorithm=ALGORITHM)
     return token, expires_at.replace(microsecond=0)
 
@@ -70,6 +70,8 @@ def verify_token(key: bytes, token: str, now: datetime) -> DriverToken:
         Unauthenticated: forged, altered, expired, not yet valid, for another audience or
             issuer, or not a token at all (one message for all: nothing to probe).
     """
+    import jwt
+
     refused = Unauthenticated("the sign-in token is not valid: sign in again")
     if not isinstance(token, str) or not 0 < len(token) <= MAX_TOKEN_LENGTH:
         raise refused

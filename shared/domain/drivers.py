@@ -68,6 +68,12 @@ class Driver:
         return self.openids.get(app.value)
 
 
+def id_tag_of(user_id: str) -> str:
+    """The idTag piles see for this driver's remote starts and reservations (20 characters
+    at most), the same for every charge, so the driver's own reservation lets them start."""
+    return "D" + require_user_id(user_id).removeprefix("dr-")[:19].upper()
+
+
 def require_user_id(value: object) -> str:
     if not isinstance(value, str) or re.fullmatch(USER_ID_PATTERN[1:-1], value) is None:
         raise InvalidInput("user_id must be dr- and 20 hex digits", field="user_id")
@@ -257,6 +263,7 @@ __all__ = [
     "cells_covering",
     "distance_m",
     "gun_state",
+    "id_tag_of",
     "parse_qr",
     "price_now",
     "qr_payload",

@@ -25,12 +25,11 @@ from typing import Any, Protocol
 from shared.domain.cards import Card, CardStatus, card_account_id
 from shared.domain.clock import Clock
 from shared.domain.driver_care import Complaint, Reservation
-from shared.domain.drivers import GunRef, GunState
+from shared.domain.drivers import GunRef, GunState, id_tag_of
 from shared.domain.errors import ChargingError, Conflict, Forbidden, InvalidInput, NotFound
 from shared.domain.ocpp.commands import CancelReservation, ReserveNow
 from shared.domain.piles import PileKind
 from shared.domain.tenancy import Principal, Role
-from shared.services.driver_charging import id_tag_of
 from shared.services.driver_discovery import DiscoveryPorts, locate_gun
 from shared.services.driver_login import DriverStore, get_profile
 

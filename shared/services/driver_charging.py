@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from shared.domain.base_data import Page, PageRequest
-from shared.domain.drivers import DEFAULT_CONSUMPTION_WH_PER_KM, GunRef, LoginApp
+from shared.domain.drivers import DEFAULT_CONSUMPTION_WH_PER_KM, GunRef, LoginApp, id_tag_of
 from shared.domain.errors import Conflict, InsufficientBalance, InvalidInput, NotFound
 from shared.domain.ledger import driver_wallet_id
 from shared.domain.payment_orders import OrderState, PaymentOrder, new_order_no
@@ -167,11 +167,6 @@ class LiveFigures:
     @property
     def is_charging(self) -> bool:
         return self.session is not None and self.session.is_open
-
-
-def id_tag_of(user_id: str) -> str:
-    """The idTag the pile sees for this driver's remote starts (20 characters at most)."""
-    return "D" + user_id.removeprefix("dr-")[:19].upper()
 
 
 def _target(mode: str, value: int | None, consumption_wh_per_km: int | None) -> ChargeTarget:

@@ -19,13 +19,13 @@ from functions.driver_api import wiring
 from shared.adapters.dynamodb.paid_charging import DynamoPaidCharges
 from shared.adapters.dynamodb.payment_orders import DynamoPaymentOrders
 from shared.adapters.dynamodb.sessions import DynamoSessions
+from shared.domain.drivers import id_tag_of
 from shared.domain.ocpp.versions import OcppVersion
 from shared.domain.paid_charging import PaidCharge
 from shared.domain.payment_orders import OrderState, PaymentOrder
 from shared.domain.pricing import ChargeMode, ChargeTarget
 from shared.domain.sessions import LogEntry, MeterSample, Session
 from shared.services import wallets
-from shared.services.driver_charging import id_tag_of
 from tests.integration.test_driver_api_support import (
     DriverWorld,
     dcall,

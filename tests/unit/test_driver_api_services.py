@@ -14,7 +14,7 @@ import pytest
 
 from shared.domain.cards import Card, CardStatus
 from shared.domain.driver_care import Reservation
-from shared.domain.drivers import Driver, LoginApp
+from shared.domain.drivers import Driver, LoginApp, id_tag_of
 from shared.domain.errors import (
     Conflict,
     Forbidden,
@@ -298,7 +298,7 @@ def test_a_retried_start_names_one_order_and_one_workflow() -> None:
     assert first.order_no.startswith("PO261102020000")
     assert [name for name, _ in s.world.starter.started] == [first.order_no, first.order_no]
     assert len(s.world.orders.orders) == 1
-    assert first.id_tag == driver_charging.id_tag_of(USER) == "D0000000000000000000"
+    assert first.id_tag == id_tag_of(USER) == "D0000000000000000000"
 
 
 def test_wechat_pay_uses_the_wechat_openid_and_needs_the_wechat_app() -> None:

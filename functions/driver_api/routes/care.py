@@ -3,7 +3,7 @@ reservations of a gun. Another driver's complaint or reservation answers 404."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.event_handler import Response
 
@@ -26,8 +26,9 @@ from functions.driver_api.routes.common import driver, dump, path_id
 from shared.domain.driver_care import Complaint, Reservation
 from shared.domain.errors import UpstreamFailure
 from shared.http_api import DocumentedRouter, created, no_content, parse_body
-from shared.services import driver_care
-from shared.services.driver_care import BoundCard
+
+if TYPE_CHECKING:
+    from shared.services.driver_care import BoundCard
 
 router = DocumentedRouter("care")
 
@@ -74,6 +75,8 @@ def reservation_view(reservation: Reservation) -> ReservationView:
     "GET", "/driver/cards", "The charging cards bound to the account", response=CardList
 )
 def cards() -> dict[str, Any]:
+    from shared.services import driver_care
+
     who = driver(router)
     found = driver_care.list_cards(wiring.driver_cards(), wiring.ledger(), who.user_id)
     return dump(CardList(items=[card_view(bound) for bound in found]))
@@ -89,6 +92,8 @@ def cards() -> dict[str, Any]:
     errors=(404, 409),
 )
 def bind_card() -> tuple[dict[str, Any], int]:
+    from shared.services import driver_care
+
     who = driver(router)
     body = parse_body(router.current_event, CardBody)
     store = wiring.driver_cards()
@@ -115,6 +120,8 @@ def bind_card() -> tuple[dict[str, Any], int]:
     errors=(404,),
 )
 def unbind_card(card_no: str) -> Response[Any]:
+    from shared.services import driver_care
+
     who = driver(router)
     card_no = path_id(card_no, CARD_NO, "card")
     driver_care.unbind_card(wiring.driver_cards(), who.user_id, card_no)
@@ -134,6 +141,8 @@ def unbind_card(card_no: str) -> Response[Any]:
     errors=(404, 409),
 )
 def file_complaint() -> tuple[dict[str, Any], int]:
+    from shared.services import driver_care
+
     who = driver(router)
     body = parse_body(router.current_event, ComplaintBody)
     complaint, url = driver_care.file_complaint(
@@ -153,6 +162,8 @@ def file_complaint() -> tuple[dict[str, Any], int]:
     "GET", "/driver/complaints", "The driver's complaints, newest first", response=ComplaintList
 )
 def complaints() -> dict[str, Any]:
+    from shared.services import driver_care
+
     who = driver(router)
     found = driver_care.list_complaints(wiring.complaint_ports(), who.user_id)
     return dump(ComplaintList(items=[complaint_view(c) for c in found]))
@@ -167,6 +178,8 @@ def complaints() -> dict[str, Any]:
     errors=(404,),
 )
 def complaint(complaint_id: str) -> dict[str, Any]:
+    from shared.services import driver_care
+
     who = driver(router)
     complaint_id = path_id(complaint_id, COMPLAINT_ID, "complaint")
     found = driver_care.get_complaint(wiring.complaint_ports(), who.user_id, complaint_id)
@@ -186,6 +199,8 @@ def complaint(complaint_id: str) -> dict[str, Any]:
     errors=(404, 409),
 )
 def reserve() -> tuple[dict[str, Any], int]:
+    from shared.services import driver_care
+
     who = driver(router)
     body = parse_body(router.current_event, ReservationBody)
     reservation = driver_care.reserve_gun(
@@ -206,6 +221,8 @@ def reserve() -> tuple[dict[str, Any], int]:
     response=ReservationList,
 )
 def reservations() -> dict[str, Any]:
+    from shared.services import driver_care
+
     who = driver(router)
     found = driver_care.list_reservations(wiring.reservation_ports(), who.user_id)
     return dump(ReservationList(items=[reservation_view(r) for r in found]))
@@ -220,6 +237,8 @@ def reservations() -> dict[str, Any]:
     errors=(404, 409),
 )
 def cancel(reservation_id: str) -> dict[str, Any]:
+    from shared.services import driver_care
+
     who = driver(router)
     reservation_id = path_id(reservation_id, RESERVATION_ID, "reservation")
     cancelled = driver_care.cancel_reservation(

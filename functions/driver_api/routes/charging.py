@@ -4,7 +4,7 @@ trend series, stop, rate, and the history. Another driver's order answers 404.""
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from functions.driver_api import wiring
 from functions.driver_api.models import (
@@ -25,8 +25,9 @@ from shared.domain.base_data import PageRequest
 from shared.domain.errors import InvalidInput
 from shared.domain.sessions import MeterSample
 from shared.http_api import DocumentedRouter, created, parse_body, parse_query
-from shared.services import driver_charging
-from shared.services.driver_charging import DriverCharge
+
+if TYPE_CHECKING:
+    from shared.services.driver_charging import DriverCharge
 
 router = DocumentedRouter("charging")
 ONE = "/driver/charges/<order_no>"
@@ -80,6 +81,9 @@ def sample_view(sample: MeterSample) -> SampleView:
     errors=(404, 409),
 )
 def start() -> tuple[dict[str, Any], int]:
+    from shared.services import driver_charging
+    from shared.services.driver_charging import DriverCharge
+
     who = driver(router)
     body = parse_body(router.current_event, StartBody)
     order = driver_charging.start_charge(
@@ -107,6 +111,8 @@ def start() -> tuple[dict[str, Any], int]:
     response=ChargePage,
 )
 def history() -> dict[str, Any]:
+    from shared.services import driver_charging
+
     who = driver(router)
     query = parse_query(router.current_event, ChargesQuery)
     before = query.next_token
@@ -127,6 +133,8 @@ def history() -> dict[str, Any]:
     errors=(404,),
 )
 def get_charge(order_no: str) -> dict[str, Any]:
+    from shared.services import driver_charging
+
     who = driver(router)
     order_no = path_id(order_no, ORDER_NO, "charge")
     return dump(charge_view(driver_charging.get_charge(wiring.charging(), who.user_id, order_no)))
@@ -141,6 +149,8 @@ def get_charge(order_no: str) -> dict[str, Any]:
     errors=(404,),
 )
 def live(order_no: str) -> dict[str, Any]:
+    from shared.services import driver_charging
+
     who = driver(router)
     order_no = path_id(order_no, ORDER_NO, "charge")
     figures = driver_charging.live_charge(wiring.charging(), who.user_id, order_no, wiring.clock())
@@ -173,6 +183,8 @@ def live(order_no: str) -> dict[str, Any]:
     errors=(404,),
 )
 def meter_values(order_no: str) -> dict[str, Any]:
+    from shared.services import driver_charging
+
     who = driver(router)
     order_no = path_id(order_no, ORDER_NO, "charge")
     query = parse_query(router.current_event, SamplesQuery)
@@ -196,6 +208,8 @@ def meter_values(order_no: str) -> dict[str, Any]:
     errors=(404, 409),
 )
 def stop(order_no: str) -> tuple[dict[str, Any], int]:
+    from shared.services import driver_charging
+
     who = driver(router)
     order_no = path_id(order_no, ORDER_NO, "charge")
     status = driver_charging.stop_charge(wiring.charging(), who.user_id, order_no)
@@ -212,6 +226,8 @@ def stop(order_no: str) -> tuple[dict[str, Any], int]:
     errors=(404, 409),
 )
 def rate(order_no: str) -> dict[str, Any]:
+    from shared.services import driver_charging
+
     who = driver(router)
     order_no = path_id(order_no, ORDER_NO, "charge")
     body = parse_body(router.current_event, RatingBody)
