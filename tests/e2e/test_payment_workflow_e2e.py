@@ -18,6 +18,7 @@ from __future__ import annotations
 import secrets
 import signal
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
@@ -42,6 +43,7 @@ pytestmark = pytest.mark.e2e
 DUPLICATES = 2  # extra deliveries of each payment notification
 PREPAID_FEN = 400
 METER_START_WH = 12_000
+SESSIONS_AT_ONCE = 6
 HAPPY_PATH = [
     "CreatePrepayOrder",
     "WaitForPaid",
@@ -751,3 +753,44 @@ def test_platform_stops_at_the_time_target_and_a_repeated_stop_changes_nothing(
     assert payments.order(order.order_no) == done
     assert payments.balances(site.operator_id) == books
     assert payments.execution(order.order_no)["status"] == "SUCCEEDED"
+
+
+def test_concurrent_paid_sessions_on_many_piles_each_settle_exactly(
+    paying_stack: RunningStack, payments: Payments, site: PaidSite
+) -> None:
+    piles = [site.new_pile(V16 if n % 2 else V201) for n in range(SESSIONS_AT_ONCE)]
+
+    def charge(n: int) -> str:
+        protocol = V16 if n % 2 else V201
+        with Charger(paying_stack, piles[n], protocol) as charger:
+            order = payments.start(
+                site,
+                charger.pile.pile_id,
+                user_id=f"driver-{n}-{site.operator_id[-6:]}",
+                method=PaymentMethod.SANDBOX,
+                prepaid_fen=PREPAID_FEN,
+                target_mode="amount",
+                target_value=100 + 10 * n,
+            )
+            payments.pay(order.order_no)
+            assert charger.start(charger.expect_remote_start(), METER_START_WH) == "Accepted"
+            _charge_until_stopped(charger, [METER_START_WH + 1_000 + 100 * n])
+            payments.finished(order.order_no)
+            return order.order_no
+
+    with ThreadPoolExecutor(SESSIONS_AT_ONCE) as pool:
+        order_nos = list(pool.map(charge, range(SESSIONS_AT_ONCE)))
+
+    consumed = 0
+    for n, order_no in enumerate(order_nos):
+        assert payments.execution(order_no)["status"] == "SUCCEEDED", n
+        done = payments.order(order_no)
+        assert (done.consumed_fen, done.refunded_fen) == (100 + 10 * n, 300 - 10 * n), n
+        assert money_problems(done) == []
+        _check_one_credit(payments, order_no)
+        consumed += done.consumed_fen
+    accounts = operator_accounts(site.operator_id, site.station_id)
+    balances = payments.balances(site.operator_id)
+    assert balances[accounts["sandbox"]] == -consumed
+    assert balances[accounts["partner"]] + balances[accounts["platform"]] == consumed
+    assert balances[accounts["revenue"]] == 0
