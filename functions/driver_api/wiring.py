@@ -70,12 +70,15 @@ def signing_key() -> bytes:
 @cache
 def identities() -> IdentityExchange:
     """The sandbox exchange where the stack runs a sandbox (``SANDBOX_PAY_URL`` set: the local
-    stack), else none: real WeChat/Alipay sign-in needs the apps' credentials (not built)."""
-    from shared.adapters.driver_login import NoIdentityExchange, SandboxIdentityExchange
+    stack); else WeChat ``code2session`` when the DriverAuthSecret names the mini-program's
+    ``wechat_appid`` and ``wechat_app_secret`` (Alipay sign-in is not built: 501)."""
+    from shared.adapters.driver_login import ExchangeByApp, SandboxIdentityExchange
+    from shared.domain.drivers import LoginApp
 
     if os.environ.get("SANDBOX_PAY_URL") or os.environ.get("DRIVER_LOGIN_SANDBOX") == "1":
         return SandboxIdentityExchange()
-    return NoIdentityExchange()
+    wechat = signing_key_source().wechat()
+    return ExchangeByApp({} if wechat is None else {LoginApp.WECHAT: wechat})
 
 
 @cache

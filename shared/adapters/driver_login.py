@@ -1,5 +1,6 @@
-"""Driver sign-in adapters: the identity exchange of the local stack, and the token signing
-key from Secrets Manager.
+"""Driver sign-in adapters: WeChat ``code2session``, the identity exchange of the local
+stack, the exchange per app, and the token signing key (and app credentials) from Secrets
+Manager.
 
 The sandbox exchange stands in for WeChat ``code2session`` and Alipay
 ``alipay.system.oauth.token`` where no app exists (the local stack, tests): the code
@@ -10,6 +11,10 @@ from __future__ import annotations
 
 import json
 import re
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Mapping
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -30,6 +35,72 @@ class SandboxIdentityExchange:
         return f"sandbox-{match.group(1)}"
 
 
+WECHAT_CODE2SESSION_URL = "https://api.weixin.qq.com/sns/jscode2session"
+# code2session errcodes that mean "this code is no good" (not "WeChat is unwell"):
+# 40029 invalid code, 40163 code already used, 40226 high-risk user blocked.
+_WECHAT_REFUSED = frozenset({40029, 40163, 40226})
+
+
+class WeChatCode2Session:
+    """``IdentityExchange`` for the WeChat mini-program: ``GET jscode2session`` with the
+    app's id and secret; the answer's ``openid`` (the session key is dropped here)."""
+
+    def __init__(
+        self,
+        appid: str,
+        app_secret: str,
+        *,
+        url: str | None = None,
+        timeout_s: float = 5.0,
+    ) -> None:
+        self._appid = appid
+        self._secret = app_secret
+        self._url = url
+        self._timeout_s = timeout_s
+
+    def openid(self, app: LoginApp, code: str) -> str:
+        if app is not LoginApp.WECHAT:
+            raise FeatureUnavailable("this exchange signs in WeChat users only", app=app.value)
+        query = urllib.parse.urlencode(
+            {
+                "appid": self._appid,
+                "secret": self._secret,
+                "js_code": code,
+                "grant_type": "authorization_code",
+            }
+        )
+        try:
+            with urllib.request.urlopen(  # noqa: S310 - a fixed https URL (a stub in tests)
+                f"{self._url or WECHAT_CODE2SESSION_URL}?{query}", timeout=self._timeout_s
+            ) as answer:
+                body = json.loads(answer.read().decode("utf-8"))
+        except (urllib.error.URLError, TimeoutError, ValueError, OSError) as exc:
+            raise UpstreamFailure("WeChat code2session did not answer", app="wechat") from exc
+        if not isinstance(body, dict):
+            raise UpstreamFailure("WeChat code2session answered no object", app="wechat")
+        errcode = body.get("errcode") or 0
+        if errcode in _WECHAT_REFUSED:
+            raise Unauthenticated("the app refused the login code", app="wechat")
+        openid = body.get("openid")
+        if errcode != 0 or not isinstance(openid, str) or not openid:
+            raise UpstreamFailure("WeChat code2session failed", app="wechat", errcode=errcode)
+        return openid
+
+
+class ExchangeByApp:
+    """``IdentityExchange`` choosing the exchange of the app (a missing one answers 501)."""
+
+    def __init__(self, exchanges: Mapping[LoginApp, Any]) -> None:
+        self._exchanges = dict(exchanges)
+
+    def openid(self, app: LoginApp, code: str) -> str:
+        exchange = self._exchanges.get(app)
+        if exchange is None:
+            return NoIdentityExchange().openid(app, code)
+        found: str = exchange.openid(app, code)
+        return found
+
+
 class NoIdentityExchange:
     """``IdentityExchange`` of a deployment with no mini-program app configured."""
 
@@ -40,26 +111,42 @@ class NoIdentityExchange:
 
 
 class SecretSigningKey:
-    """The token signing key (field ``signing_key`` of the DriverAuthSecret), read once."""
+    """The DriverAuthSecret, read once: ``signing_key`` signs the tokens; the optional
+    ``wechat_appid`` / ``wechat_app_secret`` are the mini-program's credentials."""
 
     def __init__(self, client: Any, secret_id: str) -> None:
         self._client = client
         self._secret_id = secret_id
-        self._key: bytes | None = None
+        self._fields: dict[str, Any] | None = None
 
-    def __call__(self) -> bytes:
-        if self._key is None:
+    def fields(self) -> dict[str, Any]:
+        """The secret's JSON fields. Raises: UpstreamFailure."""
+        if self._fields is None:
             try:
                 answer = self._client.get_secret_value(SecretId=self._secret_id)
             except (ClientError, BotoCoreError) as exc:
                 raise UpstreamFailure(
-                    "the token signing key could not be read", operation="GetSecretValue"
+                    "the driver sign-in secret could not be read", operation="GetSecretValue"
                 ) from exc
             try:
-                key = str(json.loads(answer["SecretString"])["signing_key"])
+                fields = json.loads(answer["SecretString"])
             except (KeyError, TypeError, ValueError) as exc:
-                raise UpstreamFailure("the token signing secret has no signing_key") from exc
-            if len(key.encode()) < 32:
-                raise UpstreamFailure("the token signing key is shorter than 32 bytes")
-            self._key = key.encode()
-        return self._key
+                raise UpstreamFailure("the driver sign-in secret is not JSON") from exc
+            if not isinstance(fields, dict):
+                raise UpstreamFailure("the driver sign-in secret is not a JSON object")
+            self._fields = fields
+        return self._fields
+
+    def __call__(self) -> bytes:
+        key = str(self.fields().get("signing_key") or "")
+        if len(key.encode()) < 32:
+            raise UpstreamFailure("the token signing key is missing or shorter than 32 bytes")
+        return key.encode()
+
+    def wechat(self) -> WeChatCode2Session | None:
+        """The WeChat exchange, when the secret names the app's id and secret."""
+        fields = self.fields()
+        appid, secret = fields.get("wechat_appid"), fields.get("wechat_app_secret")
+        if not isinstance(appid, str) or not appid or not isinstance(secret, str) or not secret:
+            return None
+        return WeChatCode2Session(appid, secret)
