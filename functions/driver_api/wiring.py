@@ -71,14 +71,45 @@ def signing_key() -> bytes:
 def identities() -> IdentityExchange:
     """The sandbox exchange where the stack runs a sandbox (``SANDBOX_PAY_URL`` set: the local
     stack); else WeChat ``code2session`` when the DriverAuthSecret names the mini-program's
-    ``wechat_appid`` and ``wechat_app_secret`` (Alipay sign-in is not built: 501)."""
+    ``wechat_appid`` and ``wechat_app_secret``, and Alipay ``oauth.token`` when the
+    AlipaySecret is complete; an app without its credentials answers 501."""
     from shared.adapters.driver_login import ExchangeByApp, SandboxIdentityExchange
     from shared.domain.drivers import LoginApp
 
     if os.environ.get("SANDBOX_PAY_URL") or os.environ.get("DRIVER_LOGIN_SANDBOX") == "1":
         return SandboxIdentityExchange()
+    exchanges: dict[LoginApp, Any] = {}
     wechat = signing_key_source().wechat()
-    return ExchangeByApp({} if wechat is None else {LoginApp.WECHAT: wechat})
+    if wechat is not None:
+        exchanges[LoginApp.WECHAT] = wechat
+    alipay = _alipay_exchange()
+    if alipay is not None:
+        exchanges[LoginApp.ALIPAY] = alipay
+    return ExchangeByApp(exchanges)
+
+
+def _alipay_exchange() -> Any:
+    """Alipay sign-in with the mini-program's credentials in the AlipaySecret (the app that
+    takes the payments), when ``ALIPAY_SECRET_ID`` names a complete one."""
+    import json
+
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from shared.adapters.driver_login import AlipayOAuthToken
+    from shared.adapters.payments.alipay import AlipayConfig
+    from shared.domain.errors import UpstreamFailure
+
+    secret_id = os.environ.get("ALIPAY_SECRET_ID")
+    if not secret_id:
+        return None
+    try:
+        raw = _secrets_client().get_secret_value(SecretId=secret_id)["SecretString"]
+        config = AlipayConfig.from_secret(json.loads(raw))
+    except (UpstreamFailure, ValueError, KeyError, TypeError):
+        return None  # not configured (the template's placeholder): Alipay sign-in answers 501
+    except (ClientError, BotoCoreError) as exc:
+        raise UpstreamFailure("the Alipay secret could not be read") from exc
+    return AlipayOAuthToken(config, clock=clock)
 
 
 @cache

@@ -87,6 +87,54 @@ class WeChatCode2Session:
         return openid
 
 
+ALIPAY_OAUTH = "alipay.system.oauth.token"
+
+
+class AlipayOAuthToken:
+    """``IdentityExchange`` for the Alipay mini-program: ``alipay.system.oauth.token`` with
+    the auth code (RSA2-signed by the app key, the answer verified with Alipay's key, both
+    through ``python-alipay-sdk`` as the payments adapter builds it); the answer's
+    ``open_id`` (or the older ``user_id``). The access token is dropped here."""
+
+    def __init__(self, config: Any, *, gateway: str | None = None, clock: Any = None) -> None:
+        self._config = config  # shared.adapters.payments.alipay.AlipayConfig
+        self._gateway = gateway
+        self._clock = clock
+        self._client: Any = None
+
+    def _sdk(self) -> Any:
+        if self._client is None:
+            from shared.adapters.payments.alipay import GATEWAY, _build_client
+            from shared.domain.clock import system_clock
+
+            self._client = _build_client(
+                self._config, self._clock or system_clock, self._gateway or GATEWAY
+            )
+        return self._client
+
+    def openid(self, app: LoginApp, code: str) -> str:
+        if app is not LoginApp.ALIPAY:
+            raise FeatureUnavailable("this exchange signs in Alipay users only", app=app.value)
+        from alipay.exceptions import AliPayException
+
+        try:
+            answer = self._sdk().server_api(
+                ALIPAY_OAUTH, grant_type="authorization_code", code=code
+            )
+        except AliPayException as exc:
+            # 40002 "Invalid Arguments" is how Alipay refuses an invalid or used auth code.
+            # (the SDK keeps the code in a name-mangled attribute only)
+            if str(getattr(exc, "_AliPayException__code", "")) == "40002":
+                raise Unauthenticated("the app refused the login code", app="alipay") from exc
+            raise UpstreamFailure("Alipay oauth.token failed", app="alipay") from exc
+        except Exception as exc:  # SDK seam: signature check, URLError, JSON alike
+            raise UpstreamFailure("Alipay oauth.token did not answer", app="alipay") from exc
+        found = answer.get("open_id") or answer.get("user_id") if isinstance(answer, dict) else None
+        if not isinstance(found, str) or not found:
+            raise UpstreamFailure("Alipay oauth.token named no user", app="alipay")
+        return found
+
+
 class ExchangeByApp:
     """``IdentityExchange`` choosing the exchange of the app (a missing one answers 501)."""
 
