@@ -51,6 +51,8 @@ class Plan:
     energy_wh: int
     step: str
     fault: str
+    # A fault in the compensation needs a failure that runs it: a fatal error here.
+    trigger: str | None = None
 
     @property
     def order_no(self) -> str:
@@ -74,6 +76,11 @@ def plan_for(seed: int) -> Plan:
         step = rng.choice(TASK_STEPS)
         if step == "full_refund_or_cancel" and fault == "fatal":
             fault = "error_once"
+    trigger = (
+        rng.choice(["create_prepay_order", "remote_start", "settle_cost", "share_profit"])
+        if step == "full_refund_or_cancel"
+        else None
+    )
     return Plan(
         seed=seed,
         method=method,
@@ -81,6 +88,7 @@ def plan_for(seed: int) -> Plan:
         energy_wh=rng.choice([0, 1200, 3000, 9000, 40_000]),
         step=step,
         fault=fault,
+        trigger=trigger,
     )
 
 
@@ -112,6 +120,8 @@ class RunResult:
 def run_one(world: PaymentWorld, plan: Plan) -> RunResult:
     """Drive one execution through its fault to the end and check its order."""
     world.faults.plan = {plan.step: plan.fault} if plan.fault in TASK_FAULTS else {}
+    if plan.trigger is not None:
+        world.faults.plan[plan.trigger] = "fatal"
     world.faults.fired.clear()
     order_no = plan.order_no
     ports = world.ports_with_machine(world.short_machine_arn)
@@ -221,9 +231,14 @@ def run_batch(seeds: range | list[int]) -> tuple[list[RunResult], list[str], int
     Batches stay small because moto copies a whole table to roll back a transaction, so
     every ledger posting slows down as the table grows.
     """
+    return run_plans([plan_for(seed) for seed in seeds])
+
+
+def run_plans(plans: list[Plan]) -> tuple[list[RunResult], list[str], int]:
+    """``plans`` on one fresh embedded AWS (see ``run_batch``)."""
     with payment_world() as world:
         fund_wallet(world)
-        results = [run_one(world, plan_for(seed)) for seed in seeds]
+        results = [run_one(world, plan) for plan in plans]
         return results, book_problems(world, results), len(world.invocations)
 
 
