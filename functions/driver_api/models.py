@@ -161,6 +161,11 @@ class ScanBody(Body):
     )
 
 
+class PowerBandView(View):
+    max_power_w: int
+    fen_per_hour: int
+
+
 class ScanView(View):
     station_id: str
     station_name: str
@@ -177,6 +182,9 @@ class ScanView(View):
     refusal: str | None = Field(description="Why a charge cannot start now, when it cannot")
     tariff_id: str | None
     price_now: PriceView | None
+    power_bands: list[PowerBandView] = Field(
+        description="E-bike ports priced by time: the price per hour up to each power"
+    )
     wallet_available_fen: int
     estimated_energy_wh: int | None
 

@@ -208,3 +208,66 @@ def test_discovery_needs_a_token(
 ) -> None:
     answer = dcall(method, path, None, body=body, query=HERE if method == "GET" else None)
     assert answer.status == 401
+
+
+def test_scan_of_an_ebike_port_lists_the_price_per_hour_by_power(world: DriverWorld) -> None:
+    from tests.integration.operator_api_support import call, station_body, tou_periods
+
+    tariff = call(
+        "POST",
+        "/operator/tariffs",
+        world.a.admin,
+        body={
+            "name": "E-bike by time",
+            "periods": tou_periods(),
+            "ebike_power_bands": [
+                {"max_power_w": 400, "fen_per_hour": 50},
+                {"max_power_w": 800, "fen_per_hour": 80},
+            ],
+        },
+    )
+    assert tariff.status == 201, tariff.body
+    station = call(
+        "POST",
+        "/operator/stations",
+        world.a.admin,
+        body=station_body(
+            name="Campus bikes", lat=39.9, lng=116.4, tariff_id=tariff.body["tariff_id"]
+        ),
+    )
+    assert station.status == 201, station.body
+    pile = call(
+        "POST",
+        "/operator/piles",
+        world.a.admin,
+        body={
+            "pile_id": "EB-scan-1",
+            "station_id": station.body["station_id"],
+            "serial": "SN-EB-1",
+            "kind": "ebike",
+            "protocol": "modbus",
+            "model": "EB-10",
+            "rated_power_w": 800,
+            "gun_count": 10,
+            "gateway_id": "GW-scan-1",
+            "modbus_address": 1,
+        },
+    )
+    assert pile.status == 201, pile.body
+    set_presence("EB-scan-1", is_online=True)
+    set_gun_status("EB-scan-1", 3, "Available")
+    token = sign_in("ebike")
+
+    body = dcall(
+        "POST", "/driver/scan", token, body={"code": "https://h.example/q/EB-scan-1/3"}
+    ).body
+
+    assert (body["pile_kind"], body["gun_no"], body["state"]) == ("ebike", 3, "free")
+    assert body["power_bands"] == [
+        {"max_power_w": 400, "fen_per_hour": 50},
+        {"max_power_w": 800, "fen_per_hour": 80},
+    ]
+    car = dcall(
+        "POST", "/driver/scan", token, body={"code": f"https://h.example/q/{world.a.pile_id}/1"}
+    )
+    assert car.body["power_bands"] == []

@@ -11,6 +11,7 @@ from functions.driver_api import wiring
 from shared.domain.driver_tokens import DriverToken
 from shared.domain.errors import NotFound
 from shared.http_api import DocumentedRouter
+from shared.observability import logger
 from shared.services.driver_login import authenticate, bearer_token
 
 
@@ -19,7 +20,9 @@ def driver(router: DocumentedRouter) -> DriverToken:
     event = router.current_event
     headers = {str(k): str(v) for k, v in (event.headers or {}).items()}
     bearer_token(headers)  # no token: refused before the signing key is read
-    return authenticate(wiring.signing_key(), headers, wiring.clock())
+    verified = authenticate(wiring.signing_key(), headers, wiring.clock())
+    logger.append_keys(user_id=verified.user_id)
+    return verified
 
 
 def path_id(value: str, pattern: str, kind: str) -> str:

@@ -11,6 +11,7 @@ from functions.driver_api.models import (
     NearbyPage,
     NearbyQuery,
     NearbyStationView,
+    PowerBandView,
     PriceView,
     ScanBody,
     ScanView,
@@ -18,6 +19,7 @@ from functions.driver_api.models import (
 )
 from functions.driver_api.routes.common import driver, dump, path_id
 from shared.domain.drivers import PriceNow
+from shared.domain.piles import PileKind
 from shared.http_api import DocumentedRouter, parse_body, parse_query
 from shared.services import driver_discovery
 from shared.services.driver_discovery import GunInfo
@@ -139,6 +141,11 @@ def scan() -> dict[str, Any]:
             refusal=found.refusal,
             tariff_id=None if found.tariff is None else found.tariff.tariff_id,
             price_now=price_view(found.price),
+            power_bands=[
+                PowerBandView(max_power_w=band.max_power_w, fen_per_hour=band.fen_per_hour)
+                for band in (() if found.tariff is None else found.tariff.ebike_power_bands)
+                if info.pile.kind is PileKind.EBIKE
+            ],
             wallet_available_fen=found.wallet_available_fen,
             estimated_energy_wh=found.estimated_energy_wh,
         )
