@@ -797,6 +797,12 @@ def _after_close(ports: PaymentPorts, order: PaymentOrder) -> None:
         # Paid at the provider meanwhile: its notification finds the order closed and
         # refunds the payment in full.
         logger.info("closed order was paid at the provider", extra={"order_no": order.order_no})
+    except UpstreamFailure:
+        # Best effort: the provider order expires by itself (``expires_at``), it may never
+        # have been opened (the prepay step failed first: the provider answers "unknown"),
+        # and a payment that still arrives is refunded in full by the notification path.
+        # Nothing is held for a closed order, so this must not end in CompensationFailed.
+        logger.warning("provider order not closed", extra={"order_no": order.order_no})
 
 
 def _summary(order: PaymentOrder) -> dict[str, Any]:

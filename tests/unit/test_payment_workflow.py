@@ -292,6 +292,19 @@ def test_unpaid_order_is_closed_and_a_late_payment_is_refunded_in_full_once():
     assert money_problems(late) == [] and world.ledger_problems() == []
 
 
+def test_order_whose_prepay_never_opened_closes_even_when_the_provider_cannot():
+    world = World()
+    start_paid_session(world.ports, a_request())
+    world.providers[PaymentMethod.SANDBOX].fail_next["create_prepay"] = 1
+    with pytest.raises(UpstreamFailure):
+        run(world, "create_prepay_order")
+    result = run(world, "full_refund_or_cancel", error={"Error": "UpstreamFailure"})
+
+    assert result["state"] == "closed"
+    assert world.providers[PaymentMethod.SANDBOX].closed == []
+    assert world.ledger.transfers == {}
+
+
 def test_pile_that_never_starts_gets_a_full_refund():
     world = World()
     until_started(world)

@@ -159,6 +159,8 @@ class FakeProvider:
         with self._lock:
             if order_no in self.paid:
                 raise Conflict("order already paid")
+            if order_no not in self.prepays:  # the sandbox answers 404, the adapter 502
+                raise UpstreamFailure("provider does not know the order")
             self.closed.append(order_no)
 
     def records(self, day: date) -> list[ProviderRecord]:
