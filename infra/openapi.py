@@ -1,6 +1,6 @@
 """Write (or check) the committed OpenAPI documents generated from the API's routes and models.
 
-python -m infra.openapi          # rewrite docs/openapi/operator.json
+python -m infra.openapi          # rewrite docs/openapi/operator.json and driver.json
 python -m infra.openapi --check  # exit 1 when the committed file is stale
 """
 
@@ -15,6 +15,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 OPERATOR_DOCUMENT = ROOT / "docs" / "openapi" / "operator.json"
+DRIVER_DOCUMENT = ROOT / "docs" / "openapi" / "driver.json"
 
 
 def _operator() -> dict[str, Any]:
@@ -23,7 +24,16 @@ def _operator() -> dict[str, Any]:
     return operator_openapi()
 
 
-DOCUMENTS: dict[Path, Callable[[], dict[str, Any]]] = {OPERATOR_DOCUMENT: _operator}
+def _driver() -> dict[str, Any]:
+    from functions.driver_api.openapi import driver_openapi
+
+    return driver_openapi()
+
+
+DOCUMENTS: dict[Path, Callable[[], dict[str, Any]]] = {
+    OPERATOR_DOCUMENT: _operator,
+    DRIVER_DOCUMENT: _driver,
+}
 
 
 def render(document: dict[str, Any]) -> str:

@@ -104,10 +104,10 @@ class AlipayOAuthToken:
 
     def _sdk(self) -> Any:
         if self._client is None:
-            from shared.adapters.payments.alipay import GATEWAY, _build_client
+            from shared.adapters.payments.alipay import GATEWAY, build_client
             from shared.domain.clock import system_clock
 
-            self._client = _build_client(
+            self._client = build_client(
                 self._config, self._clock or system_clock, self._gateway or GATEWAY
             )
         return self._client

@@ -254,7 +254,7 @@ class AlipayProvider:
     def _sdk(self) -> Any:
         with self._lock:
             if self._client is None:
-                self._client = _build_client(self._config, self._clock, self._gateway)
+                self._client = build_client(self._config, self._clock, self._gateway)
             return self._client
 
     def _call(
@@ -286,7 +286,7 @@ class AlipayProvider:
         )
 
 
-def _build_client(config: AlipayConfig, clock: Clock, gateway: str) -> Any:
+def build_client(config: AlipayConfig, clock: Clock, gateway: str) -> Any:
     from alipay import AliPay
 
     class ShanghaiTimeAliPay(AliPay):  # type: ignore[misc]
