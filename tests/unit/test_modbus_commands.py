@@ -1,0 +1,257 @@
+"""Port commands on fakes: golden RTU write frames, issuing with role/tenancy/validation,
+the echo confirming, an exception rejecting, housekeeping timing out."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from pymodbus.framer import FramerRTU
+from pymodbus.pdu import DecodePDU
+
+from shared.domain.errors import Conflict, Forbidden, InvalidInput, NotFound
+from shared.domain.gateways import has_valid_crc
+from shared.domain.modbus_commands import (
+    DEFAULT_CONTROL,
+    CommandStatus,
+    PortCommand,
+    PortCommandKind,
+    RegisterWrite,
+    WriteAnswer,
+    control_layout_from,
+    write_for,
+    write_frame,
+)
+from shared.domain.piles import PileProtocol
+from shared.domain.tenancy import Principal, Role
+from shared.services import modbus_commands as service
+from shared.services.modbus_commands import ModbusCommandPorts
+from tests.unit.modbus_command_fakes import (
+    GATEWAY,
+    OPERATOR,
+    FakeCommands,
+    FakePiles,
+    FakePublisher,
+    an_ebike_pile,
+)
+
+ADMIN = Principal("alice", Role.OPERATOR_ADMIN, OPERATOR)
+OTHER = Principal("mallory", Role.OPERATOR_ADMIN, "op-2")
+
+
+class World:
+    def __init__(self, clock: Any, new_id: Any) -> None:
+        self.commands = FakeCommands()
+        self.publisher = FakePublisher()
+        self.finished: list[Any] = []
+        self.clock = clock
+        self.ports = ModbusCommandPorts(
+            commands=self.commands,
+            piles=FakePiles(
+                an_ebike_pile(),
+                an_ebike_pile(
+                    pile_id="CAR-1",
+                    kind="car",
+                    protocol=PileProtocol.OCPP16,
+                    gun_count=2,
+                    gateway_id=None,
+                    modbus_address=None,
+                    password_hash="x" * 20,
+                ),
+            ),
+            publisher=self.publisher,
+            clock=clock,
+            new_id=new_id,
+        )
+
+    def answer(self, **fields: Any) -> Any:
+        return service.write_answered(
+            WriteAnswer(gateway_id=GATEWAY, **fields),
+            commands=self.commands,
+            clock=self.clock,
+            on_finished=self.finished.append,
+        )
+
+
+@pytest.fixture
+def world(clock: Any, new_id: Any) -> World:
+    return World(clock, new_id)
+
+
+def test_start_is_one_function_16_write_of_limits_and_switch_golden_frame() -> None:
+    command = PortCommand(PortCommandKind.START, 3, power_limit_w=500, time_limit_s=3600)
+    write = write_for(command, DEFAULT_CONTROL, 1)
+    assert write == RegisterWrite(1, 16, 0x0108, (500, 3600, 1))
+    # address 01, fc 10, start 0x0108, 3 registers, 6 bytes, 500 W, 3600 s, on, CRC
+    assert write_frame(write).hex() == "0110010800030601f40e100001117f"
+
+
+@pytest.mark.parametrize(
+    ("command", "device", "golden"),
+    [
+        (PortCommand(PortCommandKind.STOP, 1), 1, "01060102000029f6"),
+        (PortCommand(PortCommandKind.POWER_LIMIT, 2, power_limit_w=800), 7, "070601040320c8b9"),
+        (PortCommand(PortCommandKind.TIME_LIMIT, 10, time_limit_s=7200), 1, "010601251c2090e5"),
+    ],
+)
+def test_stop_and_limits_are_function_06_golden_frames(
+    command: PortCommand, device: int, golden: str
+) -> None:
+    frame = write_frame(write_for(command, DEFAULT_CONTROL, device))
+    assert frame.hex() == golden
+    assert has_valid_crc(frame)
+
+
+@given(
+    device=st.integers(1, 247),
+    address=st.integers(0, 0xFFF0),
+    values=st.lists(st.integers(0, 0xFFFF), min_size=1, max_size=10),
+)
+def test_write_frames_decode_back_to_the_same_write_as_a_device_reads_them(
+    device: int, address: int, values: list[int]
+) -> None:
+    function = 6 if len(values) == 1 else 16
+    frame = write_frame(RegisterWrite(device, function, address, tuple(values)))
+    assert has_valid_crc(frame)
+    _, pdu = FramerRTU(DecodePDU(is_server=True)).handleFrame(frame, 0, 0)
+    assert (pdu.dev_id, pdu.function_code, pdu.address, list(pdu.registers)) == (
+        device,
+        function,
+        address,
+        values,
+    )
+
+
+@pytest.mark.parametrize(
+    ("command", "field"),
+    [
+        (PortCommand(PortCommandKind.STOP, 11), "port_no"),
+        (PortCommand(PortCommandKind.STOP, 0), "port_no"),
+        (PortCommand(PortCommandKind.POWER_LIMIT, 1, power_limit_w=2001), "power_limit_w"),
+        (PortCommand(PortCommandKind.POWER_LIMIT, 1), "power_limit_w"),
+        (PortCommand(PortCommandKind.TIME_LIMIT, 1, time_limit_s=0), "time_limit_s"),
+        (PortCommand(PortCommandKind.STOP, 1, time_limit_s=5), "time_limit_s"),
+        (PortCommand(PortCommandKind.START, 1, power_limit_w=100), "time_limit_s"),
+    ],
+)
+def test_bad_command_is_refused_and_nothing_stored_or_sent_when_out_of_range(
+    world: World, command: PortCommand, field: str
+) -> None:
+    with pytest.raises(InvalidInput) as error:
+        service.issue_port_command(ADMIN, "EB-1", command, world.ports)
+    assert error.value.fields.get("field") == field
+    assert world.commands.items == {} and world.publisher.published == []
+
+
+def test_command_is_refused_when_pile_is_another_operators_or_not_modbus(world: World) -> None:
+    stop = PortCommand(PortCommandKind.STOP, 1)
+    with pytest.raises(NotFound):
+        service.issue_port_command(OTHER, "EB-1", stop, world.ports)
+    with pytest.raises(NotFound):
+        service.issue_port_command(ADMIN, "NOPE", stop, world.ports)
+    with pytest.raises(Conflict):
+        service.issue_port_command(ADMIN, "CAR-1", stop, world.ports)
+    assert world.commands.items == {} and world.publisher.published == []
+
+
+def test_command_is_refused_when_role_is_not_staff_of_piles(world: World) -> None:
+    stranger = Principal("carl", Role.OPERATOR_ADMIN, OPERATOR)
+    object.__setattr__(stranger, "role", "driver")
+    with pytest.raises(Forbidden):
+        service.issue_port_command(
+            stranger, "EB-1", PortCommand(PortCommandKind.STOP, 1), world.ports
+        )
+    assert world.commands.items == {} and world.publisher.published == []
+
+
+def test_issued_command_is_stored_pending_then_published_to_the_down_topic(world: World) -> None:
+    command = service.issue_port_command(
+        ADMIN,
+        "EB-1",
+        PortCommand(PortCommandKind.START, 3, power_limit_w=500, time_limit_s=3600),
+        world.ports,
+    )
+    assert command.status is CommandStatus.PENDING
+    assert command.requested_by == "alice" and command.operator_id == OPERATOR
+    [(topic, payload)] = world.publisher.published
+    assert topic == f"gw/{GATEWAY}/down"
+    assert payload == write_frame(command.write)
+    assert service.get_port_command(ADMIN, "EB-1", command.command_id, world.ports) == command
+    with pytest.raises(NotFound):
+        service.get_port_command(OTHER, "EB-1", command.command_id, world.ports)
+
+
+def test_echo_confirms_the_command_once_when_it_repeats_the_write(world: World) -> None:
+    command = service.issue_port_command(
+        ADMIN, "EB-1", PortCommand(PortCommandKind.POWER_LIMIT, 2, power_limit_w=800), world.ports
+    )
+    assert world.answer(device_address=1, function_code=6, address=0x0104, value=799) is None
+    assert world.answer(device_address=2, function_code=6, address=0x0104, value=800) is None
+    confirmed = world.answer(device_address=1, function_code=6, address=0x0104, value=800)
+    assert confirmed is not None and confirmed.status is CommandStatus.CONFIRMED
+    assert world.answer(device_address=1, function_code=6, address=0x0104, value=800) is None
+    stored = world.commands.get("EB-1", command.command_id)
+    assert stored is not None and stored.status is CommandStatus.CONFIRMED
+    assert [c.command_id for c in world.finished] == [command.command_id]
+
+
+def test_function_16_echo_carries_the_count_written(world: World) -> None:
+    service.issue_port_command(
+        ADMIN,
+        "EB-1",
+        PortCommand(PortCommandKind.START, 1, power_limit_w=0, time_limit_s=0),
+        world.ports,
+    )
+    confirmed = world.answer(device_address=1, function_code=16, address=0x0100, value=3)
+    assert confirmed is not None and confirmed.status is CommandStatus.CONFIRMED
+
+
+def test_exception_response_rejects_the_oldest_open_write_of_that_function(world: World) -> None:
+    first = service.issue_port_command(
+        ADMIN, "EB-1", PortCommand(PortCommandKind.STOP, 1), world.ports
+    )
+    world.clock.advance(seconds=1)
+    service.issue_port_command(ADMIN, "EB-1", PortCommand(PortCommandKind.STOP, 2), world.ports)
+    rejected = world.answer(device_address=1, function_code=6, exception_code=2)
+    assert rejected is not None and rejected.command_id == first.command_id
+    assert rejected.status is CommandStatus.REJECTED and rejected.exception_code == 2
+    assert world.answer(device_address=1, function_code=16, exception_code=2) is None
+
+
+def test_housekeeping_times_out_unconfirmed_commands_once(world: World) -> None:
+    command = service.issue_port_command(
+        ADMIN, "EB-1", PortCommand(PortCommandKind.STOP, 4), world.ports
+    )
+    assert service.time_out_due_commands(commands=world.commands, clock=world.clock).timed_out == ()
+    world.clock.advance(seconds=61)
+    done = service.time_out_due_commands(
+        commands=world.commands, clock=world.clock, on_finished=world.finished.append
+    )
+    assert [c.command_id for c in done.timed_out] == [command.command_id]
+    assert done.timed_out[0].status is CommandStatus.TIMED_OUT
+    assert service.time_out_due_commands(commands=world.commands, clock=world.clock).timed_out == ()
+    # a late echo changes nothing
+    assert world.answer(device_address=1, function_code=6, address=0x010E, value=0) is None
+    assert command.timeout_at == command.created_at + timedelta(seconds=60)
+
+
+def test_control_layout_is_read_from_a_register_map_control_section() -> None:
+    layout = control_layout_from(
+        {
+            "control": {
+                "base_address": 512,
+                "block_size": 8,
+                "power_limit_offset": 1,
+                "time_limit_offset": 2,
+                "switch_offset": 3,
+                "max_power_limit_w": 1000,
+                "max_time_limit_s": 36000,
+            }
+        }
+    )
+    assert layout.register(2, layout.switch_offset) == 512 + 8 + 3
+    with pytest.raises(InvalidInput):
+        control_layout_from({})
