@@ -117,6 +117,7 @@ def test_write_frames_decode_back_to_the_same_write_as_a_device_reads_them(
     frame = write_frame(RegisterWrite(device, function, address, tuple(values)))
     assert has_valid_crc(frame)
     _, pdu = FramerRTU(DecodePDU(is_server=True)).handleFrame(frame, 0, 0)
+    assert pdu is not None
     assert (pdu.dev_id, pdu.function_code, pdu.address, list(pdu.registers)) == (
         device,
         function,

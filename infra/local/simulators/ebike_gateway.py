@@ -17,6 +17,25 @@ order on reconnect: the server must take late and repeated data.
 
 Drive the ports from any thread: ``plug_in``, ``start_charging``, ``stop_charging``,
 ``unplug``, ``fault``, ``recover``.
+
+Commands: the gateway subscribes to ``gw/{gateway_id}/down`` and writes what arrives to
+its bus as a transparent DTU does. The pile obeys writes to its ports' control registers
+(``control`` in the map: power limit, time limit, switch): switching a plugged port on
+starts it at its draw (capped by the power limit), the time limit switches it off by
+itself, switching off leaves it plugged. It answers a write with its echo, a write to any
+other register with exception 02, and a read (03) with the registers; frames for other
+device addresses, or with a bad CRC, get no answer (RS485 stays silent). Answers go up at
+once: in an envelope of their own (``mode="envelope"``) or as raw bytes
+(``mode="transparent"``).
+
+Transparent mode is a plain DTU: raw bytes on the up topic only, the ICCID as ASCII as its
+registration packet on every connect, ``heartbeat_payload`` as its heartbeat, and no
+polling of its own: the platform sends read requests down, one at a time per bus.
+
+Store and forward: ``go_offline()`` keeps envelopes in the backlog (and ignores the down
+topic) as a gateway whose 4G link is lost; ``go_online(shuffle=..., repeat_fraction=...)``
+replays the backlog, optionally out of order and with repeats, as a real gateway's replay
+after an outage may arrive.
 """
 
 from __future__ import annotations
@@ -32,7 +51,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
@@ -42,8 +61,15 @@ from infra.local.simulators.modbus_frames import (
     PortFault,
     PortReading,
     PortState,
+    RtuRequest,
+    decode_request,
+    exception_frame,
     load_map,
+    meter_registers,
+    pile_registers,
     poll_frames,
+    read_response_frame,
+    write_echo_frame,
 )
 from shared.domain.clock import system_clock, to_wire
 
@@ -52,6 +78,10 @@ log = logging.getLogger("charging_cloud.simulators.gateway")
 BACKLOG_LIMIT = 1440  # a day of envelopes at one a minute
 AMBIENT_DC = 250  # 25.0 degC
 MAINS_DV = 2200  # 220.0 V (Chinese single-phase mains)
+DEFAULT_DRAW_W = 400  # an e-bike charger's usual draw
+ILLEGAL_DATA_ADDRESS = 2
+ILLEGAL_DATA_VALUE = 3
+GatewayMode = Literal["envelope", "transparent"]
 
 
 @dataclass(slots=True)
@@ -61,6 +91,10 @@ class _Port:
     energy_mws: int = 0  # milliwatt-seconds, so no energy is lost between polls
     temperature_dc: int = AMBIENT_DC
     fault_bits: PortFault = PortFault.NONE
+    draw_w: int = DEFAULT_DRAW_W  # what the plugged charger draws when switched on
+    power_limit_w: int = 0  # 0 = none
+    time_limit_s: int = 0  # 0 = none
+    charge_ms: int = 0  # time charged since switched on
 
 
 @dataclass(slots=True)
@@ -70,6 +104,8 @@ class GatewayStats:
     heartbeats: int = 0
     envelopes_published: int = 0
     last_seq: int | None = None
+    commands_received: int = 0
+    answers_sent: int = 0
 
 
 class EbikeGatewaySimulator:
@@ -92,6 +128,8 @@ class EbikeGatewaySimulator:
         clock: Callable[[], datetime] = system_clock,
         monotonic_ns: Callable[[], int] = time.monotonic_ns,
         rng: random.Random | None = None,
+        mode: GatewayMode = "envelope",
+        heartbeat_payload: bytes = b"HB",
     ) -> None:
         """``monotonic_ns`` paces energy counting (tests pass a fake)."""
         if report_interval_s <= 0 or heartbeat_interval_s <= 0:
@@ -99,6 +137,21 @@ class EbikeGatewaySimulator:
         self.gateway_id = gateway_id
         self.iccid = iccid
         self.topic = f"gw/{gateway_id}/up"
+        self.down_topic = f"gw/{gateway_id}/down"
+        self.mode: GatewayMode = mode
+        self._heartbeat_payload = heartbeat_payload
+        self._offline = threading.Event()
+        control = load_map()["pile"]["control"]
+        self._control_base = int(control["base_address"])
+        self._control_block = int(control["block_size"])
+        self._control_offsets = {
+            int(control["power_limit_offset"]): "power_limit_w",
+            int(control["time_limit_offset"]): "time_limit_s",
+            int(control["switch_offset"]): "switch",
+        }
+        self._max_power_limit_w = int(control["max_power_limit_w"])
+        self._answers: deque[bytes] = deque()
+        self.listening = threading.Event()  # subscribed to the down topic
         self.stats = GatewayStats()
         self._host = mqtt_host
         self._port = mqtt_port
@@ -125,8 +178,13 @@ class EbikeGatewaySimulator:
     def port_count(self) -> int:
         return len(self._ports)
 
-    def plug_in(self, port_no: int) -> None:
+    def plug_in(self, port_no: int, draw_w: int = DEFAULT_DRAW_W) -> None:
+        """A charger is plugged in; it draws ``draw_w`` once the port is switched on."""
+        if not 0 < draw_w <= 2_000:
+            raise ValueError("an e-bike port draws 1..2000 W")
         self._update(port_no, state=PortState.PLUGGED, power_w=0, fault_bits=PortFault.NONE)
+        with self._lock:
+            self._port_at(port_no).draw_w = draw_w
 
     def start_charging(self, port_no: int, power_w: int) -> None:
         if not 0 < power_w <= 2_000:
@@ -148,12 +206,21 @@ class EbikeGatewaySimulator:
 
     def port_state(self, port_no: int) -> PortState:
         with self._lock:
+            self._advance()
             return self._port_at(port_no).state
+
+    def port_limits(self, port_no: int) -> tuple[int, int]:
+        """``(power_limit_w, time_limit_s)`` as last written (0 = none)."""
+        with self._lock:
+            port = self._port_at(port_no)
+            return port.power_limit_w, port.time_limit_s
 
     def _update(self, port_no: int, *, state: PortState, power_w: int, **extra: Any) -> None:
         with self._lock:
             self._advance()
             port = self._port_at(port_no)
+            if state is PortState.CHARGING and port.state is not PortState.CHARGING:
+                port.charge_ms = 0
             port.state = state
             port.power_w = power_w
             if "fault_bits" in extra:
@@ -174,9 +241,17 @@ class EbikeGatewaySimulator:
         pile_w = 0
         for port in self._ports:
             if port.state is PortState.CHARGING:
-                port.energy_mws += port.power_w * elapsed_ms
+                charged_ms = elapsed_ms
+                if port.time_limit_s:
+                    left_ms = max(0, port.time_limit_s * 1000 - port.charge_ms)
+                    charged_ms = min(elapsed_ms, left_ms)
+                port.energy_mws += port.power_w * charged_ms
+                port.charge_ms += charged_ms
                 pile_w += port.power_w
                 target_dc = AMBIENT_DC + port.power_w // 20
+                if port.time_limit_s and port.charge_ms >= port.time_limit_s * 1000:
+                    port.state = PortState.PLUGGED  # the port's own timer switched it off
+                    port.power_w = 0
             elif port.state is PortState.FAULTED and port.fault_bits & PortFault.OVER_TEMPERATURE:
                 target_dc = 780
             else:
@@ -240,6 +315,119 @@ class EbikeGatewaySimulator:
             "frames": [base64.b64encode(frame).decode("ascii") for frame in frames],
         }
 
+    # -- commands from the down topic -----------------------------------------------------
+
+    def handle_down(self, frame: bytes) -> bytes | None:
+        """What the bus answers to one request frame (None: no device answers)."""
+        request = decode_request(frame)
+        if request is None:
+            return None
+        if request.device_address == self._meter_address and request.function == 3:
+            return self._read_meter(request)
+        if request.device_address != self._pile_address:
+            return None
+        if request.function == 3:
+            return self._read_pile(request)
+        with self._lock:
+            self._advance()
+            writes = self._control_writes(request)
+            if writes is None:
+                return exception_frame(
+                    request.device_address, request.function, ILLEGAL_DATA_ADDRESS
+                )
+            if any(not self._is_valid_value(name, value) for _, name, value in writes):
+                return exception_frame(request.device_address, request.function, ILLEGAL_DATA_VALUE)
+            for port, name, value in writes:
+                self._apply(port, name, value)
+        return write_echo_frame(request)
+
+    def _control_writes(self, request: RtuRequest) -> list[tuple[_Port, str, int]] | None:
+        """(port, field, value) per register written; None when one is no control register."""
+        writes: list[tuple[_Port, str, int]] = []
+        for index, value in enumerate(request.values):
+            offset = request.address + index - self._control_base
+            port_index, field = divmod(offset, self._control_block)
+            name = self._control_offsets.get(field)
+            if offset < 0 or name is None or port_index >= len(self._ports):
+                return None
+            writes.append((self._ports[port_index], name, value))
+        return writes
+
+    def _is_valid_value(self, name: str, value: int) -> bool:
+        if name == "switch":
+            return value in (0, 1)
+        if name == "power_limit_w":
+            return value <= self._max_power_limit_w
+        return True
+
+    def _apply(self, port: _Port, name: str, value: int) -> None:
+        if name == "power_limit_w":
+            port.power_limit_w = value
+            if port.state is PortState.CHARGING:
+                port.power_w = self._draw_of(port)
+        elif name == "time_limit_s":
+            port.time_limit_s = value
+        elif value == 1:
+            if port.state in (PortState.PLUGGED, PortState.FULL):
+                port.state = PortState.CHARGING
+                port.power_w = self._draw_of(port)
+                port.charge_ms = 0
+        elif port.state is PortState.CHARGING:
+            port.state = PortState.PLUGGED
+            port.power_w = 0
+
+    @staticmethod
+    def _draw_of(port: _Port) -> int:
+        if port.power_limit_w:
+            return max(1, min(port.draw_w, port.power_limit_w))
+        return port.draw_w
+
+    def _read_pile(self, request: RtuRequest) -> bytes:
+        ports, _ = self.readings()
+        words = pile_registers(ports)
+        end = request.address + request.count
+        if not 1 <= request.count <= 125 or end > len(words):
+            return exception_frame(request.device_address, 3, ILLEGAL_DATA_ADDRESS)
+        return read_response_frame(request.device_address, words[request.address : end])
+
+    def _read_meter(self, request: RtuRequest) -> bytes:
+        _, meter = self.readings()
+        words = meter_registers(meter)
+        span = range(request.address, request.address + request.count)
+        if not 1 <= request.count <= 125 or any(a not in words for a in span):
+            return exception_frame(request.device_address, 3, ILLEGAL_DATA_ADDRESS)
+        return read_response_frame(request.device_address, [words[a] for a in span])
+
+    def _on_message(self, _client: mqtt.Client, _userdata: Any, message: Any) -> None:
+        if self._offline.is_set():
+            return  # the 4G link is down: the command never reaches the bus
+        self.stats.commands_received += 1
+        answer = self.handle_down(bytes(message.payload))
+        if answer is not None:
+            self._answers.append(answer)
+
+    # -- store and forward ----------------------------------------------------------------
+
+    def go_offline(self) -> None:
+        """The 4G link drops: envelopes stay in the backlog, commands are not heard."""
+        self._offline.set()
+
+    def go_online(self, *, shuffle: bool = False, repeat_fraction: float = 0.0) -> None:
+        """The link is back: the backlog goes out, shuffled and with a share of repeats
+        when asked (as replays after an outage may arrive)."""
+        with self._lock:
+            backlog = list(self._backlog)
+            repeats = [e for e in backlog if self._rng.random() < repeat_fraction]
+            backlog.extend(repeats)
+            if shuffle:
+                self._rng.shuffle(backlog)
+            self._backlog = deque(backlog, maxlen=BACKLOG_LIMIT + len(repeats))
+        self._offline.clear()
+
+    @property
+    def backlog_size(self) -> int:
+        return len(self._backlog)
+
     # -- MQTT ---------------------------------------------------------------------------
 
     def run(self, stop_event: threading.Event) -> None:
@@ -251,6 +439,8 @@ class EbikeGatewaySimulator:
         )
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
+        client.on_message = self._on_message
+        client.on_subscribe = lambda *_: self.listening.set()
         client.reconnect_delay_set(min_delay=1, max_delay=30)
         client.connect_async(self._host, self._port, keepalive=60)
         client.loop_start()
@@ -259,14 +449,16 @@ class EbikeGatewaySimulator:
             while not stop_event.is_set():
                 now = time.monotonic()
                 if now >= next_report:
-                    self._backlog.append(self.build_envelope())
+                    if self.mode == "envelope":
+                        self._backlog.append(self.build_envelope())
                     next_report += self._report_interval_s
-                if self._connected.is_set():
+                if self._connected.is_set() and not self._offline.is_set():
+                    self._send_answers(client)
                     self._flush(client)
                     if time.monotonic() - self._last_publish >= self._heartbeat_interval_s:
-                        self._publish(client, {"type": "heartbeat"})
+                        self._publish(client, self._heartbeat())
                         self.stats.heartbeats += 1
-                stop_event.wait(max(0.05, min(next_report - time.monotonic(), 1.0)))
+                stop_event.wait(max(0.02, min(next_report - time.monotonic(), 0.05)))
         finally:
             self._connected.clear()
             client.disconnect()
@@ -279,7 +471,11 @@ class EbikeGatewaySimulator:
             log.warning("gateway %s refused by the broker: %s", self.gateway_id, reason_code)
             return
         self.stats.connects += 1
-        self._publish(client, {"type": "register", "iccid": self.iccid})
+        client.subscribe(self.down_topic, qos=1)
+        registration: dict[str, Any] | bytes = {"type": "register", "iccid": self.iccid}
+        if self.mode == "transparent":
+            registration = self.iccid.encode("ascii")
+        self._publish(client, registration)
         self.stats.registrations += 1
         self._connected.set()
         log.info("gateway %s connected", self.gateway_id)
@@ -288,10 +484,32 @@ class EbikeGatewaySimulator:
         self, _client: mqtt.Client, _userdata: Any, _flags: Any, _reason: Any, _props: Any
     ) -> None:
         self._connected.clear()
+        self.listening.clear()
         log.info("gateway %s disconnected", self.gateway_id)
 
+    def _heartbeat(self) -> dict[str, Any] | bytes:
+        return self._heartbeat_payload if self.mode == "transparent" else {"type": "heartbeat"}
+
+    def _send_answers(self, client: mqtt.Client) -> None:
+        """Answers to commands go up at once: raw (transparent) or in their own envelope."""
+        while self._answers:
+            frame = self._answers.popleft()
+            if self.mode == "transparent":
+                self._publish(client, frame)
+            else:
+                with self._lock:
+                    seq = self._next_seq
+                    self._next_seq += 1
+                envelope = {
+                    "seq": seq,
+                    "ts": to_wire(self._clock()),
+                    "frames": [base64.b64encode(frame).decode("ascii")],
+                }
+                self._backlog.append(envelope)
+            self.stats.answers_sent += 1
+
     def _flush(self, client: mqtt.Client) -> None:
-        while self._backlog and self._connected.is_set():
+        while self._backlog and self._connected.is_set() and not self._offline.is_set():
             envelope = self._backlog[0]
             if not self._publish(client, envelope):
                 return
@@ -299,8 +517,10 @@ class EbikeGatewaySimulator:
             self.stats.envelopes_published += 1
             self.stats.last_seq = envelope["seq"]
 
-    def _publish(self, client: mqtt.Client, message: dict[str, Any]) -> bool:
-        payload = json.dumps(message, separators=(",", ":"))
+    def _publish(self, client: mqtt.Client, message: dict[str, Any] | bytes) -> bool:
+        payload = (
+            message if isinstance(message, bytes) else json.dumps(message, separators=(",", ":"))
+        )
         info = client.publish(self.topic, payload, qos=1)
         if info.rc != mqtt.MQTT_ERR_SUCCESS:
             return False

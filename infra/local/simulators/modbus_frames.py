@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from enum import IntEnum, IntFlag
 from functools import cache
 from pathlib import Path
+from struct import error as struct_error
 from typing import Any
 
 from pymodbus.framer import FramerRTU
@@ -236,3 +237,68 @@ def poll_frames(
                 raise ValueError("poll reads a meter register the map does not list")
             frames.append(read_response_frame(meter_address, [meter_words[a] for a in span]))
     return frames
+
+
+# -- the requests the platform sends down, and the device's answers ----------------------
+
+
+@dataclass(frozen=True, slots=True)
+class RtuRequest:
+    """A request frame from the down topic: a read (03, ``count``) or a write (06/16,
+    ``values``)."""
+
+    device_address: int
+    function: int
+    address: int
+    count: int = 0
+    values: tuple[int, ...] = ()
+
+
+def decode_request(frame: bytes) -> RtuRequest | None:
+    """The request in an RTU frame as a device decodes it; None for a bad CRC, a short
+    frame or a function the device does not serve (03, 06, 16)."""
+    if len(frame) < 4 or FramerRTU.compute_CRC(frame[:-2]).to_bytes(2, "big") != frame[-2:]:
+        return None
+    try:
+        _, pdu = FramerRTU(DecodePDU(is_server=True)).handleFrame(frame, 0, 0)
+    except (ValueError, IndexError, struct_error):
+        return None
+    if pdu is None:
+        return None
+    function = int(pdu.function_code)
+    if function == 3:
+        return RtuRequest(int(pdu.dev_id), 3, int(pdu.address), count=int(pdu.count))
+    if function in (6, 16):
+        values = tuple(int(v) for v in pdu.registers)
+        return RtuRequest(int(pdu.dev_id), function, int(pdu.address), values=values)
+    return None
+
+
+def write_echo_frame(request: RtuRequest) -> bytes:
+    """The device's answer to a write it carried out: 06 echoes address and value, 16
+    address and count."""
+    from pymodbus.pdu.register_message import (
+        WriteMultipleRegistersResponse,
+        WriteSingleRegisterResponse,
+    )
+
+    pdu: Any
+    if request.function == 6:
+        pdu = WriteSingleRegisterResponse(
+            dev_id=request.device_address, address=request.address, registers=[request.values[0]]
+        )
+    else:
+        pdu = WriteMultipleRegistersResponse(
+            dev_id=request.device_address, address=request.address, count=len(request.values)
+        )
+    frame: bytes = FramerRTU(DecodePDU(is_server=True)).buildFrame(pdu)
+    return frame
+
+
+def exception_frame(device_address: int, function: int, code: int) -> bytes:
+    """A Modbus exception response (function | 0x80, exception code)."""
+    from pymodbus.pdu import ExceptionResponse
+
+    pdu = ExceptionResponse(function, code, device_id=device_address)
+    frame: bytes = FramerRTU(DecodePDU(is_server=True)).buildFrame(pdu)
+    return frame
