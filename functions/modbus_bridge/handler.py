@@ -1,5 +1,6 @@
 """IoT topic rule on ``gw/+/up`` -> one gateway message: record the gateway, check CRCs,
-decode the RTU frames. Bad input is logged and counted, never raised."""
+decode the RTU frames with the devices' register maps. Bad input is logged and counted,
+never raised."""
 
 from __future__ import annotations
 
@@ -12,19 +13,24 @@ from functions.modbus_bridge import wiring
 from shared.observability import logger, metrics
 from shared.services.gateways import handle_gateway_message
 
+_METRICS = {
+    "good": "ModbusFramesGood",
+    "bad_crc": "ModbusFramesBadCrc",
+    "not_rtu": "ModbusFramesNotRtu",
+    "undecodable": "ModbusFramesUndecodable",
+    "unknown_device": "ModbusFramesUnknownDevice",
+    "wrong_function": "ModbusFramesWrongFunction",
+    "exception": "ModbusFramesException",
+    "unmatched": "ModbusFramesUnmatched",
+}
+
 
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: Any, context: LambdaContext) -> dict[str, Any]:
-    outcome = handle_gateway_message(
-        event, gateways=wiring.gateways(), decoder=wiring.decoder(), clock=wiring.clock
-    )
-    batch = outcome.batch
-    counts = {
-        "ModbusFramesGood": batch.good if batch else 0,
-        "ModbusFramesBadCrc": batch.bad_crc if batch else 0,
-        "ModbusFramesUndecodable": batch.undecodable if batch else 0,
-        "GatewayMessagesInvalid": 1 if outcome.kind == "invalid" else 0,
-    }
+    outcome = handle_gateway_message(event, ports=wiring.uplink(), clock=wiring.clock)
+    verdicts = outcome.uplink.verdicts if outcome.uplink else {}
+    counts = {metric: int(verdicts.get(verdict, 0)) for verdict, metric in _METRICS.items()}
+    counts["GatewayMessagesInvalid"] = 1 if outcome.kind == "invalid" else 0
     if outcome.kind == "invalid":
         logger.warning(
             "invalid gateway message",
@@ -37,7 +43,7 @@ def lambda_handler(event: Any, context: LambdaContext) -> dict[str, Any]:
                 "gateway_id": outcome.gateway_id,
                 "kind": outcome.kind,
                 "is_replay": outcome.is_replay,
-                **counts,
+                **{name: value for name, value in counts.items() if value},
             },
         )
     for name, value in counts.items():

@@ -42,14 +42,34 @@ class _Message(BaseModel):
     gateway_id: GatewayId
 
 
+FrameText = Annotated[str, Field(min_length=1, max_length=_MAX_FRAME_TEXT)]
+
+
+class FrameRef(BaseModel):
+    """One RTU response with the read it answers: ``start`` + ``count`` (the device address
+    and function code are in the frame), or the ``poll`` id of the device's register map."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    rtu: FrameText
+    start: Annotated[int, Field(ge=0, le=65535)] | None = None
+    count: Annotated[int, Field(ge=1, le=125)] | None = None
+    poll: Annotated[str, Field(min_length=1, max_length=48)] | None = None
+    fn: Annotated[int, Field(ge=1, le=127)] | None = None  # default: the map's read function
+
+
 class DataMessage(_Message):
-    """RTU responses the gateway relays, numbered by ``seq`` (resumed after an outage)."""
+    """RTU responses the gateway relays, numbered by ``seq`` (resumed after an outage).
+
+    A frame given as a bare base64 string carries no request: it is CRC-checked and
+    counted but never written (an RTU response does not say which registers it holds).
+    """
 
     type: Literal["data"] = "data"
     seq: Annotated[int, Field(ge=0, le=2**32 - 1)]
     ts: AwareDatetime
     frames: Annotated[
-        list[Annotated[str, Field(min_length=1, max_length=_MAX_FRAME_TEXT)]],
+        list[FrameText | FrameRef],
         Field(max_length=MAX_FRAMES_PER_MESSAGE),
     ]
 
@@ -141,6 +161,31 @@ class FrameBatch:
 
 
 @dataclass(frozen=True, slots=True)
+class BusDevice:
+    """A device on a gateway's RS485 bus: an e-bike pile (``pile_id``) or the site's
+    transformer meter (``station_id``, ``pt`` and ``ct`` ratios), read with ``map_id``."""
+
+    address: int
+    map_id: str
+    operator_id: str
+    station_id: str | None = None
+    pile_id: str | None = None
+    pt: int = 1
+    ct: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class GatewayConfig:
+    """What the bridge reads once per message: the bus devices and the last applied port
+    states (``"{pile_id}#{port_no}" -> "{state}|{fault mask}"``, as of ``states_at``)."""
+
+    gateway_id: str
+    devices: Mapping[int, BusDevice]
+    port_states: Mapping[str, str]
+    states_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class GatewaySeen:
     """The gateway record's update for one message."""
 
@@ -148,3 +193,7 @@ class GatewaySeen:
     seen_at: datetime
     seq: int | None = None
     iccid: str | None = None
+    # Port states after this message, written only when the message is the newest
+    # (``states_at`` < its gateway timestamp).
+    port_states: Mapping[str, str] | None = None
+    states_at: datetime | None = None

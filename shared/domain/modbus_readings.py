@@ -138,3 +138,28 @@ def fold_samples(
             )
         )
     return readings
+
+
+@dataclass(frozen=True, slots=True)
+class SiteLoad:
+    """The site's live load from its transformer meter (PT/CT applied), for load management."""
+
+    station_id: str
+    at: datetime  # the gateway's timestamp
+    received_at: datetime
+    gateway_id: str
+    power_w: int  # total active power, negative = export
+    energy_import_wh: int | None = None
+    current_ma: tuple[int, int, int] | None = None
+    voltage_dv: tuple[int, int, int] | None = None
+
+
+# Port faults as the OCPP side names them (1.6 ChargePointErrorCode), so a fault work order
+# reads the same for a car gun and an e-bike port; other bits are OtherError + the bit name.
+FAULT_ERROR_CODES: dict[str, str] = {
+    "over_temperature": "HighTemperature",
+    "over_current": "OverCurrentFailure",
+    "over_voltage": "OverVoltage",
+    "under_voltage": "UnderVoltage",
+    "leakage": "GroundFailure",
+}

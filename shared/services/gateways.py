@@ -1,10 +1,5 @@
-"""Messages from 4G gateways (the Modbus bridge's use case): validate, record the
-gateway, check and decode each RTU frame.
-
-Issue 7 maps the decoded registers to port readings and faults with the device register
-maps; this first version establishes the envelope, the gateway record and the frame
-checks, and counts what it sees.
-"""
+"""Messages from 4G gateways (the Modbus bridge's use case): validate, record the gateway,
+hand data to the Modbus uplink, and configure which devices sit on a gateway's bus."""
 
 from __future__ import annotations
 
@@ -12,66 +7,46 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from shared.domain.clock import Clock
+from shared.domain.clock import Clock, local_day
 from shared.domain.errors import InvalidInput
 from shared.domain.gateways import (
+    GATEWAY_ID_PATTERN,
+    BusDevice,
     DataMessage,
-    FrameBatch,
     GatewaySeen,
     RegistrationMessage,
-    RtuReading,
-    decode_frame_text,
-    has_valid_crc,
     parse_gateway_message,
 )
+from shared.domain.modbus_maps import DeviceKind, RegisterMap
+from shared.services.modbus_uplink import RtuDecoder, UplinkPorts, UplinkResult, handle_data
+
+__all__ = [
+    "DeviceConfigStore",
+    "GatewayOutcome",
+    "RtuDecoder",
+    "configure_gateway",
+    "handle_gateway_message",
+]
 
 
-class RtuDecoder(Protocol):
-    def decode(self, frame: bytes) -> RtuReading | None:
-        """The response in a CRC-checked RTU frame, or None when it is not one."""
-
-
-class GatewayStore(Protocol):
-    def record(self, seen: GatewaySeen) -> bool:
-        """Stamp the gateway; False for a replayed ``seq``. Raises: UpstreamFailure."""
+class DeviceConfigStore(Protocol):
+    def set_devices(self, gateway_id: str, devices: Sequence[BusDevice]) -> None:
+        """Replace the gateway's bus devices. Raises: UpstreamFailure."""
 
 
 @dataclass(frozen=True, slots=True)
 class GatewayOutcome:
     kind: str  # data | register | heartbeat | invalid
     gateway_id: str | None = None
-    batch: FrameBatch | None = None
+    uplink: UplinkResult | None = None
     is_replay: bool = False
     invalid_fields: list[str] = field(default_factory=list)
 
 
-def check_frames(frames: Sequence[str], decoder: RtuDecoder) -> FrameBatch:
-    """CRC first (pymodbus drops a bad CRC silently, so it is counted here), then decode."""
-    good = bad_crc = undecodable = 0
-    readings: list[RtuReading] = []
-    for text in frames:
-        frame = decode_frame_text(text)
-        if frame is None:
-            undecodable += 1
-            continue
-        if not has_valid_crc(frame):
-            bad_crc += 1
-            continue
-        reading = decoder.decode(frame)
-        if reading is None:
-            undecodable += 1
-            continue
-        good += 1
-        readings.append(reading)
-    return FrameBatch(good=good, bad_crc=bad_crc, undecodable=undecodable, readings=tuple(readings))
-
-
-def handle_gateway_message(
-    raw: Any, *, gateways: GatewayStore, decoder: RtuDecoder, clock: Clock
-) -> GatewayOutcome:
+def handle_gateway_message(raw: Any, *, ports: UplinkPorts, clock: Clock) -> GatewayOutcome:
     """Handle one message from ``gw/{id}/up``; bad input is reported, never raised.
 
-    DynamoDB: 1 UpdateItem (gateway record); 2 when a data message's ``seq`` is not new.
+    DynamoDB: registration/heartbeat 1 UpdateItem; data see ``handle_data``.
 
     Raises: UpstreamFailure (the IoT rule's asynchronous invoke then retries).
     """
@@ -88,11 +63,47 @@ def handle_gateway_message(
         )
     now = clock()
     if isinstance(message, DataMessage):
-        batch = check_frames(message.frames, decoder)
-        is_new = gateways.record(GatewaySeen(message.gateway_id, now, seq=message.seq))
-        return GatewayOutcome("data", message.gateway_id, batch, is_replay=not is_new)
+        result = handle_data(message, ports=ports, now=now, local_day=local_day(now).isoformat())
+        return GatewayOutcome(
+            "data", message.gateway_id, uplink=result, is_replay=not result.is_newest
+        )
     if isinstance(message, RegistrationMessage):
-        gateways.record(GatewaySeen(message.gateway_id, now, iccid=message.iccid))
+        ports.gateways.record(GatewaySeen(message.gateway_id, now, iccid=message.iccid))
         return GatewayOutcome("register", message.gateway_id)
-    gateways.record(GatewaySeen(message.gateway_id, now))
+    ports.gateways.record(GatewaySeen(message.gateway_id, now))
     return GatewayOutcome("heartbeat", message.gateway_id)
+
+
+def configure_gateway(
+    store: DeviceConfigStore,
+    gateway_id: str,
+    devices: Sequence[BusDevice],
+    maps: Mapping[str, RegisterMap],
+) -> None:
+    """Set which devices answer on a gateway's bus (address, register map, pile or station).
+
+    Raises:
+        InvalidInput: a bad gateway id, a duplicate or out-of-range address, an unknown map,
+            a pile map without ``pile_id`` or a meter map without ``station_id``, PT/CT < 1.
+        UpstreamFailure: the store failed.
+    """
+    import re
+
+    if not re.fullmatch(GATEWAY_ID_PATTERN, gateway_id):
+        raise InvalidInput("gateway_id must be 1..48 letters, digits, . _ -", field="gateway_id")
+    addresses = [device.address for device in devices]
+    if len(set(addresses)) != len(addresses):
+        raise InvalidInput("device addresses are unique on a bus", field="address")
+    for device in devices:
+        if not 1 <= device.address <= 247:
+            raise InvalidInput("a device address is 1..247", field="address")
+        register_map = maps.get(device.map_id)
+        if register_map is None:
+            raise InvalidInput("no register map with this id", field="map_id")
+        if register_map.kind is DeviceKind.EBIKE_PILE and device.pile_id is None:
+            raise InvalidInput("a pile device needs its pile_id", field="pile_id")
+        if register_map.kind is DeviceKind.METER and device.station_id is None:
+            raise InvalidInput("a meter needs the station_id it measures", field="station_id")
+        if device.pt < 1 or device.ct < 1:
+            raise InvalidInput("PT and CT ratios are at least 1", field="pt")
+    store.set_devices(gateway_id, devices)

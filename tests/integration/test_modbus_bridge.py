@@ -1,11 +1,14 @@
-"""modbus_bridge through its lambda_handler on moto: the gateway record, frame counts,
+"""modbus_bridge through its lambda_handler on moto: port readings, port status items,
+the site load, frame counts per gateway day, store-and-forward replay, the gateway record,
 invalid messages counted and changing nothing."""
 
 from __future__ import annotations
 
 import base64
 import json
+import random
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +17,19 @@ import pytest
 from boto3.dynamodb.types import TypeDeserializer
 
 from functions.modbus_bridge import handler, wiring
+from functions.modbus_bridge.rtu import PymodbusRtuDecoder
+from shared.adapters.dynamodb.gateways import DynamoGateways, DynamoSiteLoads
+from shared.adapters.dynamodb.port_readings import DynamoPortReadings
+from shared.domain.clock import to_wire
+from shared.domain.modbus_readings import PortSample, PortState
 from tests.integration.test_ocpp_router_support import CallCounter, lambda_context
+from tests.unit.test_modbus_uplink_support import (
+    FakeReadings,
+    Port,
+    devices,
+    meter_frames,
+    pile_frame,
+)
 
 EVENTS = Path(__file__).resolve().parent.parent / "events" / "iot"
 
@@ -61,47 +76,121 @@ def bridge(aws: dict[str, str], clock: Any, monkeypatch: pytest.MonkeyPatch) -> 
     wiring.reset()
 
 
-def test_data_message_records_the_gateway_and_counts_good_frames(bridge: Bridge) -> None:
-    result = bridge.send(sample("data"))
+def configure(bridge: Bridge) -> None:
+    DynamoGateways(bridge.tables["BASE_DATA_TABLE"], bridge.client).set_devices(
+        "GW-0001", list(devices(pt=10, ct=40).values())
+    )
+    for port_no in range(1, 11):
+        bridge.client.put_item(
+            TableName=bridge.tables["BASE_DATA_TABLE"],
+            Item={
+                "pk": {"S": "PILE#EB-1"},
+                "sk": {"S": f"GUN#{port_no:03d}"},
+                "status": {"S": "Unavailable"},
+            },
+        )
 
-    assert result == {
-        "kind": "data",
+
+def envelope(seq: int, at: datetime, ports: list[Port], meter_w: int = 1500) -> dict[str, Any]:
+    return {
         "gateway_id": "GW-0001",
-        "ModbusFramesGood": 2,
-        "ModbusFramesBadCrc": 0,
-        "ModbusFramesUndecodable": 0,
-        "GatewayMessagesInvalid": 0,
+        "seq": seq,
+        "ts": to_wire(at),
+        "frames": [pile_frame(ports), *meter_frames(power_w=meter_w, energy_wh=8_000_000)],
     }
-    gateway = bridge.gateway("GW-0001")
-    assert gateway is not None
-    assert gateway["last_seen_at"] == "2026-11-01T02:00:00.000Z"
-    assert gateway["last_seq"] == 42
-    assert dict(bridge.counter.calls) == {"UpdateItem": 1}
 
 
-def test_bad_crc_frames_are_counted_and_dropped(bridge: Bridge) -> None:
-    event = sample("data")
-    event["frames"].append(base64.b64encode(bytes.fromhex("010304006400323a38")).decode())
+def ten(**port_one: Any) -> list[Port]:
+    return [Port(**port_one)] + [Port() for _ in range(9)]
+
+
+T0 = datetime(2026, 11, 1, 1, 0, tzinfo=UTC)
+
+
+def test_data_message_stores_ports_states_and_site_load_with_bounded_writes(
+    bridge: Bridge,
+) -> None:
+    configure(bridge)
+    bridge.counter.reset()
+
+    result = bridge.send(envelope(1, T0, ten(energy_raw=500, power_w=180, state="charging")))
+
+    assert result["ModbusFramesGood"] == 4
+    readings = DynamoPortReadings(bridge.tables["SESSIONS_TABLE"], bridge.client).port_readings(
+        "EB-1", 1, T0, T0
+    )
+    assert [(r.energy_wh, r.power_w, r.state) for r in readings] == [(500, 180, PortState.CHARGING)]
+    gun = bridge.client.get_item(
+        TableName=bridge.tables["BASE_DATA_TABLE"],
+        Key={"pk": {"S": "PILE#EB-1"}, "sk": {"S": "GUN#001"}},
+    )["Item"]
+    assert gun["status"]["S"] == "Charging"
+    load = DynamoSiteLoads(bridge.tables["SESSIONS_TABLE"], bridge.client).get("st-1")
+    assert load is not None and load.power_w == 1500 * 400
+    # first cycle: 10 port status items; then a steady cycle costs the fixed writes only
+    assert dict(bridge.counter.calls) == {"GetItem": 1, "PutItem": 1, "UpdateItem": 12}
+    bridge.counter.reset()
+
+    bridge.send(envelope(2, T0 + timedelta(minutes=1), ten(energy_raw=503, state="charging")))
+
+    # gateway read; readings put; site load + gateway updates
+    assert dict(bridge.counter.calls) == {"GetItem": 1, "PutItem": 1, "UpdateItem": 2}
+
+
+def test_bad_frames_are_counted_per_gateway_day_and_write_no_reading(bridge: Bridge) -> None:
+    configure(bridge)
+    event = envelope(1, T0, ten(energy_raw=5))
+    event["frames"][0] = {"rtu": base64.b64encode(bytes.fromhex("010304006400323a38")).decode()}
+    event["frames"].append("AQMEAGQAMjo5")
 
     result = bridge.send(event)
 
-    assert (result["ModbusFramesGood"], result["ModbusFramesBadCrc"]) == (2, 1)
+    assert (result["ModbusFramesGood"], result["ModbusFramesBadCrc"]) == (3, 1)
+    assert result["ModbusFramesUnmatched"] == 1
+    gateways = DynamoGateways(
+        bridge.tables["BASE_DATA_TABLE"], bridge.client, bridge.tables["STATS_TABLE"]
+    )
+    counts = gateways.frame_counts("GW-0001", "2026-11-01")
+    assert (counts["bad_crc"], counts["unmatched"]) == (1, 1)
+    readings = DynamoPortReadings(bridge.tables["SESSIONS_TABLE"], bridge.client)
+    assert readings.port_readings("EB-1", 1, T0, T0) == []
 
 
-def test_replayed_batch_keeps_the_highest_seq_and_still_stamps_last_seen(
-    bridge: Bridge, clock: Any
-) -> None:
-    bridge.send({**sample("data"), "seq": 50})
-    clock.advance(minutes=5)
-    bridge.counter.reset()
+def test_replay_out_of_order_with_repeats_gives_the_uninterrupted_energy(bridge: Bridge) -> None:
+    configure(bridge)
+    rng = random.Random(7)
+    energy = 2**32 - 300  # the counter wraps during the run
+    cycles = []
+    for seq in range(1, 61):
+        energy = (energy + rng.randint(0, 20)) % 2**32
+        if seq == 40:
+            energy = rng.randint(0, 20)  # the board restarted: the counter starts again at 0
+        cycles.append(envelope(seq, T0 + timedelta(minutes=seq), ten(energy_raw=energy)))
+    live, gap = cycles[:20] + cycles[38:], cycles[20:38]
+    late = gap + rng.sample(cycles, 18)
+    rng.shuffle(late)
 
-    bridge.send({**sample("data"), "seq": 42})
+    for event in live + late:
+        bridge.send(event)
 
+    reference = FakeReadings()
+    for seq, event in enumerate(cycles, start=1):
+        at = T0 + timedelta(minutes=seq)
+        reference.store("EB-1", at, {1: sample_of(event, at)}, modulus=2**32, max_power_w=3000)
+    readings = DynamoPortReadings(bridge.tables["SESSIONS_TABLE"], bridge.client)
+    stored = readings.port_readings("EB-1", 1, T0, T0 + timedelta(hours=2))
+    wanted = reference.port_readings("EB-1", 1, T0, T0 + timedelta(hours=2))
+    assert len(stored) == 60
+    assert [(r.at, r.energy_wh) for r in stored] == [(r.at, r.energy_wh) for r in wanted]
     gateway = bridge.gateway("GW-0001")
-    assert gateway is not None
-    assert gateway["last_seq"] == 50
-    assert gateway["last_seen_at"] == "2026-11-01T02:05:00.000Z"
-    assert dict(bridge.counter.calls) == {"UpdateItem": 2}
+    assert gateway is not None and gateway["last_seq"] == 60
+
+
+def sample_of(event: dict[str, Any], at: datetime) -> PortSample:
+    words = PymodbusRtuDecoder().decode(base64.b64decode(event["frames"][0]["rtu"]))
+    assert words is not None
+    raw = (words.registers[3] << 16) | words.registers[4]
+    return PortSample(at, "GW-0001", None, raw, 0, 2200, 0, 250, PortState.IDLE)
 
 
 def test_registration_stores_the_iccid(bridge: Bridge) -> None:

@@ -10,8 +10,18 @@ from hypothesis import strategies as st
 from pymodbus.framer import FramerRTU
 
 from functions.modbus_bridge.rtu import PymodbusRtuDecoder
-from shared.domain.gateways import RtuReading, crc16_modbus, decode_frame_text, has_valid_crc
-from shared.services.gateways import check_frames
+from shared.domain.gateways import (
+    BusDevice,
+    FrameRef,
+    GatewayConfig,
+    RtuReading,
+    crc16_modbus,
+    decode_frame_text,
+    has_valid_crc,
+)
+from shared.domain.modbus_decode import FrameVerdict
+from shared.services.modbus_uplink import classify_frame
+from tests.unit.test_modbus_uplink_support import an_uplink
 
 # Published examples: the Modbus over Serial Line spec (slave 0x11, read 3 registers at
 # 0x6B: CRC 0x8776 sent as 76 87) and the classic "read 1 / read 10 registers" requests.
@@ -65,20 +75,22 @@ def test_crc_check_fails_when_frame_is_damaged(frame_hex: str) -> None:
     assert not has_valid_crc(bytes.fromhex(frame_hex))
 
 
-def test_check_frames_counts_good_bad_crc_and_undecodable_frames() -> None:
-    frames = [
-        base64.b64encode(bytes.fromhex("010304006400323a39")).decode(),  # good
-        base64.b64encode(bytes.fromhex("010304006400323a38")).decode(),  # bad CRC
-        base64.b64encode(bytes.fromhex("0101060f13bc")).decode(),  # CRC fine, byte count lies
-        base64.b64encode(bytes.fromhex("010300000001840a")).decode(),  # a request, not a response
-        "not base64 at all!",
-        base64.b64encode(b"\x01\x03").decode(),  # too short
-    ]
+def test_classify_frame_sorts_good_bad_crc_and_undecodable_frames() -> None:
+    config = GatewayConfig("GW-1", {1: BusDevice(1, "acrel-adl400", "op-1", station_id="s")}, {})
+    ports = an_uplink().ports
 
-    batch = check_frames(frames, PymodbusRtuDecoder())
+    def verdict(frame: bytes | str) -> object:
+        text = frame if isinstance(frame, str) else base64.b64encode(frame).decode()
+        outcome = classify_frame(FrameRef(rtu=text, start=0, count=2), config, ports)
+        return outcome if isinstance(outcome, FrameVerdict) else "good"
 
-    assert (batch.good, batch.bad_crc, batch.undecodable) == (1, 1, 4)
-    assert batch.readings == (RtuReading(1, 3, registers=(100, 50)),)
+    assert verdict(bytes.fromhex("010304006400323a39")) == "good"
+    assert verdict(bytes.fromhex("010304006400323a38")) == FrameVerdict.BAD_CRC
+    assert verdict(bytes.fromhex("0101060f13bc")) == FrameVerdict.UNDECODABLE  # count lies
+    # a request, not a response: decodes as a 1-register answer, not the 2 asked for
+    assert verdict(bytes.fromhex("010300000001840a")) == FrameVerdict.UNDECODABLE
+    assert verdict("not base64 at all!") == FrameVerdict.NOT_RTU
+    assert verdict(b"\x01\x03") == FrameVerdict.NOT_RTU
 
 
 def test_frame_text_is_refused_when_longer_than_an_rtu_adu() -> None:

@@ -80,7 +80,10 @@ def test_meter_scales_convert_exactly_to_integer_units() -> None:
         (lambda m: m["fields"][3].update(address=97), "fields"),
         (lambda m: m.update(kind="toaster"), "kind"),
         (lambda m: m["polls"][0].update(count=126), "polls.0.count"),
-        (lambda m: m.update(fields=[f for f in m["fields"] if f["name"] != "power_total"]), "fields"),
+        (
+            lambda m: m.update(fields=[f for f in m["fields"] if f["name"] != "power_total"]),
+            "fields",
+        ),
     ],
 )
 def test_loader_refuses_a_broken_meter_map_when_validating(mutate: Any, field: str) -> None:

@@ -1,54 +1,160 @@
-"""Gateway records in BaseDataTable (``GATEWAY#{gateway_id}`` / ``GATEWAY``): when each
-4G gateway was last heard from, the highest message ``seq`` seen, its SIM's ICCID.
+"""Gateway records in BaseDataTable (``GATEWAY#{gateway_id}`` / ``GATEWAY``), their bad-frame
+day counters in StatsTable, and the sites' live load in SessionsTable.
 
-The item is created by the first message (an upsert): gateways announce themselves
-before an operator assigns their piles.
+The gateway item holds when the gateway was last heard from (``last_seen_at``), the
+newest message's ``last_seq`` and gateway timestamp (``states_at``), its SIM's ``iccid``,
+the bus ``devices`` (address -> map id, pile or station, PT/CT; set by
+``configure_gateway``) and ``port_states`` (``"{pile}#{port}" -> "{state}|{fault mask}"``
+as of ``states_at``). The item is created by the first message (an upsert): gateways
+announce themselves before an operator assigns their devices.
+
+Day counters: StatsTable ``GATEWAY#{gateway_id}`` / ``DAY#{yyyy-mm-dd}`` (Asia/Shanghai
+day), one number per frame verdict, atomic ADD.
+
+Site load: SessionsTable ``SITELOAD#{station_id}`` / ``SITELOAD``: ``power_w`` (negative =
+export), ``energy_import_wh``, ``current_ma`` / ``voltage_dv`` (phases a, b, c), ``at``
+(gateway time), ``received_at``, ``gateway_id``; only a newer gateway time overwrites it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from shared.adapters.dynamodb.connections import is_condition_failure, n, s, upstream
-from shared.domain.clock import to_wire
-from shared.domain.gateways import GatewaySeen
+from shared.adapters.dynamodb.connections import (
+    is_condition_failure,
+    n,
+    number_of,
+    s,
+    text_of,
+    upstream,
+)
+from shared.domain.clock import from_wire, to_wire
+from shared.domain.gateways import BusDevice, GatewayConfig, GatewaySeen
+from shared.domain.modbus_readings import SiteLoad
 
 
 def gateway_key(gateway_id: str) -> dict[str, dict[str, str]]:
     return {"pk": s(f"GATEWAY#{gateway_id}"), "sk": s("GATEWAY")}
 
 
-class DynamoGateways:
-    """One UpdateItem per message; a replayed (older) ``seq`` costs one more."""
+def site_load_key(station_id: str) -> dict[str, dict[str, str]]:
+    return {"pk": s(f"SITELOAD#{station_id}"), "sk": s("SITELOAD")}
 
-    def __init__(self, table_name: str, client: Any) -> None:
+
+def _device_value(device: BusDevice) -> dict[str, Any]:
+    fields: dict[str, Any] = {
+        "map_id": s(device.map_id),
+        "operator_id": s(device.operator_id),
+        "pt": n(device.pt),
+        "ct": n(device.ct),
+    }
+    if device.station_id is not None:
+        fields["station_id"] = s(device.station_id)
+    if device.pile_id is not None:
+        fields["pile_id"] = s(device.pile_id)
+    return {"M": fields}
+
+
+def _device_from(address: int, value: dict[str, Any]) -> BusDevice | None:
+    fields = value.get("M")
+    if not isinstance(fields, dict):
+        return None
+    map_id = text_of(fields, "map_id")
+    operator_id = text_of(fields, "operator_id")
+    if map_id is None or operator_id is None:
+        return None
+    return BusDevice(
+        address=address,
+        map_id=map_id,
+        operator_id=operator_id,
+        station_id=text_of(fields, "station_id"),
+        pile_id=text_of(fields, "pile_id"),
+        pt=number_of(fields, "pt") or 1,
+        ct=number_of(fields, "ct") or 1,
+    )
+
+
+class DynamoGateways:
+    """The bridge's gateway store: 1 GetItem + 1 UpdateItem per message (2 when late)."""
+
+    def __init__(self, table_name: str, client: Any, stats_table: str | None = None) -> None:
         self._table = table_name
         self._client = client
+        self._stats = stats_table
+
+    def config(self, gateway_id: str) -> GatewayConfig | None:
+        """Devices and port states; None for a gateway never heard of. Raises: UpstreamFailure."""
+        try:
+            item = self._client.get_item(
+                TableName=self._table,
+                Key=gateway_key(gateway_id),
+                ProjectionExpression="devices, port_states, states_at",
+            ).get("Item")
+        except (ClientError, BotoCoreError) as exc:
+            raise upstream("GetItem") from exc
+        if item is None:
+            return None
+        devices: dict[int, BusDevice] = {}
+        for key, value in item.get("devices", {}).get("M", {}).items():
+            if key.isdigit():
+                device = _device_from(int(key), value)
+                if device is not None:
+                    devices[device.address] = device
+        states = {
+            key: value["S"]
+            for key, value in item.get("port_states", {}).get("M", {}).items()
+            if "S" in value
+        }
+        states_at = text_of(item, "states_at")
+        return GatewayConfig(
+            gateway_id, devices, states, from_wire(states_at) if states_at else None
+        )
+
+    def set_devices(self, gateway_id: str, devices: Sequence[BusDevice]) -> None:
+        """Replace the gateway's bus devices (creates the item). Raises: UpstreamFailure."""
+        self._update(
+            gateway_id,
+            ["gateway_id = :id", "devices = :devices"],
+            {
+                ":id": s(gateway_id),
+                ":devices": {"M": {str(d.address): _device_value(d) for d in devices}},
+            },
+            condition=None,
+        )
 
     def record(self, seen: GatewaySeen) -> bool:
-        """Stamp the gateway; False when ``seq`` was not above the stored one (a replay).
-
-        Raises: UpstreamFailure.
-        """
+        """Stamp the gateway; False when the message is not newer than the stored one (by the
+        gateway timestamp when it has one, else by ``seq``). Raises: UpstreamFailure."""
         sets = ["gateway_id = :id", "last_seen_at = :at"]
         values: dict[str, Any] = {":id": s(seen.gateway_id), ":at": s(to_wire(seen.seen_at))}
         if seen.iccid is not None:
             sets.append("iccid = :iccid")
             values[":iccid"] = s(seen.iccid)
-        if seen.seq is None:
+        if seen.seq is None and seen.states_at is None:
             self._update(seen.gateway_id, sets, values, condition=None)
             return True
-        # The gateway resumes from where it was cut off: a late batch must not move
-        # last_seq backwards, but still shows the gateway is alive.
+        newer_sets = list(sets)
+        newer_values = dict(values)
+        if seen.seq is not None:
+            newer_sets.append("last_seq = :seq")
+            newer_values[":seq"] = n(seen.seq)
+        if seen.states_at is not None:
+            newer_sets.append("states_at = :ts")
+            newer_values[":ts"] = s(to_wire(seen.states_at))
+            condition = "attribute_not_exists(states_at) OR states_at < :ts"
+        else:
+            condition = "attribute_not_exists(last_seq) OR last_seq < :seq"
+        if seen.port_states is not None:
+            newer_sets.append("port_states = :states")
+            newer_values[":states"] = {"M": {k: s(v) for k, v in seen.port_states.items()}}
+        # A late batch (store-and-forward) must not move the newest state backwards, but it
+        # still shows the gateway is alive.
         try:
-            self._update(
-                seen.gateway_id,
-                [*sets, "last_seq = :seq"],
-                {**values, ":seq": n(seen.seq)},
-                condition="attribute_not_exists(last_seq) OR last_seq < :seq",
-            )
+            self._update(seen.gateway_id, newer_sets, newer_values, condition=condition)
         except ClientError as exc:
             if not is_condition_failure(exc):
                 raise upstream("UpdateItem") from exc
@@ -56,8 +162,51 @@ class DynamoGateways:
             return False
         return True
 
+    def count_frames(
+        self, gateway_id: str, day: str, counts: Mapping[str, int], at: datetime
+    ) -> None:
+        """ADD each verdict's count to the day counter. Raises: UpstreamFailure."""
+        if self._stats is None or not counts:
+            return
+        names = {f"#c{i}": name for i, name in enumerate(sorted(counts))}
+        values: dict[str, Any] = {
+            f":c{i}": n(counts[name]) for i, name in enumerate(sorted(counts))
+        }
+        values[":at"] = s(to_wire(at))
+        values[":id"] = s(gateway_id)
+        try:
+            self._client.update_item(
+                TableName=self._stats,
+                Key={"pk": s(f"GATEWAY#{gateway_id}"), "sk": s(f"DAY#{day}")},
+                UpdateExpression="ADD "
+                + ", ".join(f"{name} :{name[1:]}" for name in names)
+                + " SET updated_at = :at, gateway_id = :id",
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+            )
+        except (ClientError, BotoCoreError) as exc:
+            raise upstream("UpdateItem") from exc
+
+    def frame_counts(self, gateway_id: str, day: str) -> dict[str, int]:
+        """The day counter's numbers (verdict -> frames). Raises: UpstreamFailure."""
+        if self._stats is None:
+            return {}
+        try:
+            item = self._client.get_item(
+                TableName=self._stats,
+                Key={"pk": s(f"GATEWAY#{gateway_id}"), "sk": s(f"DAY#{day}")},
+                ConsistentRead=True,
+            ).get("Item", {})
+        except (ClientError, BotoCoreError) as exc:
+            raise upstream("GetItem") from exc
+        return {name: int(value["N"]) for name, value in item.items() if "N" in value}
+
     def _update(
-        self, gateway_id: str, sets: list[str], values: dict[str, Any], condition: str | None
+        self,
+        gateway_id: str,
+        sets: list[str],
+        values: dict[str, Any],
+        condition: str | None,
     ) -> None:
         request: dict[str, Any] = {
             "TableName": self._table,
@@ -75,3 +224,77 @@ class DynamoGateways:
             raise upstream("UpdateItem") from exc
         except BotoCoreError as exc:
             raise upstream("UpdateItem") from exc
+
+
+class DynamoSiteLoads:
+    """``SiteLoads`` on SessionsTable: 1 UpdateItem per meter per message."""
+
+    def __init__(self, table_name: str, client: Any) -> None:
+        self._table = table_name
+        self._client = client
+
+    def record(self, load: SiteLoad) -> bool:
+        """False when a newer load is stored already. Raises: UpstreamFailure."""
+        sets = [
+            "station_id = :station",
+            "power_w = :power",
+            "#at = :at",
+            "received_at = :received",
+            "gateway_id = :gw",
+        ]
+        values: dict[str, Any] = {
+            ":station": s(load.station_id),
+            ":power": n(load.power_w),
+            ":at": s(to_wire(load.at)),
+            ":received": s(to_wire(load.received_at)),
+            ":gw": s(load.gateway_id),
+        }
+        if load.energy_import_wh is not None:
+            sets.append("energy_import_wh = :energy")
+            values[":energy"] = n(load.energy_import_wh)
+        for name, triple in (("current_ma", load.current_ma), ("voltage_dv", load.voltage_dv)):
+            if triple is not None:
+                sets.append(f"{name} = :{name}")
+                values[f":{name}"] = {"L": [n(v) for v in triple]}
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key=site_load_key(load.station_id),
+                UpdateExpression="SET " + ", ".join(sets),
+                ConditionExpression="attribute_not_exists(#at) OR #at < :at",
+                ExpressionAttributeNames={"#at": "at"},
+                ExpressionAttributeValues=values,
+            )
+        except ClientError as exc:
+            if is_condition_failure(exc):
+                return False
+            raise upstream("UpdateItem") from exc
+        except BotoCoreError as exc:
+            raise upstream("UpdateItem") from exc
+        return True
+
+    def get(self, station_id: str) -> SiteLoad | None:
+        """The station's live load, or None. Raises: UpstreamFailure."""
+        try:
+            item = self._client.get_item(TableName=self._table, Key=site_load_key(station_id)).get(
+                "Item"
+            )
+        except (ClientError, BotoCoreError) as exc:
+            raise upstream("GetItem") from exc
+        if item is None:
+            return None
+
+        def triple(name: str) -> tuple[int, int, int] | None:
+            found = [int(v["N"]) for v in item.get(name, {}).get("L", [])]
+            return (found[0], found[1], found[2]) if len(found) == 3 else None
+
+        return SiteLoad(
+            station_id=station_id,
+            at=from_wire(item["at"]["S"]),
+            received_at=from_wire(item["received_at"]["S"]),
+            gateway_id=item["gateway_id"]["S"],
+            power_w=int(item["power_w"]["N"]),
+            energy_import_wh=number_of(item, "energy_import_wh"),
+            current_ma=triple("current_ma"),
+            voltage_dv=triple("voltage_dv"),
+        )

@@ -1,0 +1,271 @@
+"""Builders and in-memory fakes for the Modbus uplink tests (no tests here).
+
+Frames are built with pymodbus exactly as a device sends them (address, function, byte
+count, registers, CRC); port blocks are laid out from the register map file, so a change
+of the map is a change of what these frames hold.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from pymodbus.framer import FramerRTU
+from pymodbus.pdu import DecodePDU, ExceptionResponse
+from pymodbus.pdu.register_message import ReadHoldingRegistersResponse, ReadInputRegistersResponse
+
+from functions.modbus_bridge.rtu import PymodbusRtuDecoder
+from shared.domain.gateways import BusDevice, GatewayConfig, GatewaySeen
+from shared.domain.modbus_maps import RegisterMap, register_map
+from shared.domain.modbus_readings import PortReading, PortSample, PortState, SiteLoad, fold_samples
+from shared.domain.ocpp.availability import FaultEvent, StatusReport
+from shared.services.modbus_uplink import UplinkPorts
+
+EBIKE = "cc-ebike-10"
+ADL400 = "acrel-adl400"
+PILE_ADDRESS = 1
+METER_ADDRESS = 2
+
+
+def the_map(map_id: str) -> RegisterMap:
+    found = register_map(map_id)
+    assert found is not None
+    return found
+
+
+@dataclass(frozen=True)
+class Port:
+    """One port as a test drives it (integer units in the names)."""
+
+    energy_raw: int = 0
+    power_w: int = 0
+    voltage_dv: int = 2200
+    current_ma: int = 0
+    temperature_dc: int = 250
+    state: str = "idle"
+    stop_reason: str = "none"
+    faults: tuple[str, ...] = ()
+
+
+def _code(codes: Mapping[int, str], name: str) -> int:
+    return next(code for code, text in codes.items() if text == name)
+
+
+def port_registers(ports: Sequence[Port]) -> list[int]:
+    layout = the_map(EBIKE).ports
+    assert layout is not None
+    words = [0] * (layout.count * layout.block_size)
+    for index, port in enumerate(ports):
+        base = index * layout.block_size
+        values = {
+            "voltage": port.voltage_dv,
+            "current": port.current_ma,
+            "power": port.power_w,
+            "energy": port.energy_raw,
+            "temperature": port.temperature_dc,
+            "state": _code(layout.states, port.state),
+            "stop_reason": _code(layout.stop_reasons, port.stop_reason),
+            "fault_bits": sum(1 << _code(layout.fault_bits, name) for name in port.faults),
+            "elapsed": 0,
+        }
+        for spec in layout.fields:
+            value = values[spec.name] & (0xFFFF_FFFF if spec.words == 2 else 0xFFFF)
+            if spec.words == 2:
+                words[base + spec.address] = value >> 16
+                words[base + spec.address + 1] = value & 0xFFFF
+            else:
+                words[base + spec.address] = value
+    return words
+
+
+def rtu(address: int, registers: Sequence[int], function: int = 3) -> bytes:
+    response: Any = (ReadInputRegistersResponse if function == 4 else ReadHoldingRegistersResponse)(
+        dev_id=address, registers=list(registers)
+    )
+    frame: bytes = FramerRTU(DecodePDU(is_server=True)).buildFrame(response)
+    return frame
+
+
+def exception_rtu(address: int, function: int, code: int) -> bytes:
+    frame: bytes = FramerRTU(DecodePDU(is_server=True)).buildFrame(
+        ExceptionResponse(function, code, device_id=address)
+    )
+    return frame
+
+
+def b64(frame: bytes) -> str:
+    return base64.b64encode(frame).decode()
+
+
+def pile_frame(ports: Sequence[Port], address: int = PILE_ADDRESS) -> dict[str, Any]:
+    return {"rtu": b64(rtu(address, port_registers(ports))), "poll": "ports"}
+
+
+def meter_frames(
+    power_w: int, energy_wh: int, address: int = METER_ADDRESS
+) -> list[dict[str, Any]]:
+    """ADL400 secondary registers: energy in 0.01 kWh, power in W (int32), V/I."""
+    energy = [0] * 12
+    energy[0], energy[1] = (energy_wh // 10) >> 16, (energy_wh // 10) & 0xFFFF
+    energy[10], energy[11] = energy[0], energy[1]
+    raw_power = power_w & 0xFFFF_FFFF
+    power = [0, 0, 0, 0, 0, 0, raw_power >> 16, raw_power & 0xFFFF]
+    vi = [2200, 2210, 2190, 1000, 1100, 1200]
+    return [
+        {"rtu": b64(rtu(address, energy)), "poll": "energy"},
+        {"rtu": b64(rtu(address, vi)), "start": 97, "count": 6},
+        {"rtu": b64(rtu(address, power)), "poll": "power"},
+    ]
+
+
+def devices(pt: int = 1, ct: int = 1) -> dict[int, BusDevice]:
+    return {
+        PILE_ADDRESS: BusDevice(PILE_ADDRESS, EBIKE, "op-1", station_id="st-1", pile_id="EB-1"),
+        METER_ADDRESS: BusDevice(METER_ADDRESS, ADL400, "op-1", station_id="st-1", pt=pt, ct=ct),
+    }
+
+
+class FakeGateways:
+    def __init__(self, bus: Mapping[int, BusDevice]) -> None:
+        self.devices = dict(bus)
+        self.states: dict[str, str] = {}
+        self.states_at: datetime | None = None
+        self.last_seq: int | None = None
+        self.iccid: str | None = None
+        self.counts: dict[str, int] = {}
+        self.seen = 0
+
+    def config(self, gateway_id: str) -> GatewayConfig | None:
+        return GatewayConfig(gateway_id, dict(self.devices), dict(self.states), self.states_at)
+
+    def record(self, seen: GatewaySeen) -> bool:
+        self.seen += 1
+        if seen.iccid is not None:
+            self.iccid = seen.iccid
+        if seen.states_at is None:
+            return True
+        if self.states_at is not None and seen.states_at <= self.states_at:
+            return False
+        self.states_at = seen.states_at
+        self.last_seq = seen.seq
+        if seen.port_states is not None:
+            self.states = dict(seen.port_states)
+        return True
+
+    def count_frames(
+        self, gateway_id: str, day: str, counts: Mapping[str, int], at: datetime
+    ) -> None:
+        for verdict, count in counts.items():
+            self.counts[verdict] = self.counts.get(verdict, 0) + count
+
+
+class FakeReadings:
+    def __init__(self) -> None:
+        self.items: dict[tuple[str, datetime], dict[int, PortSample]] = {}
+        self.fold: tuple[int | None, int | None] = (None, None)
+        self.puts = 0
+
+    def store(
+        self,
+        pile_id: str,
+        at: datetime,
+        samples: Mapping[int, PortSample],
+        *,
+        modulus: int | None = None,
+        max_power_w: int | None = None,
+    ) -> None:
+        self.puts += 1
+        self.items[(pile_id, at)] = dict(samples)
+        self.fold = (modulus, max_power_w)
+
+    def port_readings(
+        self, pile_id: str, port_no: int, since: datetime, until: datetime
+    ) -> list[PortReading]:
+        samples = [
+            ports[port_no]
+            for (pile, at), ports in self.items.items()
+            if pile == pile_id and since <= at <= until and port_no in ports
+        ]
+        return fold_samples(samples, modulus=self.fold[0], max_power_w=self.fold[1])
+
+
+@dataclass
+class FakeStatuses:
+    reports: list[tuple[str, StatusReport]] = field(default_factory=list)
+
+    def set_gun_status(self, pile_id: str, report: StatusReport) -> object:
+        self.reports.append((pile_id, report))
+        return "applied"
+
+
+@dataclass
+class FakeFaults:
+    faults: dict[str, FaultEvent] = field(default_factory=dict)
+
+    def record(self, fault: FaultEvent) -> bool:
+        if fault.fault_id in self.faults:
+            return False
+        self.faults[fault.fault_id] = fault
+        return True
+
+
+@dataclass
+class FakeSiteLoads:
+    loads: dict[str, SiteLoad] = field(default_factory=dict)
+    writes: int = 0
+
+    def record(self, load: SiteLoad) -> bool:
+        self.writes += 1
+        current = self.loads.get(load.station_id)
+        if current is not None and current.at >= load.at:
+            return False
+        self.loads[load.station_id] = load
+        return True
+
+
+@dataclass
+class RecordingEvents:
+    readings: list[tuple[str, int, PortReading]] = field(default_factory=list)
+    states: list[tuple[str, int, PortState]] = field(default_factory=list)
+
+    def reading(self, pile_id: str, port_no: int, reading: PortReading) -> None:
+        self.readings.append((pile_id, port_no, reading))
+
+    def state(self, pile_id: str, port_no: int, state: PortState) -> None:
+        self.states.append((pile_id, port_no, state))
+
+
+@dataclass
+class Uplink:
+    gateways: FakeGateways
+    readings: FakeReadings
+    statuses: FakeStatuses
+    faults: FakeFaults
+    site_loads: FakeSiteLoads
+    events: RecordingEvents
+    ports: UplinkPorts
+
+
+def an_uplink(bus: Mapping[int, BusDevice] | None = None) -> Uplink:
+    gateways = FakeGateways(bus if bus is not None else devices())
+    readings = FakeReadings()
+    statuses = FakeStatuses()
+    faults = FakeFaults()
+    site_loads = FakeSiteLoads()
+    events = RecordingEvents()
+    from shared.domain.modbus_maps import shipped_maps
+
+    ports = UplinkPorts(
+        gateways=gateways,
+        decoder=PymodbusRtuDecoder(),
+        readings=readings,
+        statuses=statuses,
+        faults=faults,
+        site_loads=site_loads,
+        maps=shipped_maps(),
+        events=events,
+    )
+    return Uplink(gateways, readings, statuses, faults, site_loads, events, ports)
