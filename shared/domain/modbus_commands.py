@@ -5,10 +5,10 @@ Design overview
 A port command (switch on with limits, switch off, set the power limit, set the time
 limit) becomes one RTU write request to the pile's device address on the gateway's bus:
 function 06 (write single register) for one word, function 16 (write multiple registers)
-for the start, which writes the power limit, the time limit and the switch in one frame so
-a port never runs without its limits. The frame is built with pymodbus (address, PDU,
-CRC-16) and published as raw bytes to ``gw/{gateway_id}/down``: a transparent DTU writes
-them to RS485 as they are.
+for the start, which writes the port's whole control block (command, power limit, time
+limit, energy limit) in one frame so a port never runs without its limits. The frame is
+built with pymodbus (address, PDU, CRC-16) and published as raw bytes to
+``gw/{gateway_id}/down``: a transparent DTU writes them to RS485 as they are.
 
 A device answers a write with its echo (06: address and value; 16: address and count) or
 an exception response. The echo confirms the command; an exception rejects it; nothing
@@ -19,20 +19,21 @@ final state::
         |--exception response--> rejected
         └--no echo within COMMAND_TIMEOUT--> timed_out
 
-The port's control registers come from the pile's register map (``ControlLayout``); an
-echo is matched to the open command of (gateway, device, first register), one at a time
-per register, as a serial bus answers one request at a time.
+The port's control registers come from the pile's register map (``control`` of
+``shared/domain/register_maps/*.json``, parsed by ``modbus_maps``). An echo is matched to
+the open command of (gateway, device, first register), one at a time per register, as a
+serial bus answers one request at a time.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
 from shared.domain.errors import InvalidInput
+from shared.domain.modbus_maps import ControlLayout
 
 WRITE_SINGLE = 6
 WRITE_MULTIPLE = 16
@@ -41,13 +42,15 @@ COMMAND_TIMEOUT = timedelta(seconds=60)
 COMMAND_RETENTION = timedelta(days=7)
 NOT_CONFIRMED = "no write response from the gateway within 60 s"
 MAX_PORT_NO = 20
-SWITCH_ON = 1
-SWITCH_OFF = 0
+DEFAULT_PILE_MAP = "cc-ebike-10"
+MAX_POWER_LIMIT_W = 3_000
+MAX_TIME_LIMIT_MIN = 24 * 60
+MAX_ENERGY_LIMIT_WH = 65_535
 
 
 class PortCommandKind(StrEnum):
-    START = "start"  # power limit + time limit + switch on, one function 16 write
-    STOP = "stop"  # switch off (06)
+    START = "start"  # command start + power, time and energy limits, one function 16 write
+    STOP = "stop"  # command stop (06)
     POWER_LIMIT = "power_limit"  # 06
     TIME_LIMIT = "time_limit"  # 06
 
@@ -63,95 +66,52 @@ class CommandStatus(StrEnum):
         return self is CommandStatus.PENDING
 
 
-@dataclass(frozen=True, slots=True)
-class ControlLayout:
-    """Where a port's control registers are: block ``port_no`` starts at
-    ``base_address + (port_no - 1) * block_size``; the three offsets are within it, with
-    power limit, time limit and switch contiguous in that order (one 16 write starts)."""
+def default_control() -> ControlLayout:
+    """The control layout of the project's reference 10-port pile (``cc-ebike-10``)."""
+    from shared.domain.modbus_maps import register_map
 
-    base_address: int
-    block_size: int
-    power_limit_offset: int
-    time_limit_offset: int
-    switch_offset: int
-    max_power_limit_w: int
-    max_time_limit_s: int
-
-    def __post_init__(self) -> None:
-        if (self.time_limit_offset, self.switch_offset) != (
-            self.power_limit_offset + 1,
-            self.power_limit_offset + 2,
-        ):
-            raise InvalidInput("power limit, time limit and switch must be contiguous")
-
-    def register(self, port_no: int, offset: int) -> int:
-        return self.base_address + (port_no - 1) * self.block_size + offset
-
-
-# The project's reference 10-port pile: per-port control block of 4 registers from 0x0100
-# (power limit W, time limit s with 0 = none, switch 1/0, reserved).
-DEFAULT_CONTROL = ControlLayout(
-    base_address=0x0100,
-    block_size=4,
-    power_limit_offset=0,
-    time_limit_offset=1,
-    switch_offset=2,
-    max_power_limit_w=2_000,
-    max_time_limit_s=65_535,
-)
-
-
-def control_layout_from(register_map: Mapping[str, Any]) -> ControlLayout:
-    """The control layout of a register map data file's ``control`` section.
-
-    Raises: InvalidInput (missing or malformed section).
-    """
-    section = register_map.get("control")
-    if not isinstance(section, Mapping):
-        raise InvalidInput("the register map has no control section", field="control")
-    try:
-        return ControlLayout(
-            base_address=int(section["base_address"]),
-            block_size=int(section["block_size"]),
-            power_limit_offset=int(section["power_limit_offset"]),
-            time_limit_offset=int(section["time_limit_offset"]),
-            switch_offset=int(section["switch_offset"]),
-            max_power_limit_w=int(section["max_power_limit_w"]),
-            max_time_limit_s=int(section["max_time_limit_s"]),
-        )
-    except (KeyError, TypeError, ValueError) as exc:
-        raise InvalidInput("the register map's control section is malformed") from exc
+    found = register_map(DEFAULT_PILE_MAP)
+    if found is None or found.control is None:
+        raise InvalidInput("the reference pile map has no control block", field="control")
+    return found.control
 
 
 @dataclass(frozen=True, slots=True)
 class PortCommand:
-    """What an operator (or the payment workflow) asks of one port."""
+    """What an operator (or the payment workflow) asks of one port. Limits are the pile's
+    own backstops (0 = none): it stops the port by itself when one is reached."""
 
     kind: PortCommandKind
     port_no: int
-    power_limit_w: int | None = None  # START (0 = no limit) and POWER_LIMIT
-    time_limit_s: int | None = None  # START (0 = no limit) and TIME_LIMIT
+    power_limit_w: int | None = None  # START (0 = the pile's default) and POWER_LIMIT
+    time_limit_min: int | None = None  # START (0 = none) and TIME_LIMIT
+    energy_limit_wh: int | None = None  # START only (0 = none)
 
-    def check(self, port_count: int, layout: ControlLayout) -> None:
+    def check(self, port_count: int) -> None:
         """Raises: InvalidInput naming the bad field."""
-        if isinstance(self.port_no, bool) or not 1 <= self.port_no <= port_count:
+        if (
+            isinstance(self.port_no, bool)
+            or not isinstance(self.port_no, int)
+            or not 1 <= self.port_no <= port_count
+        ):
             raise InvalidInput(f"port_no must be within 1..{port_count}", field="port_no")
-        needs_power = self.kind in (PortCommandKind.START, PortCommandKind.POWER_LIMIT)
-        needs_time = self.kind in (PortCommandKind.START, PortCommandKind.TIME_LIMIT)
+        is_start = self.kind is PortCommandKind.START
+        low = 0 if is_start else 1
         _check_value(
             self.power_limit_w,
             "power_limit_w",
-            needs_power,
-            0 if self.kind is PortCommandKind.START else 1,
-            layout.max_power_limit_w,
+            is_start or self.kind is PortCommandKind.POWER_LIMIT,
+            low,
+            MAX_POWER_LIMIT_W,
         )
         _check_value(
-            self.time_limit_s,
-            "time_limit_s",
-            needs_time,
-            0 if self.kind is PortCommandKind.START else 1,
-            layout.max_time_limit_s,
+            self.time_limit_min,
+            "time_limit_min",
+            is_start or self.kind is PortCommandKind.TIME_LIMIT,
+            low,
+            MAX_TIME_LIMIT_MIN,
         )
+        _check_value(self.energy_limit_wh, "energy_limit_wh", is_start, 0, MAX_ENERGY_LIMIT_WH)
 
 
 def _check_value(value: int | None, name: str, needed: bool, low: int, high: int) -> None:
@@ -159,7 +119,9 @@ def _check_value(value: int | None, name: str, needed: bool, low: int, high: int
         if value is not None:
             raise InvalidInput(f"{name} is not part of this command", field=name)
         return
-    if value is None or isinstance(value, bool) or not low <= value <= high:
+    if value is None or isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidInput(f"{name} must be an integer within {low}..{high}", field=name)
+    if not low <= value <= high:
         raise InvalidInput(f"{name} must be within {low}..{high}", field=name)
 
 
@@ -179,24 +141,33 @@ class RegisterWrite:
         return self.values[0] if self.function_code == WRITE_SINGLE else len(self.values)
 
 
-def write_for(command: PortCommand, layout: ControlLayout, device_address: int) -> RegisterWrite:
-    """The register write that carries ``command`` (checked beforehand)."""
+def write_for(command: PortCommand, control: ControlLayout, device_address: int) -> RegisterWrite:
+    """The register write that carries ``command`` (checked beforehand).
+
+    Raises: InvalidInput (the map's control block lacks a register the command needs).
+    """
     port = command.port_no
     if command.kind is PortCommandKind.START:
+        named = {
+            "command": control.value("command", "start"),
+            "power_limit": command.power_limit_w or 0,
+            "time_limit": command.time_limit_min or 0,
+            "energy_limit": command.energy_limit_wh or 0,
+        }
+        by_offset = {r.offset: r.name for r in control.registers}
+        if sorted(by_offset) != list(range(control.block_size)):
+            raise InvalidInput("the control block has gaps: no one-frame start", field="control")
+        values = tuple(named.get(by_offset[offset], 0) for offset in range(control.block_size))
         return RegisterWrite(
-            device_address,
-            WRITE_MULTIPLE,
-            layout.register(port, layout.power_limit_offset),
-            (command.power_limit_w or 0, command.time_limit_s or 0, SWITCH_ON),
+            device_address, WRITE_MULTIPLE, control.address(port, by_offset[0]), values
         )
-    value: int | None
     if command.kind is PortCommandKind.STOP:
-        register, value = layout.register(port, layout.switch_offset), SWITCH_OFF
+        name, value = "command", control.value("command", "stop")
     elif command.kind is PortCommandKind.POWER_LIMIT:
-        register, value = layout.register(port, layout.power_limit_offset), command.power_limit_w
+        name, value = "power_limit", command.power_limit_w or 0
     else:
-        register, value = layout.register(port, layout.time_limit_offset), command.time_limit_s
-    return RegisterWrite(device_address, WRITE_SINGLE, register, (int(value or 0),))
+        name, value = "time_limit", command.time_limit_min or 0
+    return RegisterWrite(device_address, WRITE_SINGLE, control.address(port, name), (value,))
 
 
 def write_frame(write: RegisterWrite) -> bytes:
@@ -260,7 +231,8 @@ class ModbusCommand:
     timeout_at: datetime
     expires_at: int  # epoch seconds (TTL)
     power_limit_w: int | None = None
-    time_limit_s: int | None = None
+    time_limit_min: int | None = None
+    energy_limit_wh: int | None = None
     requested_by: str | None = None  # staff username; None for the platform
     purpose: str | None = None  # e.g. ``paid:{order_no}`` for the payment workflow's
     finished_at: datetime | None = None
@@ -290,13 +262,13 @@ def command_for(
     operator_id: str,
     gateway_id: str,
     device_address: int,
-    layout: ControlLayout,
+    control: ControlLayout,
     now: datetime,
     requested_by: str | None,
     purpose: str | None = None,
 ) -> ModbusCommand:
     """The stored command of a checked ``command`` (pending, due at ``now`` + timeout)."""
-    write = write_for(command, layout, device_address)
+    write = write_for(command, control, device_address)
     return ModbusCommand(
         command_id=command_id,
         pile_id=pile_id,
@@ -313,7 +285,8 @@ def command_for(
         timeout_at=now + COMMAND_TIMEOUT,
         expires_at=int((now + COMMAND_RETENTION).timestamp()),
         power_limit_w=command.power_limit_w,
-        time_limit_s=command.time_limit_s,
+        time_limit_min=command.time_limit_min,
+        energy_limit_wh=command.energy_limit_wh,
         requested_by=requested_by,
         purpose=purpose,
     )

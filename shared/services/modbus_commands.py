@@ -11,7 +11,7 @@ for each write response (echo or exception) it decodes; housekeeping's minute jo
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
@@ -19,16 +19,16 @@ from shared.domain.clock import Clock
 from shared.domain.errors import Conflict, NotFound
 from shared.domain.ids import NewId
 from shared.domain.modbus_commands import (
-    DEFAULT_CONTROL,
     NOT_CONFIRMED,
     CommandStatus,
-    ControlLayout,
     ModbusCommand,
     PortCommand,
     WriteAnswer,
     command_for,
+    default_control,
     write_frame,
 )
+from shared.domain.modbus_maps import ControlLayout
 from shared.domain.ocpp.remote_calls import call_message_id
 from shared.domain.piles import Pile, PileProtocol
 from shared.domain.tenancy import Principal, Role
@@ -97,7 +97,7 @@ class ModbusCommandPorts:
     publisher: DownlinkPublisher
     clock: Clock
     new_id: NewId
-    layout: ControlLayout = DEFAULT_CONTROL
+    control: ControlLayout = field(default_factory=default_control)
 
 
 def down_topic(gateway_id: str) -> str:
@@ -156,7 +156,7 @@ def _send(
     requested_by: str | None,
     purpose: str | None,
 ) -> ModbusCommand:
-    command.check(pile.gun_count, ports.layout)
+    command.check(pile.gun_count)
     assert pile.gateway_id is not None and pile.modbus_address is not None
     now = ports.clock()
     stored = command_for(
@@ -166,7 +166,7 @@ def _send(
         operator_id=pile.operator_id,
         gateway_id=pile.gateway_id,
         device_address=pile.modbus_address,
-        layout=ports.layout,
+        control=ports.control,
         now=now,
         requested_by=requested_by,
         purpose=purpose,

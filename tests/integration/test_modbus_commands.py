@@ -47,13 +47,15 @@ def test_command_round_trips_and_echo_confirms_it_through_the_pointer(
     sent = service.issue_port_command(
         ADMIN,
         "EB-1",
-        PortCommand(PortCommandKind.START, 3, power_limit_w=500, time_limit_s=3600),
+        PortCommand(
+            PortCommandKind.START, 3, power_limit_w=500, time_limit_min=60, energy_limit_wh=0
+        ),
         world,
     )
     assert store.get("EB-1", sent.command_id) == sent
     assert store.open_for_register(GATEWAY, 1, sent.register) == sent
     assert store.open_for_device(GATEWAY, 1) == [sent]
-    answer = WriteAnswer(GATEWAY, 1, 16, address=sent.register, value=3)
+    answer = WriteAnswer(GATEWAY, 1, 16, address=sent.register, value=4)
     done = service.write_answered(answer, commands=store, clock=clock)
     assert done is not None and done.status is CommandStatus.CONFIRMED
     stored = store.get("EB-1", sent.command_id)

@@ -20,14 +20,13 @@ from pymodbus.pdu import DecodePDU
 from pymodbus.pdu.register_message import ReadHoldingRegistersRequest
 
 from infra.local.simulators.ebike_gateway import EbikeGatewaySimulator
-from infra.local.simulators.modbus_frames import PortState
+from infra.local.simulators.modbus_frames import ControlValues, PortState, StopReason
 from shared.domain.gateways import has_valid_crc
 from shared.domain.modbus_commands import (
-    DEFAULT_CONTROL,
     PortCommand,
     PortCommandKind,
     RegisterWrite,
-    control_layout_from,
+    default_control,
     write_for,
     write_frame,
 )
@@ -51,7 +50,7 @@ def _gateway(clock: Clock, **overrides: Any) -> EbikeGatewaySimulator:
 
 
 def _command(command: PortCommand, device: int = 1) -> bytes:
-    return write_frame(write_for(command, DEFAULT_CONTROL, device))
+    return write_frame(write_for(command, default_control(), device))
 
 
 def _decoded(frame: bytes) -> Any:
@@ -65,39 +64,45 @@ def _read(device: int, address: int, count: int) -> Any:
     return ReadHoldingRegistersRequest(address=address, count=count, dev_id=device)
 
 
-def test_the_simulators_map_has_the_control_layout_the_platform_writes() -> None:
-    from infra.local.simulators.modbus_frames import load_map
-
-    assert control_layout_from(load_map()["pile"]) == DEFAULT_CONTROL
-
-
 def test_start_switches_a_plugged_port_on_capped_and_its_timer_switches_it_off() -> None:
     clock = Clock()
     gateway = _gateway(clock)
     gateway.plug_in(3, draw_w=900)
-    start = PortCommand(PortCommandKind.START, 3, power_limit_w=600, time_limit_s=1800)
+    start = PortCommand(PortCommandKind.START, 3, 600, time_limit_min=30, energy_limit_wh=0)
     echo = _decoded(gateway.handle_down(_command(start)) or b"")
-    assert (echo.function_code, echo.address, echo.count) == (16, 0x0108, 3)
+    assert (echo.function_code, echo.address, echo.count) == (16, 0x0108, 4)
     assert gateway.port_state(3) is PortState.CHARGING
-    assert gateway.port_limits(3) == (600, 1800)
+    assert gateway.port_limits(3) == ControlValues(600, 30, 0)
     clock.ns += HOUR_NS
     ports, _ = gateway.readings()
     assert ports[2].state is PortState.PLUGGED and ports[2].power_w == 0
+    assert ports[2].stop_reason is StopReason.TIME_LIMIT
     assert ports[2].energy_wh == 300  # 600 W for the 30 minutes of the limit, not the hour
+
+
+def test_energy_limit_switches_the_port_off_at_exactly_that_energy() -> None:
+    clock = Clock()
+    gateway = _gateway(clock)
+    gateway.plug_in(2, draw_w=500)
+    gateway.handle_down(_command(PortCommand(PortCommandKind.START, 2, 0, 0, energy_limit_wh=125)))
+    clock.ns += HOUR_NS
+    ports, _ = gateway.readings()
+    assert ports[1].energy_wh == 125 and ports[1].stop_reason is StopReason.ENERGY_LIMIT
 
 
 def test_stop_and_power_limit_are_echoed_and_obeyed() -> None:
     clock = Clock()
     gateway = _gateway(clock)
     gateway.plug_in(1, draw_w=500)
-    gateway.handle_down(_command(PortCommand(PortCommandKind.START, 1, 0, 0)))
+    gateway.handle_down(_command(PortCommand(PortCommandKind.START, 1, 0, 0, 0)))
     answer = gateway.handle_down(_command(PortCommand(PortCommandKind.POWER_LIMIT, 1, 200)))
     echo = _decoded(answer or b"")
-    assert (echo.function_code, echo.address, list(echo.registers)) == (6, 0x0100, [200])
+    assert (echo.function_code, echo.address, list(echo.registers)) == (6, 0x0101, [200])
     assert gateway.readings()[0][0].power_w in range(190, 211)
     stop = _decoded(gateway.handle_down(_command(PortCommand(PortCommandKind.STOP, 1))) or b"")
-    assert (stop.function_code, stop.address, list(stop.registers)) == (6, 0x0102, [0])
+    assert (stop.function_code, stop.address, list(stop.registers)) == (6, 0x0100, [2])
     assert gateway.port_state(1) is PortState.PLUGGED
+    assert gateway.readings()[0][0].stop_reason is StopReason.REMOTE_STOP
 
 
 def _answer(gateway: EbikeGatewaySimulator, write: RegisterWrite) -> Any:
@@ -107,11 +112,11 @@ def _answer(gateway: EbikeGatewaySimulator, write: RegisterWrite) -> Any:
 def test_writes_outside_the_control_block_or_out_of_range_get_exceptions() -> None:
     gateway = _gateway(Clock())
     bad_register = _decoded(
-        gateway.handle_down(write_frame(RegisterWrite(1, 6, 0x0103, (1,)))) or b""
+        gateway.handle_down(write_frame(RegisterWrite(1, 6, 0x00FF, (1,)))) or b""
     )
     assert (bad_register.function_code, bad_register.exception_code) == (0x86, 2)
     bad_switch = _decoded(
-        gateway.handle_down(write_frame(RegisterWrite(1, 6, 0x0102, (7,)))) or b""
+        gateway.handle_down(write_frame(RegisterWrite(1, 6, 0x0100, (7,)))) or b""
     )
     assert (bad_switch.function_code, bad_switch.exception_code) == (0x86, 3)
     beyond = _decoded(
@@ -136,10 +141,10 @@ def test_read_requests_are_answered_like_the_poll_plan_as_a_transparent_dtu() ->
     gateway.start_charging(2, 300)
     builder = FramerRTU(DecodePDU(is_server=False))
     pile = _decoded(gateway.handle_down(builder.buildFrame(_read(1, 0, 80))) or b"")
-    assert len(pile.registers) == 80 and pile.registers[8 + 6] == PortState.CHARGING
+    assert len(pile.registers) == 80 and pile.registers[10 + 6] == PortState.CHARGING
     meter = _decoded(gateway.handle_down(builder.buildFrame(_read(2, 356, 8))) or b"")
     assert meter.dev_id == 2 and len(meter.registers) == 8
-    missing = gateway.handle_down(builder.buildFrame(_read(2, 5, 1)))
+    missing = gateway.handle_down(builder.buildFrame(_read(2, 40, 1)))
     assert _decoded(missing or b"").exception_code == 2
 
 
@@ -207,7 +212,7 @@ def test_command_on_the_down_topic_is_answered_on_the_up_topic_over_mqtt(
     try:
         _until(lambda: gateway.stats.connects >= 1 and len(up.payloads) >= 1)
         _until(lambda: mode == "transparent" or len(up.payloads) >= 2)  # registration + poll
-        start = _command(PortCommand(PortCommandKind.START, 5, 0, 600))
+        start = _command(PortCommand(PortCommandKind.START, 5, 0, 10, 0))
         _until(gateway.listening.is_set)
         up.command(gateway.down_topic, start)
         _until(lambda: len(up.payloads) >= (2 if mode == "transparent" else 3))
@@ -221,8 +226,8 @@ def test_command_on_the_down_topic_is_answered_on_the_up_topic_over_mqtt(
     else:
         envelope = json.loads(up.payloads[-1])
         assert envelope["seq"] == 11
-        [text] = envelope["frames"]
+        [text] = envelope["frames"]  # a bare frame: the echo names its own register
         echo = base64.b64decode(text)
     pdu = _decoded(echo)
-    assert (pdu.function_code, pdu.address, pdu.count) == (16, 0x0110, 3)
+    assert (pdu.function_code, pdu.address, pdu.count) == (16, 0x0110, 4)
     assert gateway.port_state(5) is PortState.CHARGING

@@ -15,16 +15,16 @@ from pymodbus.pdu import DecodePDU
 from shared.domain.errors import Conflict, Forbidden, InvalidInput, NotFound
 from shared.domain.gateways import has_valid_crc
 from shared.domain.modbus_commands import (
-    DEFAULT_CONTROL,
     CommandStatus,
     PortCommand,
     PortCommandKind,
     RegisterWrite,
     WriteAnswer,
-    control_layout_from,
+    default_control,
     write_for,
     write_frame,
 )
+from shared.domain.modbus_maps import ControlLayout, ControlRegister
 from shared.domain.piles import PileProtocol
 from shared.domain.tenancy import Principal, Role
 from shared.services import modbus_commands as service
@@ -38,6 +38,7 @@ from tests.unit.modbus_command_fakes import (
     an_ebike_pile,
 )
 
+CONTROL = default_control()
 ADMIN = Principal("alice", Role.OPERATOR_ADMIN, OPERATOR)
 OTHER = Principal("mallory", Role.OPERATOR_ADMIN, "op-2")
 
@@ -81,28 +82,36 @@ def world(clock: Any, new_id: Any) -> World:
     return World(clock, new_id)
 
 
-def test_start_is_one_function_16_write_of_limits_and_switch_golden_frame() -> None:
-    command = PortCommand(PortCommandKind.START, 3, power_limit_w=500, time_limit_s=3600)
-    write = write_for(command, DEFAULT_CONTROL, 1)
-    assert write == RegisterWrite(1, 16, 0x0108, (500, 3600, 1))
-    # address 01, fc 10, start 0x0108, 3 registers, 6 bytes, 500 W, 3600 s, on, CRC
-    assert write_frame(write).hex() == "0110010800030601f40e100001117f"
+def test_start_is_one_function_16_write_of_the_whole_control_block_golden_frame() -> None:
+    command = PortCommand(
+        PortCommandKind.START, 3, power_limit_w=500, time_limit_min=60, energy_limit_wh=0
+    )
+    write = write_for(command, CONTROL, 1)
+    assert write == RegisterWrite(1, 16, 0x0108, (1, 500, 60, 0))
+    # address 01, fc 10, start 0x0108, 4 registers, 8 bytes, start, 500 W, 60 min, 0 Wh, CRC
+    assert write_frame(write).hex() == "01100108000408000101f4003c000035ec"
 
 
 @pytest.mark.parametrize(
     ("command", "device", "golden"),
     [
-        (PortCommand(PortCommandKind.STOP, 1), 1, "01060102000029f6"),
-        (PortCommand(PortCommandKind.POWER_LIMIT, 2, power_limit_w=800), 7, "070601040320c8b9"),
-        (PortCommand(PortCommandKind.TIME_LIMIT, 10, time_limit_s=7200), 1, "010601251c2090e5"),
+        (PortCommand(PortCommandKind.STOP, 1), 1, "01060100000209f7"),
+        (PortCommand(PortCommandKind.POWER_LIMIT, 2, power_limit_w=800), 7, "0706010503209979"),
+        (PortCommand(PortCommandKind.TIME_LIMIT, 10, time_limit_min=120), 1, "01060126007869df"),
     ],
 )
 def test_stop_and_limits_are_function_06_golden_frames(
     command: PortCommand, device: int, golden: str
 ) -> None:
-    frame = write_frame(write_for(command, DEFAULT_CONTROL, device))
+    frame = write_frame(write_for(command, CONTROL, device))
     assert frame.hex() == golden
     assert has_valid_crc(frame)
+
+
+def test_start_needs_a_control_block_without_gaps() -> None:
+    gappy = ControlLayout(256, 4, (ControlRegister("command", 0, "", {1: "start", 2: "stop"}),))
+    with pytest.raises(InvalidInput):
+        write_for(PortCommand(PortCommandKind.START, 1, 0, 0, 0), gappy, 1)
 
 
 @given(
@@ -131,11 +140,13 @@ def test_write_frames_decode_back_to_the_same_write_as_a_device_reads_them(
     [
         (PortCommand(PortCommandKind.STOP, 11), "port_no"),
         (PortCommand(PortCommandKind.STOP, 0), "port_no"),
-        (PortCommand(PortCommandKind.POWER_LIMIT, 1, power_limit_w=2001), "power_limit_w"),
+        (PortCommand(PortCommandKind.POWER_LIMIT, 1, power_limit_w=3001), "power_limit_w"),
         (PortCommand(PortCommandKind.POWER_LIMIT, 1), "power_limit_w"),
-        (PortCommand(PortCommandKind.TIME_LIMIT, 1, time_limit_s=0), "time_limit_s"),
-        (PortCommand(PortCommandKind.STOP, 1, time_limit_s=5), "time_limit_s"),
-        (PortCommand(PortCommandKind.START, 1, power_limit_w=100), "time_limit_s"),
+        (PortCommand(PortCommandKind.TIME_LIMIT, 1, time_limit_min=0), "time_limit_min"),
+        (PortCommand(PortCommandKind.STOP, 1, time_limit_min=5), "time_limit_min"),
+        (PortCommand(PortCommandKind.START, 1, power_limit_w=100), "time_limit_min"),
+        (PortCommand(PortCommandKind.START, 1, 0, 0, -1), "energy_limit_wh"),
+        (PortCommand(PortCommandKind.TIME_LIMIT, 1, time_limit_min=True), "time_limit_min"),
     ],
 )
 def test_bad_command_is_refused_and_nothing_stored_or_sent_when_out_of_range(
@@ -172,7 +183,9 @@ def test_issued_command_is_stored_pending_then_published_to_the_down_topic(world
     command = service.issue_port_command(
         ADMIN,
         "EB-1",
-        PortCommand(PortCommandKind.START, 3, power_limit_w=500, time_limit_s=3600),
+        PortCommand(
+            PortCommandKind.START, 3, power_limit_w=500, time_limit_min=60, energy_limit_wh=0
+        ),
         world.ports,
     )
     assert command.status is CommandStatus.PENDING
@@ -189,11 +202,11 @@ def test_echo_confirms_the_command_once_when_it_repeats_the_write(world: World) 
     command = service.issue_port_command(
         ADMIN, "EB-1", PortCommand(PortCommandKind.POWER_LIMIT, 2, power_limit_w=800), world.ports
     )
-    assert world.answer(device_address=1, function_code=6, address=0x0104, value=799) is None
-    assert world.answer(device_address=2, function_code=6, address=0x0104, value=800) is None
-    confirmed = world.answer(device_address=1, function_code=6, address=0x0104, value=800)
+    assert world.answer(device_address=1, function_code=6, address=0x0105, value=799) is None
+    assert world.answer(device_address=2, function_code=6, address=0x0105, value=800) is None
+    confirmed = world.answer(device_address=1, function_code=6, address=0x0105, value=800)
     assert confirmed is not None and confirmed.status is CommandStatus.CONFIRMED
-    assert world.answer(device_address=1, function_code=6, address=0x0104, value=800) is None
+    assert world.answer(device_address=1, function_code=6, address=0x0105, value=800) is None
     stored = world.commands.get("EB-1", command.command_id)
     assert stored is not None and stored.status is CommandStatus.CONFIRMED
     assert [c.command_id for c in world.finished] == [command.command_id]
@@ -203,10 +216,10 @@ def test_function_16_echo_carries_the_count_written(world: World) -> None:
     service.issue_port_command(
         ADMIN,
         "EB-1",
-        PortCommand(PortCommandKind.START, 1, power_limit_w=0, time_limit_s=0),
+        PortCommand(PortCommandKind.START, 1, power_limit_w=0, time_limit_min=0, energy_limit_wh=0),
         world.ports,
     )
-    confirmed = world.answer(device_address=1, function_code=16, address=0x0100, value=3)
+    confirmed = world.answer(device_address=1, function_code=16, address=0x0100, value=4)
     assert confirmed is not None and confirmed.status is CommandStatus.CONFIRMED
 
 
@@ -235,24 +248,5 @@ def test_housekeeping_times_out_unconfirmed_commands_once(world: World) -> None:
     assert done.timed_out[0].status is CommandStatus.TIMED_OUT
     assert service.time_out_due_commands(commands=world.commands, clock=world.clock).timed_out == ()
     # a late echo changes nothing
-    assert world.answer(device_address=1, function_code=6, address=0x010E, value=0) is None
+    assert world.answer(device_address=1, function_code=6, address=0x010C, value=2) is None
     assert command.timeout_at == command.created_at + timedelta(seconds=60)
-
-
-def test_control_layout_is_read_from_a_register_map_control_section() -> None:
-    layout = control_layout_from(
-        {
-            "control": {
-                "base_address": 512,
-                "block_size": 8,
-                "power_limit_offset": 1,
-                "time_limit_offset": 2,
-                "switch_offset": 3,
-                "max_power_limit_w": 1000,
-                "max_time_limit_s": 36000,
-            }
-        }
-    )
-    assert layout.register(2, layout.switch_offset) == 512 + 8 + 3
-    with pytest.raises(InvalidInput):
-        control_layout_from({})

@@ -129,8 +129,8 @@ def _started(gateway: EbikeGatewaySimulator) -> tuple[threading.Event, threading
     return stop, thread
 
 
-def _registers(frame_b64: str) -> tuple[int, list[int]]:
-    frame = base64.b64decode(frame_b64)
+def _registers(frame_ref: dict[str, str]) -> tuple[int, list[int]]:
+    frame = base64.b64decode(frame_ref["rtu"])
     used, pdu = FramerRTU(DecodePDU(is_server=False)).handleFrame(frame, 0, 0)
     assert pdu is not None and used == len(frame)
     return pdu.dev_id, list(pdu.registers)
@@ -156,13 +156,16 @@ def test_gateway_registers_then_sends_envelopes_with_rising_seq_when_connected(
     envelopes = listener.envelopes()
     assert [e["seq"] for e in envelopes[:3]] == [1000, 1001, 1002]
     assert all(e["ts"].endswith("Z") for e in envelopes)
-    device, pile = _registers(envelopes[-1]["frames"][0])
-    assert device == 1 and len(pile) == 80
+    frames = envelopes[-1]["frames"]
+    assert [f["poll"] for f in frames] == ["ports", "controls", "energy", "vi", "power"]
+    device, pile = _registers(frames[0])
+    assert device == 1 and len(pile) == 100
     assert pile[6] == PortState.CHARGING and 290 <= pile[2] <= 310
-    assert pile[8 * 6 + 6] == PortState.FAULTED and pile[8 * 6 + 7] == PortFault.OVER_TEMPERATURE
-    assert pile[8 + 6] == PortState.IDLE and pile[8 + 2] == 0
-    meter = [_registers(f) for f in envelopes[-1]["frames"][1:]]
-    assert [(d, len(r)) for d, r in meter] == [(2, 6), (2, 8), (2, 2)]
+    assert pile[10 * 6 + 6] == PortState.FAULTED
+    assert pile[10 * 6 + 8] == PortFault.OVER_TEMPERATURE
+    assert pile[10 + 6] == PortState.IDLE and pile[10 + 2] == 0
+    meter = [_registers(f) for f in frames[2:]]
+    assert [(d, len(r)) for d, r in meter] == [(2, 12), (2, 6), (2, 8)]
 
 
 def test_gateway_queues_while_the_broker_is_down_and_resends_in_order_when_it_returns(

@@ -1,8 +1,8 @@
-"""RTU frames the simulated e-bike gateway sends: golden hex, CRC, layout, decode round trip."""
+"""RTU frames the simulated e-bike gateway sends: golden hex, CRC, the register maps' layout,
+decode round trip through the platform's own map decoding (``modbus_maps.field_value``)."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
@@ -12,21 +12,24 @@ from pymodbus.framer import FramerRTU
 from pymodbus.pdu import DecodePDU
 
 from infra.local.simulators.modbus_frames import (
+    ControlValues,
     MeterReading,
     PortFault,
     PortReading,
     PortState,
+    StopReason,
     crc16_modbus,
-    load_map,
+    meter_map,
     meter_registers,
+    pile_map,
     pile_registers,
     poll_frames,
-    poll_plan,
     port_block,
     read_response_frame,
     u16,
     u32_words,
 )
+from shared.domain.modbus_maps import field_value
 
 SHARED_DEVICE_MAPS = (
     Path(__file__).resolve().parents[3] / "shared" / "data" / "modbus-device-maps.json"
@@ -54,7 +57,7 @@ def _decode(frame: bytes) -> tuple[int, list[int]]:
 def a_port(**overrides: object) -> PortReading:
     values: dict[str, object] = {
         "voltage_dv": 2200,
-        "current_ca": 150,
+        "current_ma": 1500,
         "power_w": 330,
         "energy_wh": 12345,
         "temperature_dc": 251,
@@ -68,7 +71,7 @@ def a_port(**overrides: object) -> PortReading:
 def a_meter() -> MeterReading:
     return MeterReading(
         voltage_dv=(2201, 2202, 2203),
-        current_ca=(1000, 1001, 1002),
+        current_ma=(10000, 10010, 10020),
         power_w=(22000, 22100, 22200),
         energy_wh=1234567,
     )
@@ -122,8 +125,9 @@ def test_read_response_frame_refuses_when_out_of_range(
         read_response_frame(device_address, registers)
 
 
-def test_words_split_high_first_and_signed_values_use_twos_complement_when_encoded() -> None:
+def test_words_split_in_the_maps_word_order_and_signed_values_use_twos_complement() -> None:
     assert u32_words(0x0001_E240) == (0x0001, 0xE240)
+    assert u32_words(0x0001_E240, "low_first") == (0xE240, 0x0001)
     assert u32_words(-2) == (0xFFFF, 0xFFFE)
     assert u16(-55) == 0xFFC9
     with pytest.raises(ValueError):
@@ -132,65 +136,79 @@ def test_words_split_high_first_and_signed_values_use_twos_complement_when_encod
         u32_words(0x1_0000_0000)
 
 
-def test_port_block_follows_the_map_when_every_field_is_set() -> None:
-    block = port_block(
-        a_port(
-            energy_wh=70_000,
-            temperature_dc=-55,
-            state=PortState.FAULTED,
-            fault_bits=PortFault.OVER_TEMPERATURE | PortFault.SMOKE,
-        )
+def test_port_block_decodes_back_through_the_pile_map_when_every_field_is_set() -> None:
+    reading = a_port(
+        energy_wh=70_000,
+        temperature_dc=-55,
+        state=PortState.FAULTED,
+        fault_bits=PortFault.OVER_TEMPERATURE | PortFault.SMOKE,
+        stop_reason=StopReason.FAULT,
+        elapsed_s=0,
     )
-    assert block == [2200, 150, 330, 0x0001, 0x1170, 0xFFC9, 4, 0b0100_0001]
+    the_map = pile_map()
+    assert the_map.ports is not None
+    block = port_block(reading)
+    assert block == [2200, 1500, 330, 0x0001, 0x1170, 0xFFC9, 4, 6, 0b0100_0001, 0]
+    decoded = {
+        spec.name: field_value(spec, block[spec.address : spec.address + spec.words], "high_first")
+        for spec in the_map.ports.fields
+    }
+    assert decoded == {
+        "voltage": 2200,
+        "current": 1500,
+        "power": 330,
+        "energy": 70_000,
+        "temperature": -55,
+        "state": 4,
+        "stop_reason": 6,
+        "fault_bits": 0b0100_0001,
+        "elapsed": 0,
+    }
+    assert the_map.ports.states[4] == "fault" and the_map.ports.stop_reasons[6] == "fault"
+    assert {the_map.ports.fault_bits[0], the_map.ports.fault_bits[6]} == {
+        "over_temperature",
+        "smoke",
+    }
 
 
-def test_pile_registers_lay_ports_out_in_order_when_ten_ports_are_read() -> None:
+def test_energy_counter_wraps_at_the_maps_modulus_when_encoded() -> None:
+    block = port_block(a_port(energy_wh=2**32 + 5))
+    assert (block[3], block[4]) == (0, 5)
+
+
+def test_pile_registers_lay_ports_and_controls_out_by_the_map_when_ten_ports_are_read() -> None:
     ports = [a_port(power_w=100 + n) for n in range(10)]
-    words = pile_registers(ports)
-    assert len(words) == 80
-    assert [words[8 * n + 2] for n in range(10)] == [100 + n for n in range(10)]
+    controls = [
+        ControlValues(power_limit_w=n, time_limit_min=60, energy_limit_wh=0) for n in range(10)
+    ]
+    words = pile_registers(ports, controls)
+    assert [words[10 * n + 2] for n in range(10)] == [100 + n for n in range(10)]
+    assert [words[256 + 4 * n + 1] for n in range(10)] == list(range(10))
+    assert all(words[256 + 4 * n] == 0 and words[256 + 4 * n + 2] == 60 for n in range(10))
     with pytest.raises(ValueError):
         pile_registers(ports[:9])
 
 
-def test_meter_registers_use_adl400_addresses_and_units_when_encoded() -> None:
+def test_meter_registers_decode_back_through_the_adl400_map_when_encoded() -> None:
     words = meter_registers(a_meter())
-    assert (words[0], words[1]) == u32_words(123456)  # 0.01 kWh
-    assert [words[a] for a in (97, 98, 99, 100, 101, 102)] == [2201, 2202, 2203, 1000, 1001, 1002]
-    assert (words[362], words[363]) == u32_words(66300)  # total active power, 1 W per LSB
+    the_map = meter_map()
+    decoded = {
+        spec.name: field_value(
+            spec, [words[spec.address + i] for i in range(spec.words)], the_map.word_order
+        )
+        for spec in the_map.fields
+    }
+    assert decoded["energy_total"] == 1234560  # the meter counts 0.01 kWh
+    assert [decoded[f"voltage_{p}"] for p in "abc"] == [2201, 2202, 2203]
+    assert [decoded[f"current_{p}"] for p in "abc"] == [10000, 10010, 10020]
+    assert decoded["power_total"] == 66300
 
 
-def test_poll_cycle_is_golden_and_decodes_per_plan_when_built() -> None:
+def test_poll_cycle_answers_every_poll_of_both_maps_and_decodes_back() -> None:
     frames = poll_frames(1, [a_port()] * 10, 2, a_meter())
-    assert [f.hex() for f in frames[1:]] == [
-        "02030c0899089a089b03e803e903eaaaf8",
-        "020310000055f000005654000056b8000102fc64e8",
-        "0203040001e240d1a3",
-    ]
-    assert frames[0][:3].hex() == "0103a0"
-    assert frames[0][-2:].hex() == "f575"
-    decoded = [_decode(frame) for frame in frames]
-    plan = poll_plan()
-    assert [d[0] for d in decoded] == [1, 2, 2, 2]
-    assert [len(d[1]) for d in decoded] == [read.count for read in plan]
-
-
-def test_poll_plan_reads_are_distinguishable_when_only_address_and_byte_count_are_seen() -> None:
-    device_address = {"pile": 1, "meter": 2}
-    keys = [(device_address[read.device], 2 * read.count) for read in poll_plan()]
-    assert len(set(keys)) == len(keys)
-    assert all(read.function == 3 and read.count <= 125 for read in poll_plan())
-
-
-@pytest.mark.skipif(
-    not SHARED_DEVICE_MAPS.exists(), reason="reference data not beside the checkout"
-)
-def test_meter_map_matches_the_adl400_reference_when_both_are_read() -> None:
-    devices = json.loads(SHARED_DEVICE_MAPS.read_text(encoding="utf-8"))["devices"]
-    adl400 = next(d for d in devices if d["model"].startswith("ADL400"))
-    reference = {r["address_dec"]: r for r in adl400["registers"]}
-    for register in load_map()["meter"]["registers"]:
-        ref = reference[register["address"]]
-        assert ref["type"] == register["type"]
-        assert ref["scale"] == register["scale"]
-        assert "03" in ref["function"]
+    plan = [(1, poll) for poll in pile_map().polls] + [(2, poll) for poll in meter_map().polls]
+    assert [f.poll_id for f in frames] == [poll.poll_id for _, poll in plan]
+    for polled, (device, poll) in zip(frames, plan, strict=True):
+        address, registers = _decode(polled.frame)
+        assert (address, len(registers)) == (device, poll.count)
+    assert frames[-1].frame.hex() == "020310000055f000005654000056b8000102fc64e8"

@@ -1,41 +1,37 @@
 """A simulated 4G DTU gateway in front of a 10-port e-bike pile and an Acrel ADL400 site meter.
 
-It is a real MQTT client (paho-mqtt) publishing to ``gw/{gateway_id}/up``:
+It is a real MQTT client (paho-mqtt) on ``gw/{gateway_id}/up`` (up) and
+``gw/{gateway_id}/down`` (down), in one of two forms:
 
-- on every (re)connect a registration ``{"type": "register", "iccid": "..."}`` (a DTU
-  announces its SIM first, like the USR-G771 registration packet);
-- every ``report_interval_s`` an envelope ``{"seq": n, "ts": "<RFC 3339>", "frames":
-  ["<base64 RTU frame>", ...]}`` holding the read responses of one poll cycle, in the
-  order of the poll plan in ``ebike_gateway_map.json``;
-- ``{"type": "heartbeat"}`` only when nothing else went out for ``heartbeat_interval_s``
-  (an envelope already proves the gateway is alive, and every message is billed).
+- ``mode="envelope"`` (a gateway that polls its bus itself): on every (re)connect a
+  registration ``{"type": "register", "iccid": "..."}``; every ``report_interval_s`` an
+  envelope ``{"seq": n, "ts": "<RFC 3339>", "frames": [{"rtu": "<base64>", "poll": id},
+  ...]}`` holding the read responses of one poll cycle (every poll of the pile's and the
+  meter's register map, ``shared/domain/register_maps``); ``{"type": "heartbeat"}`` only
+  when nothing else went out for ``heartbeat_interval_s``. ``seq`` grows by one per
+  envelope and starts from the wall clock in seconds, so it keeps growing across restarts,
+  as a counter kept in flash would.
+- ``mode="transparent"`` (a plain DTU): raw bytes only, the ICCID in ASCII as its
+  registration packet on every connect, ``heartbeat_payload`` as its heartbeat, no polling
+  of its own: the platform sends read requests down, one at a time per bus.
 
-``seq`` grows by one per envelope and starts from the wall clock in seconds, so it keeps
-growing across restarts of the simulator, as a gateway's counter kept in flash would.
-While the broker is unreachable, envelopes queue (up to a day's worth) and go out in
-order on reconnect: the server must take late and repeated data.
+Commands: whatever arrives on the down topic is written to the bus as a transparent DTU
+does. The pile obeys writes to its ports' control block (``control`` in its map: command
+start/stop, power limit W, time limit min, energy limit Wh): a start switches a plugged
+port on at its charger's draw (capped by the power limit), the time and energy limits
+switch it off by themselves (``stop_reason`` time_limit / energy_limit), a stop leaves it
+plugged (remote_stop). It answers a write with its echo, a write to any other register
+with exception 02 (03 for a bad value), a read (03) with the registers; frames for other
+device addresses or with a bad CRC get no answer (RS485 stays silent). Answers go up at
+once: raw (transparent) or as a bare base64 frame in an envelope of their own.
+
+Store and forward: while the broker is unreachable, or between ``go_offline()`` and
+``go_online()``, envelopes queue (up to a day's worth) and the down topic is not heard;
+``go_online(shuffle=..., repeat_fraction=...)`` replays the backlog, optionally out of
+order and with repeats, as replays after an outage may arrive.
 
 Drive the ports from any thread: ``plug_in``, ``start_charging``, ``stop_charging``,
 ``unplug``, ``fault``, ``recover``.
-
-Commands: the gateway subscribes to ``gw/{gateway_id}/down`` and writes what arrives to
-its bus as a transparent DTU does. The pile obeys writes to its ports' control registers
-(``control`` in the map: power limit, time limit, switch): switching a plugged port on
-starts it at its draw (capped by the power limit), the time limit switches it off by
-itself, switching off leaves it plugged. It answers a write with its echo, a write to any
-other register with exception 02, and a read (03) with the registers; frames for other
-device addresses, or with a bad CRC, get no answer (RS485 stays silent). Answers go up at
-once: in an envelope of their own (``mode="envelope"``) or as raw bytes
-(``mode="transparent"``).
-
-Transparent mode is a plain DTU: raw bytes on the up topic only, the ICCID as ASCII as its
-registration packet on every connect, ``heartbeat_payload`` as its heartbeat, and no
-polling of its own: the platform sends read requests down, one at a time per bus.
-
-Store and forward: ``go_offline()`` keeps envelopes in the backlog (and ignores the down
-topic) as a gateway whose 4G link is lost; ``go_online(shuffle=..., repeat_fraction=...)``
-replays the backlog, optionally out of order and with repeats, as a real gateway's replay
-after an outage may arrive.
 """
 
 from __future__ import annotations
@@ -57,18 +53,21 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 from infra.local.simulators.modbus_frames import (
+    ControlValues,
     MeterReading,
     PortFault,
     PortReading,
     PortState,
     RtuRequest,
+    StopReason,
     decode_request,
     exception_frame,
-    load_map,
     meter_registers,
+    pile_map,
     pile_registers,
     poll_frames,
     read_response_frame,
+    read_words,
     write_echo_frame,
 )
 from shared.domain.clock import system_clock, to_wire
@@ -79,9 +78,12 @@ BACKLOG_LIMIT = 1440  # a day of envelopes at one a minute
 AMBIENT_DC = 250  # 25.0 degC
 MAINS_DV = 2200  # 220.0 V (Chinese single-phase mains)
 DEFAULT_DRAW_W = 400  # an e-bike charger's usual draw
+MAX_PORT_POWER_W = 3_000
 ILLEGAL_DATA_ADDRESS = 2
 ILLEGAL_DATA_VALUE = 3
+MS_PER_MIN = 60_000
 GatewayMode = Literal["envelope", "transparent"]
+Message = dict[str, Any] | bytes
 
 
 @dataclass(slots=True)
@@ -91,10 +93,13 @@ class _Port:
     energy_mws: int = 0  # milliwatt-seconds, so no energy is lost between polls
     temperature_dc: int = AMBIENT_DC
     fault_bits: PortFault = PortFault.NONE
+    stop_reason: StopReason = StopReason.NONE
     draw_w: int = DEFAULT_DRAW_W  # what the plugged charger draws when switched on
-    power_limit_w: int = 0  # 0 = none
-    time_limit_s: int = 0  # 0 = none
+    power_limit_w: int = 0  # 0 = the pile's default (no cap)
+    time_limit_min: int = 0  # 0 = none
+    energy_limit_wh: int = 0  # 0 = none
     charge_ms: int = 0  # time charged since switched on
+    charge_mws: int = 0  # energy charged since switched on
 
 
 @dataclass(slots=True)
@@ -139,37 +144,31 @@ class EbikeGatewaySimulator:
         self.topic = f"gw/{gateway_id}/up"
         self.down_topic = f"gw/{gateway_id}/down"
         self.mode: GatewayMode = mode
-        self._heartbeat_payload = heartbeat_payload
-        self._offline = threading.Event()
-        control = load_map()["pile"]["control"]
-        self._control_base = int(control["base_address"])
-        self._control_block = int(control["block_size"])
-        self._control_offsets = {
-            int(control["power_limit_offset"]): "power_limit_w",
-            int(control["time_limit_offset"]): "time_limit_s",
-            int(control["switch_offset"]): "switch",
-        }
-        self._max_power_limit_w = int(control["max_power_limit_w"])
-        self._answers: deque[bytes] = deque()
-        self.listening = threading.Event()  # subscribed to the down topic
         self.stats = GatewayStats()
+        self.listening = threading.Event()  # subscribed to the down topic
         self._host = mqtt_host
         self._port = mqtt_port
         self._pile_address = pile_address
         self._meter_address = meter_address
         self._report_interval_s = report_interval_s
         self._heartbeat_interval_s = heartbeat_interval_s
+        self._heartbeat_payload = heartbeat_payload
         self._site_base_load_w = site_base_load_w
         self._clock = clock
         self._monotonic_ns = monotonic_ns
         self._rng = rng or random.Random()
         self._lock = threading.Lock()
-        self._ports = [_Port() for _ in range(int(load_map()["pile"]["port_count"]))]
+        the_map = pile_map()
+        assert the_map.ports is not None and the_map.control is not None
+        self._control = the_map.control
+        self._ports = [_Port() for _ in range(the_map.ports.count)]
         self._meter_mws = meter_start_wh * 3_600_000
         self._last_advance_ns = monotonic_ns()
         self._next_seq = first_seq if first_seq is not None else int(clock().timestamp())
         self._backlog: deque[dict[str, Any]] = deque(maxlen=BACKLOG_LIMIT)
+        self._answers: deque[bytes] = deque()
         self._connected = threading.Event()
+        self._offline = threading.Event()
         self._last_publish = time.monotonic()
 
     # -- driving the ports (any thread) -------------------------------------------------
@@ -180,84 +179,125 @@ class EbikeGatewaySimulator:
 
     def plug_in(self, port_no: int, draw_w: int = DEFAULT_DRAW_W) -> None:
         """A charger is plugged in; it draws ``draw_w`` once the port is switched on."""
-        if not 0 < draw_w <= 2_000:
-            raise ValueError("an e-bike port draws 1..2000 W")
-        self._update(port_no, state=PortState.PLUGGED, power_w=0, fault_bits=PortFault.NONE)
+        _check_power(draw_w)
         with self._lock:
-            self._port_at(port_no).draw_w = draw_w
+            self._advance()
+            port = self._port_at(port_no)
+            self._set(port, PortState.PLUGGED, 0)
+            port.fault_bits = PortFault.NONE
+            port.draw_w = draw_w
 
     def start_charging(self, port_no: int, power_w: int) -> None:
-        if not 0 < power_w <= 2_000:
-            raise ValueError("an e-bike port draws 1..2000 W")
-        self._update(port_no, state=PortState.CHARGING, power_w=power_w, fault_bits=PortFault.NONE)
+        """The port charges at ``power_w`` (as if started at the pile itself)."""
+        _check_power(power_w)
+        with self._lock:
+            self._advance()
+            port = self._port_at(port_no)
+            port.draw_w = power_w
+            port.fault_bits = PortFault.NONE
+            self._switch_on(port)
 
     def stop_charging(self, port_no: int) -> None:
         """Charging ends (battery full), the charger is still plugged."""
-        self._update(port_no, state=PortState.FULL, power_w=0)
+        with self._lock:
+            self._advance()
+            self._set(self._port_at(port_no), PortState.FULL, 0, StopReason.FULL)
 
     def unplug(self, port_no: int) -> None:
-        self._update(port_no, state=PortState.IDLE, power_w=0, fault_bits=PortFault.NONE)
+        with self._lock:
+            self._advance()
+            port = self._port_at(port_no)
+            was_charging = port.state is PortState.CHARGING
+            self._set(port, PortState.IDLE, 0, StopReason.UNPLUGGED if was_charging else None)
+            port.fault_bits = PortFault.NONE
 
     def fault(self, port_no: int, bits: PortFault = PortFault.OVER_TEMPERATURE) -> None:
-        self._update(port_no, state=PortState.FAULTED, power_w=0, fault_bits=bits)
+        with self._lock:
+            self._advance()
+            port = self._port_at(port_no)
+            self._set(port, PortState.FAULTED, 0, StopReason.FAULT)
+            port.fault_bits = bits
 
     def recover(self, port_no: int) -> None:
-        self._update(port_no, state=PortState.IDLE, power_w=0, fault_bits=PortFault.NONE)
+        with self._lock:
+            self._advance()
+            port = self._port_at(port_no)
+            self._set(port, PortState.IDLE, 0)
+            port.fault_bits = PortFault.NONE
 
     def port_state(self, port_no: int) -> PortState:
         with self._lock:
             self._advance()
             return self._port_at(port_no).state
 
-    def port_limits(self, port_no: int) -> tuple[int, int]:
-        """``(power_limit_w, time_limit_s)`` as last written (0 = none)."""
+    def port_limits(self, port_no: int) -> ControlValues:
+        """The port's control registers as last written (0 = none)."""
         with self._lock:
-            port = self._port_at(port_no)
-            return port.power_limit_w, port.time_limit_s
-
-    def _update(self, port_no: int, *, state: PortState, power_w: int, **extra: Any) -> None:
-        with self._lock:
-            self._advance()
-            port = self._port_at(port_no)
-            if state is PortState.CHARGING and port.state is not PortState.CHARGING:
-                port.charge_ms = 0
-            port.state = state
-            port.power_w = power_w
-            if "fault_bits" in extra:
-                port.fault_bits = extra["fault_bits"]
+            return _controls_of(self._port_at(port_no))
 
     def _port_at(self, port_no: int) -> _Port:
         if not 1 <= port_no <= len(self._ports):
             raise ValueError("no such port")
         return self._ports[port_no - 1]
 
+    @staticmethod
+    def _set(port: _Port, state: PortState, power_w: int, reason: StopReason | None = None) -> None:
+        port.state = state
+        port.power_w = power_w
+        if reason is not None:
+            port.stop_reason = reason
+
+    @staticmethod
+    def _switch_on(port: _Port) -> None:
+        port.state = PortState.CHARGING
+        port.power_w = _draw_of(port)
+        port.stop_reason = StopReason.NONE
+        port.charge_ms = 0
+        port.charge_mws = 0
+
     # -- readings and envelopes ---------------------------------------------------------
 
     def _advance(self) -> None:
-        """Integrate energy and drift temperatures up to now (caller holds the lock)."""
+        """Integrate energy, run the ports' own limits and drift temperatures up to now
+        (caller holds the lock)."""
         now_ns = self._monotonic_ns()
         elapsed_ms = max(0, (now_ns - self._last_advance_ns) // 1_000_000)
         self._last_advance_ns = now_ns
         pile_w = 0
         for port in self._ports:
             if port.state is PortState.CHARGING:
-                charged_ms = elapsed_ms
-                if port.time_limit_s:
-                    left_ms = max(0, port.time_limit_s * 1000 - port.charge_ms)
-                    charged_ms = min(elapsed_ms, left_ms)
-                port.energy_mws += port.power_w * charged_ms
-                port.charge_ms += charged_ms
                 pile_w += port.power_w
+                self._charge(port, elapsed_ms)
                 target_dc = AMBIENT_DC + port.power_w // 20
-                if port.time_limit_s and port.charge_ms >= port.time_limit_s * 1000:
-                    port.state = PortState.PLUGGED  # the port's own timer switched it off
-                    port.power_w = 0
             elif port.state is PortState.FAULTED and port.fault_bits & PortFault.OVER_TEMPERATURE:
                 target_dc = 780
             else:
                 target_dc = AMBIENT_DC
             port.temperature_dc += (target_dc - port.temperature_dc) // 4
         self._meter_mws += (self._site_base_load_w + pile_w) * elapsed_ms
+
+    @staticmethod
+    def _charge(port: _Port, elapsed_ms: int) -> None:
+        """Charge for ``elapsed_ms`` unless a limit switches the port off first (exactly at
+        the limit: the pile's own timer and energy counter, not the poll, decide)."""
+        charged_ms = elapsed_ms
+        reason: StopReason | None = None
+        if port.time_limit_min:
+            left_ms = max(0, port.time_limit_min * MS_PER_MIN - port.charge_ms)
+            if left_ms <= charged_ms:
+                charged_ms, reason = left_ms, StopReason.TIME_LIMIT
+        if port.energy_limit_wh and port.power_w:
+            left_mws = max(0, port.energy_limit_wh * 3_600_000 - port.charge_mws)
+            left_ms = -(-left_mws // port.power_w)
+            if left_ms <= charged_ms:
+                charged_ms, reason = left_ms, StopReason.ENERGY_LIMIT
+        port.energy_mws += port.power_w * charged_ms
+        port.charge_mws += port.power_w * charged_ms
+        port.charge_ms += charged_ms
+        if reason is not None:
+            port.state = PortState.PLUGGED
+            port.power_w = 0
+            port.stop_reason = reason
 
     def readings(self) -> tuple[list[PortReading], MeterReading]:
         """Register-level readings as of now (power and voltage jitter like a real meter)."""
@@ -272,16 +312,22 @@ class EbikeGatewaySimulator:
                 ports.append(
                     PortReading(
                         voltage_dv=voltage_dv,
-                        current_ca=power_w * 1000 // voltage_dv,
+                        current_ma=power_w * 10_000 // voltage_dv,
                         power_w=power_w,
                         energy_wh=port.energy_mws // 3_600_000,
                         temperature_dc=port.temperature_dc,
                         state=port.state,
                         fault_bits=port.fault_bits,
+                        stop_reason=port.stop_reason,
+                        elapsed_s=port.charge_ms // 1000 if port.state is PortState.CHARGING else 0,
                     )
                 )
             meter = self._meter_reading(sum(p.power_w for p in ports))
         return ports, meter
+
+    def _controls(self) -> list[ControlValues]:
+        with self._lock:
+            return [_controls_of(port) for port in self._ports]
 
     def _meter_reading(self, pile_w: int) -> MeterReading:
         hour = self._clock().hour
@@ -294,10 +340,10 @@ class EbikeGatewaySimulator:
             phase_w + self._rng.randint(-500, 500),
         )
         voltage = tuple(MAINS_DV + self._rng.randint(-20, 20) for _ in range(3))
-        current = tuple(max(0, p) * 1000 // v for p, v in zip(power, voltage, strict=True))
+        current = tuple(max(0, p) * 10_000 // v for p, v in zip(power, voltage, strict=True))
         return MeterReading(
             voltage_dv=(voltage[0], voltage[1], voltage[2]),
-            current_ca=(current[0], current[1], current[2]),
+            current_ma=(current[0], current[1], current[2]),
             power_w=power,
             energy_wh=self._meter_mws // 3_600_000,
         )
@@ -305,15 +351,18 @@ class EbikeGatewaySimulator:
     def build_envelope(self) -> dict[str, Any]:
         """The next uplink envelope (takes the next ``seq``)."""
         ports, meter = self.readings()
-        frames = poll_frames(self._pile_address, ports, self._meter_address, meter)
+        frames = poll_frames(
+            self._pile_address, ports, self._meter_address, meter, self._controls()
+        )
+        return self._envelope(
+            [{"rtu": _b64(polled.frame), "poll": polled.poll_id} for polled in frames]
+        )
+
+    def _envelope(self, frames: list[Any]) -> dict[str, Any]:
         with self._lock:
             seq = self._next_seq
             self._next_seq += 1
-        return {
-            "seq": seq,
-            "ts": to_wire(self._clock()),
-            "frames": [base64.b64encode(frame).decode("ascii") for frame in frames],
-        }
+        return {"seq": seq, "ts": to_wire(self._clock()), "frames": frames}
 
     # -- commands from the down topic -----------------------------------------------------
 
@@ -323,11 +372,13 @@ class EbikeGatewaySimulator:
         if request is None:
             return None
         if request.device_address == self._meter_address and request.function == 3:
-            return self._read_meter(request)
+            _, meter = self.readings()
+            return self._read_answer(request, meter_registers(meter))
         if request.device_address != self._pile_address:
             return None
         if request.function == 3:
-            return self._read_pile(request)
+            ports, _ = self.readings()
+            return self._read_answer(request, pile_registers(ports, self._controls()))
         with self._lock:
             self._advance()
             writes = self._control_writes(request)
@@ -335,68 +386,49 @@ class EbikeGatewaySimulator:
                 return exception_frame(
                     request.device_address, request.function, ILLEGAL_DATA_ADDRESS
                 )
-            if any(not self._is_valid_value(name, value) for _, name, value in writes):
+            if any(not _is_valid(name, value) for _, name, value in writes):
                 return exception_frame(request.device_address, request.function, ILLEGAL_DATA_VALUE)
-            for port, name, value in writes:
+            # Limits first, the command last: a start in one frame runs with its limits.
+            for port, name, value in sorted(writes, key=lambda w: w[1] == "command"):
                 self._apply(port, name, value)
         return write_echo_frame(request)
 
+    @staticmethod
+    def _read_answer(request: RtuRequest, words: dict[int, int]) -> bytes:
+        read = read_words(words, request.address, request.count)
+        if read is None:
+            return exception_frame(request.device_address, 3, ILLEGAL_DATA_ADDRESS)
+        return read_response_frame(request.device_address, read)
+
     def _control_writes(self, request: RtuRequest) -> list[tuple[_Port, str, int]] | None:
-        """(port, field, value) per register written; None when one is no control register."""
+        """(port, register name, value) per register written; None when one is not a
+        control register."""
+        control = self._control
+        names = {register.offset: register.name for register in control.registers}
         writes: list[tuple[_Port, str, int]] = []
         for index, value in enumerate(request.values):
-            offset = request.address + index - self._control_base
-            port_index, field = divmod(offset, self._control_block)
-            name = self._control_offsets.get(field)
+            offset = request.address + index - control.block_start
+            port_index, field = divmod(offset, control.block_size)
+            name = names.get(field)
             if offset < 0 or name is None or port_index >= len(self._ports):
                 return None
             writes.append((self._ports[port_index], name, value))
         return writes
 
-    def _is_valid_value(self, name: str, value: int) -> bool:
-        if name == "switch":
-            return value in (0, 1)
-        if name == "power_limit_w":
-            return value <= self._max_power_limit_w
-        return True
-
     def _apply(self, port: _Port, name: str, value: int) -> None:
-        if name == "power_limit_w":
+        if name == "power_limit":
             port.power_limit_w = value
             if port.state is PortState.CHARGING:
-                port.power_w = self._draw_of(port)
-        elif name == "time_limit_s":
-            port.time_limit_s = value
-        elif value == 1:
+                port.power_w = _draw_of(port)
+        elif name == "time_limit":
+            port.time_limit_min = value
+        elif name == "energy_limit":
+            port.energy_limit_wh = value
+        elif value == self._control.value("command", "start"):
             if port.state in (PortState.PLUGGED, PortState.FULL):
-                port.state = PortState.CHARGING
-                port.power_w = self._draw_of(port)
-                port.charge_ms = 0
-        elif port.state is PortState.CHARGING:
-            port.state = PortState.PLUGGED
-            port.power_w = 0
-
-    @staticmethod
-    def _draw_of(port: _Port) -> int:
-        if port.power_limit_w:
-            return max(1, min(port.draw_w, port.power_limit_w))
-        return port.draw_w
-
-    def _read_pile(self, request: RtuRequest) -> bytes:
-        ports, _ = self.readings()
-        words = pile_registers(ports)
-        end = request.address + request.count
-        if not 1 <= request.count <= 125 or end > len(words):
-            return exception_frame(request.device_address, 3, ILLEGAL_DATA_ADDRESS)
-        return read_response_frame(request.device_address, words[request.address : end])
-
-    def _read_meter(self, request: RtuRequest) -> bytes:
-        _, meter = self.readings()
-        words = meter_registers(meter)
-        span = range(request.address, request.address + request.count)
-        if not 1 <= request.count <= 125 or any(a not in words for a in span):
-            return exception_frame(request.device_address, 3, ILLEGAL_DATA_ADDRESS)
-        return read_response_frame(request.device_address, [words[a] for a in span])
+                self._switch_on(port)
+        elif value == self._control.value("command", "stop") and port.state is PortState.CHARGING:
+            self._set(port, PortState.PLUGGED, 0, StopReason.REMOTE_STOP)
 
     def _on_message(self, _client: mqtt.Client, _userdata: Any, message: Any) -> None:
         if self._offline.is_set():
@@ -414,7 +446,7 @@ class EbikeGatewaySimulator:
 
     def go_online(self, *, shuffle: bool = False, repeat_fraction: float = 0.0) -> None:
         """The link is back: the backlog goes out, shuffled and with a share of repeats
-        when asked (as replays after an outage may arrive)."""
+        when asked."""
         with self._lock:
             backlog = list(self._backlog)
             repeats = [e for e in backlog if self._rng.random() < repeat_fraction]
@@ -423,6 +455,12 @@ class EbikeGatewaySimulator:
                 self._rng.shuffle(backlog)
             self._backlog = deque(backlog, maxlen=BACKLOG_LIMIT + len(repeats))
         self._offline.clear()
+
+    def queue_envelope(self) -> dict[str, Any]:
+        """Build the next envelope and queue it now (outside the poll timer)."""
+        envelope = self.build_envelope()
+        self._backlog.append(envelope)
+        return envelope
 
     @property
     def backlog_size(self) -> int:
@@ -472,7 +510,7 @@ class EbikeGatewaySimulator:
             return
         self.stats.connects += 1
         client.subscribe(self.down_topic, qos=1)
-        registration: dict[str, Any] | bytes = {"type": "register", "iccid": self.iccid}
+        registration: Message = {"type": "register", "iccid": self.iccid}
         if self.mode == "transparent":
             registration = self.iccid.encode("ascii")
         self._publish(client, registration)
@@ -487,7 +525,7 @@ class EbikeGatewaySimulator:
         self.listening.clear()
         log.info("gateway %s disconnected", self.gateway_id)
 
-    def _heartbeat(self) -> dict[str, Any] | bytes:
+    def _heartbeat(self) -> Message:
         return self._heartbeat_payload if self.mode == "transparent" else {"type": "heartbeat"}
 
     def _send_answers(self, client: mqtt.Client) -> None:
@@ -497,15 +535,7 @@ class EbikeGatewaySimulator:
             if self.mode == "transparent":
                 self._publish(client, frame)
             else:
-                with self._lock:
-                    seq = self._next_seq
-                    self._next_seq += 1
-                envelope = {
-                    "seq": seq,
-                    "ts": to_wire(self._clock()),
-                    "frames": [base64.b64encode(frame).decode("ascii")],
-                }
-                self._backlog.append(envelope)
+                self._backlog.append(self._envelope([_b64(frame)]))
             self.stats.answers_sent += 1
 
     def _flush(self, client: mqtt.Client) -> None:
@@ -517,7 +547,7 @@ class EbikeGatewaySimulator:
             self.stats.envelopes_published += 1
             self.stats.last_seq = envelope["seq"]
 
-    def _publish(self, client: mqtt.Client, message: dict[str, Any] | bytes) -> bool:
+    def _publish(self, client: mqtt.Client, message: Message) -> bool:
         payload = (
             message if isinstance(message, bytes) else json.dumps(message, separators=(",", ":"))
         )
@@ -526,3 +556,30 @@ class EbikeGatewaySimulator:
             return False
         self._last_publish = time.monotonic()
         return True
+
+
+def _b64(frame: bytes) -> str:
+    return base64.b64encode(frame).decode("ascii")
+
+
+def _check_power(power_w: int) -> None:
+    if not 0 < power_w <= 2_000:
+        raise ValueError("an e-bike port draws 1..2000 W")
+
+
+def _draw_of(port: _Port) -> int:
+    if port.power_limit_w:
+        return max(1, min(port.draw_w, port.power_limit_w))
+    return port.draw_w
+
+
+def _is_valid(name: str, value: int) -> bool:
+    if name == "command":
+        return value in (1, 2)
+    if name == "power_limit":
+        return value <= MAX_PORT_POWER_W
+    return True
+
+
+def _controls_of(port: _Port) -> ControlValues:
+    return ControlValues(port.power_limit_w, port.time_limit_min, port.energy_limit_wh)
