@@ -111,13 +111,25 @@ def parse_gateway_message(raw: Mapping[str, Any]) -> GatewayMessage:
         raise InvalidInput("invalid gateway message", fields=fields) from exc
 
 
+def _crc_table() -> tuple[int, ...]:
+    table = []
+    for byte in range(256):
+        crc = byte
+        for _ in range(8):
+            crc = (crc >> 1) ^ 0xA001 if crc & 1 else crc >> 1
+        table.append(crc)
+    return tuple(table)
+
+
+_CRC_TABLE = _crc_table()
+
+
 def crc16_modbus(data: bytes) -> int:
     """CRC-16/Modbus of ``data`` as an integer (append it low byte first)."""
     crc = 0xFFFF
+    table = _CRC_TABLE
     for byte in data:
-        crc ^= byte
-        for _ in range(8):
-            crc = (crc >> 1) ^ 0xA001 if crc & 1 else crc >> 1
+        crc = (crc >> 8) ^ table[(crc ^ byte) & 0xFF]
     return crc
 
 
@@ -148,16 +160,6 @@ class RtuReading:
     registers: tuple[int, ...] = ()
     bits: tuple[bool, ...] = ()
     exception_code: int | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class FrameBatch:
-    """What one data message held, frame by frame."""
-
-    good: int
-    bad_crc: int
-    undecodable: int
-    readings: tuple[RtuReading, ...]
 
 
 @dataclass(frozen=True, slots=True)

@@ -100,10 +100,14 @@ def register_words(answers: Iterable[ReadAnswer]) -> dict[tuple[int, int], int]:
 
 
 def _words(words: Mapping[tuple[int, int], int], spec: FieldSpec, base: int) -> list[int] | None:
-    found = [words.get((spec.function, base + spec.address + i)) for i in range(spec.words)]
-    if any(word is None for word in found):
+    address = base + spec.address
+    first = words.get((spec.function, address))
+    if first is None:
         return None
-    return [word for word in found if word is not None]
+    if spec.words == 1:
+        return [first]
+    second = words.get((spec.function, address + 1))
+    return None if second is None else [first, second]
 
 
 def port_samples(

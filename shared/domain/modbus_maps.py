@@ -67,10 +67,13 @@ class FieldSpec:
     factor: Fraction  # raw register value -> integer in ``unit``
     unit: str  # dv, ma, w, wh, dc, s or ""
     ratio: str = "none"
+    words: int = 1  # registers the field spans
+    int_factor: int | None = None  # ``factor`` when it is an integer (hot path)
 
-    @property
-    def words(self) -> int:
-        return TYPE_WORDS[self.type]
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "words", TYPE_WORDS[self.type])
+        integral = self.factor.numerator if self.factor.denominator == 1 else None
+        object.__setattr__(self, "int_factor", integral)
 
 
 @dataclass(frozen=True, slots=True)
@@ -419,7 +422,8 @@ def field_value(spec: FieldSpec, words: Sequence[int], word_order: str) -> int |
         if not math.isfinite(raw) or abs(raw) > 1e15:
             return None
         return round(Fraction(raw) * spec.factor)
-    return int(raw * spec.factor)
+    factor = spec.int_factor
+    return raw * factor if factor is not None else int(raw * spec.factor)
 
 
 def raw_field_value(spec: FieldSpec, words: Sequence[int], word_order: str) -> int | None:
