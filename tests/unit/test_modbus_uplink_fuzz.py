@@ -10,9 +10,9 @@ from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from pydantic import ValidationError
 
-from shared.domain.errors import InvalidInput
-from shared.domain.gateways import parse_gateway_message
+from shared.domain.gateways import DataMessage
 from shared.services.gateways import handle_gateway_message
 from shared.services.modbus_uplink import handle_data
 from tests.unit.test_modbus_uplink_support import (
@@ -80,12 +80,12 @@ def test_damaged_frame_never_writes_a_wrong_value(data: st.DataObject, port_list
 
     message = {"gateway_id": "GW-1", "seq": 1, "ts": T0.isoformat(), "frames": [frame]}
     try:
-        parsed = parse_gateway_message(message)
-    except InvalidInput:  # an empty or oversized frame is refused by the envelope
+        parsed = DataMessage.model_validate(message)
+    except ValidationError:  # an empty or oversized frame is refused by the envelope
         return
     result = handle_data(parsed, ports=uplink.ports, now=T0, local_day="2026-12-01")
     handle_data(
-        parse_gateway_message({**message, "frames": [good]}),
+        DataMessage.model_validate({**message, "frames": [good]}),
         ports=reference.ports,
         now=T0,
         local_day="2026-12-01",
