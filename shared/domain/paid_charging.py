@@ -48,6 +48,10 @@ MAX_ID_TAG_LENGTH = 20
 MAX_GUN_NO = 20
 MAX_CAP_FEN = 10_000_000
 NEVER_STARTED = "PileNeverStarted"
+# An e-bike port's marker: the pile speaks Modbus through its gateway, its start is a port
+# command (``shared/services/ebike_charging.py``) and the session is the port's charge.
+MODBUS = "modbus"
+EBIKE_SESSION_PREFIX = "ebike-"
 REMOTE_START_ACTIONS = frozenset({"RemoteStartTransaction", "RequestStartTransaction"})
 _ORDER_NO = re.compile(r"[A-Za-z0-9_.:-]+")
 _ID_TAG = re.compile(r"[\x21-\x7e]+")  # printable ASCII, no space (and no '#', see below)
@@ -113,8 +117,23 @@ def remote_start_key(remote_start_id: int) -> str:
     return f"R#{remote_start_id}"
 
 
-def start_keys(version: OcppVersion, id_tag: str, remote_start_id: int | None) -> tuple[str, ...]:
-    """Every name under which the pile's first transaction message can find the order."""
+def port_key(port_no: int) -> str:
+    """The lookup key of the order charging an e-bike port (its readings find it)."""
+    return f"P#{port_no}"
+
+
+def ebike_session_id(order_no: str) -> str:
+    """The session of a paid e-bike charge: the order's charge of its port."""
+    return f"{EBIKE_SESSION_PREFIX}{order_no}"
+
+
+def start_keys(
+    version: OcppVersion | str, id_tag: str, remote_start_id: int | None, gun_no: int = 0
+) -> tuple[str, ...]:
+    """Every name under which the pile's first transaction message (an e-bike port's
+    readings) can find the order."""
+    if version == MODBUS:
+        return (port_key(gun_no),)
     keys = [tag_key(id_tag)]
     if version is OcppVersion.V201 and remote_start_id is not None:
         keys.append(remote_start_key(remote_start_id))
@@ -153,8 +172,8 @@ class PaidCharge:
     prepaid_cap_fen: int
     tariff_id: str
     tariff_version: int
-    protocol: OcppVersion
-    call_id: str  # the remote start's message id, minted before it is sent
+    protocol: OcppVersion | str  # an OcppVersion, or MODBUS for an e-bike port
+    call_id: str  # the remote start's message id (e-bike: the start command's id)
     created_at: datetime
     check_at: datetime  # when housekeeping looks at a start that has no session yet
     state: PaidChargeState = PaidChargeState.STARTING
@@ -168,7 +187,11 @@ class PaidCharge:
 
     @property
     def keys(self) -> tuple[str, ...]:
-        return start_keys(self.protocol, self.id_tag, self.remote_start_id)
+        return start_keys(self.protocol, self.id_tag, self.remote_start_id, self.gun_no)
+
+    @property
+    def is_ebike(self) -> bool:
+        return self.protocol == MODBUS
 
     @property
     def is_starting(self) -> bool:
@@ -292,3 +315,7 @@ class ChargeOutcome:
     stop_reason: str | None
     tariff_id: str
     tariff_version: int
+    # E-bike ports priced by time with power bands (the tariff has bands): the settle step
+    # prices ``started_at``..``stopped_at`` with these (gateway time, W) samples.
+    is_priced_by_time: bool = False
+    power_samples: tuple[tuple[datetime, int], ...] = ()

@@ -87,7 +87,7 @@ class DownlinkPublisher(Protocol):
 
 
 # Called once a command ends (confirmed, rejected, timed out): paid charging listens.
-CommandListener = Callable[[ModbusCommand], None]
+CommandListener = Callable[[ModbusCommand], object]
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,11 +141,17 @@ def issue_port_command(
 
 
 def send_port_command(
-    pile: Pile, command: PortCommand, ports: ModbusCommandPorts, *, purpose: str | None
+    pile: Pile,
+    command: PortCommand,
+    ports: ModbusCommandPorts,
+    *,
+    purpose: str | None,
+    command_id: str | None = None,
 ) -> ModbusCommand:
-    """The platform's own command (payment workflow); ``pile`` already checked to be
-    Modbus. Costs and errors as ``issue_port_command``."""
-    return _send(pile, command, ports, requested_by=None, purpose=purpose)
+    """The platform's own command (payment workflow), with the id minted beforehand when
+    given; ``pile`` already checked to be Modbus. Costs and errors as
+    ``issue_port_command``."""
+    return _send(pile, command, ports, requested_by=None, purpose=purpose, command_id=command_id)
 
 
 def _send(
@@ -155,13 +161,14 @@ def _send(
     *,
     requested_by: str | None,
     purpose: str | None,
+    command_id: str | None = None,
 ) -> ModbusCommand:
     command.check(pile.gun_count)
     assert pile.gateway_id is not None and pile.modbus_address is not None
     now = ports.clock()
     stored = command_for(
         command,
-        command_id=call_message_id(now, ports.new_id),
+        command_id=command_id or call_message_id(now, ports.new_id),
         pile_id=pile.pile_id,
         operator_id=pile.operator_id,
         gateway_id=pile.gateway_id,

@@ -38,8 +38,9 @@ from shared.domain.ocpp.remote_calls import (
     call_message_id,
     numeric_id,
 )
-from shared.domain.ocpp.versions import OcppVersion
+from shared.domain.ocpp.versions import OcppVersion, version_of
 from shared.domain.paid_charging import (
+    MODBUS,
     NEVER_STARTED,
     REMOTE_START_ACTIONS,
     ChargeOutcome,
@@ -69,6 +70,7 @@ from shared.services.workflow_ports import WorkflowResumer
 if TYPE_CHECKING:
     from shared.domain.pricing import MeterReading
     from shared.domain.tariffs import Tariff
+    from shared.services.ebike_charging import EbikeChargePorts
 
 # Pricing and the OCPP command builders are imported where a paid session needs them: the
 # router loads this module for every transaction message (cold start).
@@ -164,6 +166,7 @@ class PaidChargePorts:
     workflow: WorkflowResumer
     clock: Clock
     new_id: NewId = new_id
+    ebike: EbikeChargePorts | None = None  # e-bike ports (Modbus piles), where wired
 
 
 # --- the workflow's tasks ------------------------------------------------------------------
@@ -189,9 +192,18 @@ def begin_paid_charge(ports: PaidChargePorts, request: PaidChargeRequest, now: d
     request.check()
     store = ports.paid_charges
     existing = store.get(request.order_no)
+    if existing is not None and existing.is_ebike:
+        return _begin_ebike(ports, request, now)
     if existing is not None:
         return _resume_begin(ports, existing, request)
-    route, version = remote_calls.route_to(request.pile_id, None, ports.piles)
+    route = ports.piles.get_route(request.pile_id)
+    if route is not None and route.protocol == MODBUS:
+        return _begin_ebike(ports, request, now)
+    version = None if route is None else version_of(route.protocol)
+    if route is None or route.operator_id != request.operator_id:
+        raise NotFound(f"pile {request.pile_id} not found", kind="pile", id=request.pile_id)
+    if version is None:
+        raise Conflict("the pile does not speak OCPP", pile_id=request.pile_id)
     if route.operator_id != request.operator_id:
         raise NotFound(f"pile {request.pile_id} not found", kind="pile", id=request.pile_id)
     if not route.is_online or route.connection_id is None:
@@ -226,6 +238,12 @@ def begin_paid_charge(ports: PaidChargePorts, request: PaidChargeRequest, now: d
         extra={"order_no": charge.order_no, "pile_id": charge.pile_id, "gun_no": charge.gun_no},
     )
     return call_id
+
+
+def _begin_ebike(ports: PaidChargePorts, request: PaidChargeRequest, now: datetime) -> str:
+    from shared.services.ebike_charging import begin_ebike_charge
+
+    return begin_ebike_charge(ports, request, now)
 
 
 def _resume_begin(ports: PaidChargePorts, charge: PaidCharge, request: PaidChargeRequest) -> str:
@@ -324,6 +342,10 @@ def charge_outcome(ports: PaidChargePorts, order_no: str) -> ChargeOutcome:
     charge = store.get(order_no)
     if charge is None:
         raise NotFound(f"no paid charge for order {order_no}", kind="order", id=order_no)
+    if charge.is_ebike:
+        from shared.services.ebike_charging import ebike_outcome
+
+        return ebike_outcome(ports, charge)
     is_over = charge.state in (PaidChargeState.ENDED, PaidChargeState.NEVER_STARTED)
     if charge.session_id is None:
         return ChargeOutcome(
@@ -662,6 +684,12 @@ def sweep_unstarted(
     postponed = 0
     due = ports.paid_charges.starts_due(now, limit)
     for charge in due:
+        if charge.is_ebike:
+            moved = _sweep_ebike(ports, charge, now)
+            if moved == "failed":
+                failed.append(charge.order_no)
+            postponed += moved == "postponed"
+            continue
         call = ports.pending_calls.get(charge.pile_id, charge.call_id)
         verdict = start_verdict(
             call_status=None if call is None else call.status.value,
@@ -679,6 +707,33 @@ def sweep_unstarted(
             ports.paid_charges.postpone(charge.order_no, verdict.check_again_at)
             postponed += 1
     return StartSweep(failed=tuple(failed), postponed=postponed, checked=len(due))
+
+
+def _sweep_ebike(ports: PaidChargePorts, charge: PaidCharge, now: datetime) -> str | None:
+    """An e-bike start with no session yet: its command decides (the bridge and the
+    command timeout normally did already; this catches a missed listener)."""
+    from shared.domain.paid_charging import LOST_CALL_GRACE
+    from shared.services.ebike_charging import command_finished
+
+    command = (
+        None
+        if ports.ebike is None
+        else ports.ebike.commands.commands.get(charge.pile_id, charge.call_id)
+    )
+    if command is None:
+        if now >= charge.created_at + LOST_CALL_GRACE:
+            reason = "the start command was never sent"
+            return "failed" if fail_start(ports, charge, reason, now) else None
+        ports.paid_charges.postpone(charge.order_no, charge.created_at + LOST_CALL_GRACE)
+        return "postponed"
+    if command.status.is_open:
+        ports.paid_charges.postpone(charge.order_no, command.timeout_at + timedelta(seconds=1))
+        return "postponed"
+    if command_finished(ports, command):
+        current = ports.paid_charges.get(charge.order_no)
+        if current is not None and current.state is PaidChargeState.NEVER_STARTED:
+            return "failed"
+    return None
 
 
 def is_paid_token(ports: PaidChargePorts, pile_id: str, id_tag: str) -> bool:

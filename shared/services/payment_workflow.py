@@ -596,8 +596,19 @@ def _cost_of(ports: PaymentPorts, order: PaymentOrder) -> tuple[int, int, str | 
     tariff_id = facts.tariff_id or order.tariff_id
     version = facts.tariff_version or order.tariff_version
     tariff = require_tariff(ports.base_data.tariff_version(tariff_id, version), tariff_id, version)
+    if getattr(facts, "is_priced_by_time", False):
+        return _time_cost(tariff, facts), facts.energy_wh, facts.session_id
     cost = price_energy(tariff, facts.readings)
     return cost.total_fen, cost.energy_wh, facts.session_id
+
+
+def _time_cost(tariff: Tariff, facts: Any) -> int:
+    """An e-bike port priced by time with power bands (``paid_charging.ChargeOutcome``
+    carries its start, stop and power samples); the cost in fen."""
+    from shared.domain.pricing import price_time
+
+    until = facts.stopped_at or facts.readings[-1].at
+    return price_time(tariff, facts.started_at, until, facts.power_samples).total_fen
 
 
 def _settle_order(ports: PaymentPorts, order_no: str, basis: SettleBasis) -> PaymentOrder:

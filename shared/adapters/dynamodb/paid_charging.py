@@ -34,7 +34,13 @@ from shared.adapters.dynamodb.sessions import samples_from_list
 from shared.domain.clock import from_wire, to_wire
 from shared.domain.errors import TariffMissing
 from shared.domain.ocpp.versions import OcppVersion
-from shared.domain.paid_charging import PaidCharge, PaidChargeState, PaidLink, SessionEnd
+from shared.domain.paid_charging import (
+    MODBUS,
+    PaidCharge,
+    PaidChargeState,
+    PaidLink,
+    SessionEnd,
+)
 from shared.domain.sessions import MeterSample
 
 if TYPE_CHECKING:
@@ -360,7 +366,7 @@ def charge_item(charge: PaidCharge) -> dict[str, Any]:
         "prepaid_cap_fen": n(charge.prepaid_cap_fen),
         "tariff_id": s(charge.tariff_id),
         "tariff_version": n(charge.tariff_version),
-        "protocol": s(charge.protocol.value),
+        "protocol": s(str(charge.protocol)),
         "call_id": s(charge.call_id),
         "created_at": s(to_wire(charge.created_at)),
         "check_at": s(to_wire(charge.check_at)),
@@ -413,7 +419,7 @@ def charge_from(item: dict[str, Any]) -> PaidCharge:
         prepaid_cap_fen=required_number("prepaid_cap_fen"),
         tariff_id=required("tariff_id"),
         tariff_version=required_number("tariff_version"),
-        protocol=OcppVersion(required("protocol")),
+        protocol=_protocol(required("protocol")),
         call_id=required("call_id"),
         created_at=from_wire(required("created_at")),
         check_at=from_wire(required("check_at")),
@@ -426,6 +432,10 @@ def charge_from(item: dict[str, Any]) -> PaidCharge:
         failure=text_of(item, "failure"),
         failed_at=at("failed_at"),
     )
+
+
+def _protocol(text: str) -> OcppVersion | str:
+    return MODBUS if text == MODBUS else OcppVersion(text)
 
 
 def link_item(link: PaidLink) -> dict[str, Any]:
