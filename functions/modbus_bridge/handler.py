@@ -1,6 +1,7 @@
-"""IoT topic rule on ``gw/+/up`` -> one gateway message: record the gateway, check CRCs,
-decode the RTU frames with the devices' register maps. Bad input is logged and counted,
-never raised."""
+"""IoT topic rules on ``gw/+/up`` (JSON) and ``gw/+/raw`` (transparent DTUs) -> one gateway
+message: record the gateway, check CRCs, decode the RTU frames with the devices' register
+maps, poll transparent DTUs one read at a time. Bad input is logged and counted, never
+raised."""
 
 from __future__ import annotations
 
@@ -22,13 +23,19 @@ _METRICS = {
     "wrong_function": "ModbusFramesWrongFunction",
     "exception": "ModbusFramesException",
     "unmatched": "ModbusFramesUnmatched",
+    "write_answer": "ModbusWriteAnswers",
+    "read_timeout": "ModbusReadTimeouts",
 }
 
 
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: Any, context: LambdaContext) -> dict[str, Any]:
-    outcome = handle_gateway_message(event, ports=wiring.uplink(), clock=wiring.clock)
+    outcome = handle_gateway_message(
+        event, ports=wiring.uplink(), clock=wiring.clock, transparent=wiring.transparent()
+    )
     verdicts = outcome.uplink.verdicts if outcome.uplink else {}
+    if outcome.raw is not None:
+        verdicts = outcome.raw.verdicts
     counts = {metric: int(verdicts.get(verdict, 0)) for verdict, metric in _METRICS.items()}
     counts["GatewayMessagesInvalid"] = 1 if outcome.kind == "invalid" else 0
     if outcome.kind == "invalid":

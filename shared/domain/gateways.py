@@ -85,12 +85,24 @@ class HeartbeatMessage(_Message):
     type: Literal["heartbeat"]
 
 
-GatewayMessage = DataMessage | RegistrationMessage | HeartbeatMessage
+class RawMessage(_Message):
+    """What a transparent DTU sent on ``gw/{id}/raw``, base64 by the IoT rule: an RTU answer,
+    its registration packet (the ICCID) or its heartbeat, told apart by content."""
 
-_MODELS: dict[str, type[DataMessage] | type[RegistrationMessage] | type[HeartbeatMessage]] = {
+    type: Literal["raw"] = "raw"
+    raw: Annotated[str, Field(min_length=0, max_length=_MAX_FRAME_TEXT)]
+
+
+GatewayMessage = DataMessage | RegistrationMessage | HeartbeatMessage | RawMessage
+
+_MODELS: dict[
+    str,
+    type[DataMessage] | type[RegistrationMessage] | type[HeartbeatMessage] | type[RawMessage],
+] = {
     "data": DataMessage,
     "register": RegistrationMessage,
     "heartbeat": HeartbeatMessage,
+    "raw": RawMessage,
 }
 
 
@@ -100,7 +112,7 @@ def parse_gateway_message(raw: Mapping[str, Any]) -> GatewayMessage:
     Raises:
         InvalidInput: unknown type, or a field missing or out of shape.
     """
-    kind = raw.get("type", "data")
+    kind = raw.get("type", "raw" if "raw" in raw else "data")
     model = _MODELS.get(kind) if isinstance(kind, str) else None
     if model is None:
         raise InvalidInput("unknown gateway message type", field="type")
@@ -160,6 +172,8 @@ class RtuReading:
     registers: tuple[int, ...] = ()
     bits: tuple[bool, ...] = ()
     exception_code: int | None = None
+    address: int | None = None  # write answers: the register (or coil) written
+    value: int | None = None  # write answers: 05/06 the value written, 15/16 the count
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,6 +191,20 @@ class BusDevice:
 
 
 @dataclass(frozen=True, slots=True)
+class PendingRead:
+    """The read request the platform sent a transparent DTU's bus and awaits an answer to
+    (one at a time per bus): ``index`` in the gateway's poll schedule."""
+
+    address: int
+    function: int
+    start: int
+    count: int
+    index: int
+    sent_at: datetime
+    cycle_started_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class GatewayConfig:
     """What the bridge reads once per message: the bus devices and the last applied port
     states (``"{pile_id}#{port_no}" -> "{state}|{fault mask}"``, as of ``states_at``)."""
@@ -185,6 +213,8 @@ class GatewayConfig:
     devices: Mapping[int, BusDevice]
     port_states: Mapping[str, str]
     states_at: datetime | None = None
+    pending: PendingRead | None = None  # transparent DTUs only
+    cycle_started_at: datetime | None = None  # transparent DTUs: the last poll cycle's start
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,3 +229,6 @@ class GatewaySeen:
     # (``states_at`` < its gateway timestamp).
     port_states: Mapping[str, str] | None = None
     states_at: datetime | None = None
+    # Transparent DTUs: replace the outstanding read (``None`` clears it) when ``set_pending``.
+    set_pending: bool = False
+    pending: PendingRead | None = None

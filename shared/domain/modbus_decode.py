@@ -27,6 +27,7 @@ class FrameVerdict(StrEnum):
     WRONG_FUNCTION = "wrong_function"
     EXCEPTION = "exception"  # the device answered with a Modbus exception
     UNMATCHED = "unmatched"  # no request known, or the size does not match it
+    WRITE_ANSWER = "write_answer"  # a command's echo or exception: the command side's
 
 
 @dataclass(frozen=True, slots=True)

@@ -84,6 +84,7 @@ class Poll:
     function: int
     start: int
     count: int
+    every_cycle: bool = True  # False: read on demand only (the e-bike control registers)
 
 
 @dataclass(frozen=True, slots=True)
@@ -252,6 +253,7 @@ def parse_register_map(raw: Mapping[str, Any]) -> RegisterMap:
                 _int(poll.get("function"), f"{where}.function", 3, 4),
                 _int(poll.get("start"), f"{where}.start", 0, 65535),
                 _int(poll.get("count"), f"{where}.count", 1, MAX_READ_COUNT),
+                poll.get("every_cycle", True) is not False,
             )
         )
     _require(len({p.poll_id for p in polls}) == len(polls), "poll ids are unique", "polls")

@@ -3,6 +3,7 @@ hand data to the Modbus uplink, and configure which devices sit on a gateway's b
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -14,11 +15,20 @@ from shared.domain.gateways import (
     BusDevice,
     DataMessage,
     GatewaySeen,
+    RawMessage,
     RegistrationMessage,
     parse_gateway_message,
 )
 from shared.domain.modbus_maps import DeviceKind, RegisterMap
-from shared.services.modbus_uplink import RtuDecoder, UplinkPorts, UplinkResult, handle_data
+from shared.services.modbus_uplink import (
+    RawResult,
+    RtuDecoder,
+    Transparent,
+    UplinkPorts,
+    UplinkResult,
+    handle_data,
+    handle_raw,
+)
 
 __all__ = [
     "DeviceConfigStore",
@@ -36,17 +46,22 @@ class DeviceConfigStore(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class GatewayOutcome:
-    kind: str  # data | register | heartbeat | invalid
+    kind: str  # data | register | heartbeat | answer | write_answer | invalid
     gateway_id: str | None = None
     uplink: UplinkResult | None = None
+    raw: RawResult | None = None
     is_replay: bool = False
     invalid_fields: list[str] = field(default_factory=list)
 
 
-def handle_gateway_message(raw: Any, *, ports: UplinkPorts, clock: Clock) -> GatewayOutcome:
-    """Handle one message from ``gw/{id}/up``; bad input is reported, never raised.
+def handle_gateway_message(
+    raw: Any, *, ports: UplinkPorts, clock: Clock, transparent: Transparent | None = None
+) -> GatewayOutcome:
+    """Handle one message from ``gw/{id}/up`` (JSON) or ``gw/{id}/raw`` (a transparent DTU's
+    bytes, base64 under ``raw``); bad input is reported, never raised.
 
-    DynamoDB: registration/heartbeat 1 UpdateItem; data see ``handle_data``.
+    DynamoDB: registration/heartbeat 1 UpdateItem; data see ``handle_data``; raw see
+    ``handle_raw``.
 
     Raises: UpstreamFailure (the IoT rule's asynchronous invoke then retries).
     """
@@ -67,6 +82,17 @@ def handle_gateway_message(raw: Any, *, ports: UplinkPorts, clock: Clock) -> Gat
         return GatewayOutcome(
             "data", message.gateway_id, uplink=result, is_replay=not result.is_newest
         )
+    if isinstance(message, RawMessage):
+        if transparent is None:
+            return GatewayOutcome("invalid", message.gateway_id, invalid_fields=["raw"])
+        raw_result = handle_raw(
+            message,
+            ports=ports,
+            transparent=transparent,
+            now=now,
+            local_day=local_day(now).isoformat(),
+        )
+        return GatewayOutcome(raw_result.kind, message.gateway_id, raw=raw_result)
     if isinstance(message, RegistrationMessage):
         ports.gateways.record(GatewaySeen(message.gateway_id, now, iccid=message.iccid))
         return GatewayOutcome("register", message.gateway_id)
@@ -87,8 +113,6 @@ def configure_gateway(
             a pile map without ``pile_id`` or a meter map without ``station_id``, PT/CT < 1.
         UpstreamFailure: the store failed.
     """
-    import re
-
     if not re.fullmatch(GATEWAY_ID_PATTERN, gateway_id):
         raise InvalidInput("gateway_id must be 1..48 letters, digits, . _ -", field="gateway_id")
     addresses = [device.address for device in devices]

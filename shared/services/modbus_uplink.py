@@ -8,6 +8,8 @@ implements; default no-op).
 
 from __future__ import annotations
 
+import base64
+import binascii
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -21,13 +23,17 @@ from shared.domain.gateways import (
     FrameRef,
     GatewayConfig,
     GatewaySeen,
+    PendingRead,
+    RawMessage,
     RtuReading,
     decode_frame_text,
     has_valid_crc,
 )
+from shared.domain.modbus_commands import WriteAnswer
 from shared.domain.modbus_decode import (
     FrameVerdict,
     ReadAnswer,
+    ReadRequest,
     fault_mask,
     match_answer,
     meter_values,
@@ -35,7 +41,7 @@ from shared.domain.modbus_decode import (
     register_words,
     request_for,
 )
-from shared.domain.modbus_maps import DeviceKind, RegisterMap
+from shared.domain.modbus_maps import DeviceKind, Poll, RegisterMap
 from shared.domain.modbus_readings import (
     FAULT_ERROR_CODES,
     OCPP_STATUS,
@@ -67,6 +73,36 @@ class NoPortEvents:
 
     def state(self, pile_id: str, port_no: int, state: PortState) -> None:
         return None
+
+
+class WriteAnswers(Protocol):
+    """Write answers (echoes of functions 05/06/15/16, or exception responses to them) the
+    bridge found in the uplink, either form: the command side confirms its commands."""
+
+    def answer(self, answer: WriteAnswer) -> None:
+        """Raises: UpstreamFailure."""
+
+
+class NoWriteAnswers:
+    def answer(self, answer: WriteAnswer) -> None:
+        return None
+
+
+WRITE_FUNCTIONS = frozenset({5, 6, 15, 16})
+
+
+def write_answer_of(gateway_id: str, reading: RtuReading) -> WriteAnswer | None:
+    """The write answer in a decoded response, or None when it answers a read."""
+    if reading.function_code not in WRITE_FUNCTIONS:
+        return None
+    return WriteAnswer(
+        gateway_id=gateway_id,
+        device_address=reading.device_address,
+        function_code=reading.function_code,
+        address=reading.address if reading.exception_code is None else None,
+        value=reading.value if reading.exception_code is None else None,
+        exception_code=reading.exception_code,
+    )
 
 
 class PortReadingStore(Protocol):
@@ -142,6 +178,10 @@ class UplinkPorts:
     site_loads: SiteLoads
     maps: Mapping[str, RegisterMap]
     events: PortEvents = field(default_factory=NoPortEvents)
+    write_answers: WriteAnswers = field(default_factory=NoWriteAnswers)
+
+
+_NOT_BAD = frozenset({FrameVerdict.GOOD.value, FrameVerdict.WRITE_ANSWER.value})
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,7 +195,7 @@ class UplinkResult:
 
     @property
     def bad_frames(self) -> int:
-        return sum(n for verdict, n in self.verdicts.items() if verdict != FrameVerdict.GOOD)
+        return sum(n for verdict, n in self.verdicts.items() if verdict not in _NOT_BAD)
 
 
 def classify_frame(
@@ -174,6 +214,10 @@ def classify_frame(
     reading = ports.decoder.decode(frame)
     if reading is None:
         return FrameVerdict.UNDECODABLE
+    answer = write_answer_of(config.gateway_id, reading)
+    if answer is not None:
+        ports.write_answers.answer(answer)
+        return FrameVerdict.WRITE_ANSWER
     request = None
     if ref is not None:
         request = request_for(
@@ -218,26 +262,74 @@ def handle_data(
     gateway_id = message.gateway_id
     config = ports.gateways.config(gateway_id) or GatewayConfig(gateway_id, {}, {})
     verdicts: Counter[str] = Counter()
-    answers: dict[int, list[ReadAnswer]] = {}
+    answers: list[ReadAnswer] = []
     for item in message.frames:
         outcome = classify_frame(item, config, ports)
         if isinstance(outcome, FrameVerdict):
             verdicts[outcome.value] += 1
             continue
         verdicts[FrameVerdict.GOOD.value] += 1
-        answers.setdefault(outcome.device.address, []).append(outcome)
-    at = message.ts
+        answers.append(outcome)
+    applied = _apply_answers(gateway_id, message.seq, message.ts, answers, config, ports, now=now)
+    is_newest = ports.gateways.record(
+        GatewaySeen(
+            gateway_id,
+            now,
+            seq=message.seq,
+            port_states=applied.states,
+            states_at=message.ts,
+        )
+    )
+    _count_bad(ports, gateway_id, local_day, verdicts, now)
+    return UplinkResult(
+        dict(verdicts),
+        is_newest,
+        applied.piles,
+        applied.status_writes,
+        applied.faults,
+        applied.loads,
+    )
+
+
+def _count_bad(
+    ports: UplinkPorts, gateway_id: str, local_day: str, verdicts: Mapping[str, int], now: datetime
+) -> None:
+    bad = {verdict: n for verdict, n in verdicts.items() if verdict not in _NOT_BAD}
+    if bad:
+        ports.gateways.count_frames(gateway_id, local_day, bad, now)
+
+
+@dataclass(frozen=True, slots=True)
+class _Applied:
+    states: Mapping[str, str] | None  # the merged port states to store, None when late
+    piles: int
+    status_writes: int
+    faults: int
+    loads: int
+
+
+def _apply_answers(  # noqa: PLR0917 - internal, every call site names the ports
+    gateway_id: str,
+    seq: int | None,
+    at: datetime,
+    answers: Sequence[ReadAnswer],
+    config: GatewayConfig,
+    ports: UplinkPorts,
+    *,
+    now: datetime,
+) -> _Applied:
+    by_device: dict[int, list[ReadAnswer]] = {}
+    for answer in answers:
+        by_device.setdefault(answer.device.address, []).append(answer)
     is_newest = config.states_at is None or at > config.states_at
     new_states: dict[str, str] = {}
     piles = status_writes = faults = loads = 0
-    for address, device_answers in answers.items():
+    for address, device_answers in by_device.items():
         device = config.devices[address]
         register_map = ports.maps[device.map_id]
         words = register_words(device_answers)
         if register_map.kind is DeviceKind.EBIKE_PILE and device.pile_id is not None:
-            samples = port_samples(
-                register_map, words, at=at, gateway_id=gateway_id, seq=message.seq
-            )
+            samples = port_samples(register_map, words, at=at, gateway_id=gateway_id, seq=seq)
             if not samples:
                 continue
             ports.readings.store(
@@ -262,19 +354,225 @@ def handle_data(
                 ports.site_loads.record(_site_load(device, values, at, now, gateway_id))
                 loads += 1
     merged = {**config.port_states, **new_states} if is_newest else None
-    is_newest = ports.gateways.record(
+    return _Applied(merged, piles, status_writes, faults, loads)
+
+
+# Transparent DTUs ---------------------------------------------------------------------
+
+POLL_INTERVAL_S = 60  # a new cycle when the DTU's heartbeat comes this long after the last
+READ_TIMEOUT_S = 20  # an unanswered read is given up (counted) at the next message after this
+_ICCID_CHARS = frozenset(b"0123456789ABCDEFabcdef")
+
+
+class DownLink(Protocol):
+    def publish(self, gateway_id: str, payload: bytes) -> None:
+        """Raw bytes to ``gw/{gateway_id}/down`` (QoS 1). Raises: UpstreamFailure."""
+
+
+class ReadEncoder(Protocol):
+    def read_request(self, address: int, function: int, start: int, count: int) -> bytes:
+        """An RTU read request frame with its CRC."""
+
+
+@dataclass(frozen=True, slots=True)
+class Transparent:
+    downlink: DownLink
+    encoder: ReadEncoder
+
+
+@dataclass(frozen=True, slots=True)
+class RawResult:
+    kind: str  # answer | register | heartbeat | write_answer
+    verdicts: Mapping[str, int]
+    sent: PendingRead | None  # the read sent down after this message, if any
+
+
+def poll_schedule(
+    config: GatewayConfig, maps: Mapping[str, RegisterMap]
+) -> list[tuple[BusDevice, Poll]]:
+    """The reads of one cycle: every device by address, every cycle poll of its map."""
+    schedule: list[tuple[BusDevice, Poll]] = []
+    for address in sorted(config.devices):
+        device = config.devices[address]
+        register_map = maps.get(device.map_id)
+        if register_map is not None:
+            schedule.extend((device, poll) for poll in register_map.polls if poll.every_cycle)
+    return schedule
+
+
+def is_registration(data: bytes) -> bool:
+    """A DTU registration packet: the SIM's ICCID as ASCII (18-22 digits, hex F allowed)."""
+    return 18 <= len(data) <= 22 and all(byte in _ICCID_CHARS for byte in data)
+
+
+def handle_raw(
+    message: RawMessage,
+    *,
+    ports: UplinkPorts,
+    transparent: Transparent,
+    now: datetime,
+    local_day: str,
+) -> RawResult:
+    """One message from a transparent DTU: an RTU answer to the outstanding read (stored like
+    a one-frame cycle at our clock, then the next read of the cycle goes down), a
+    registration (ICCID recorded; a cycle starts), a heartbeat (a cycle starts when the last
+    one began ``POLL_INTERVAL_S`` ago), or a write answer (handed to the command side).
+
+    DynamoDB: 1 GetItem + 1 UpdateItem (gateway) + the writes of ``handle_data`` for one
+    frame; IoT: at most 1 publish.
+
+    Raises: UpstreamFailure.
+    """
+    gateway_id = message.gateway_id
+    config = ports.gateways.config(gateway_id) or GatewayConfig(gateway_id, {}, {})
+    verdicts: Counter[str] = Counter()
+    data = decode_frame_text(message.raw) if message.raw else None
+    pending = config.pending
+    if pending is not None and (now - pending.sent_at).total_seconds() > READ_TIMEOUT_S:
+        verdicts["read_timeout"] += 1
+    if data is not None and has_valid_crc(data):
+        reading = ports.decoder.decode(data)
+        answer = write_answer_of(gateway_id, reading) if reading is not None else None
+        if answer is not None:
+            # a command's answer: the outstanding read is still awaited
+            ports.write_answers.answer(answer)
+            ports.gateways.record(GatewaySeen(gateway_id, now))
+            return RawResult("write_answer", {FrameVerdict.WRITE_ANSWER.value: 1}, None)
+        applied: _Applied | None = None
+        if reading is None:
+            verdicts[FrameVerdict.UNDECODABLE.value] += 1
+        elif pending is None:
+            verdicts[FrameVerdict.UNMATCHED.value] += 1
+        else:
+            request = ReadRequest(pending.function, pending.start, pending.count)
+            outcome = match_answer(reading, request, config.devices, ports.maps)
+            if reading.device_address != pending.address:
+                verdicts[FrameVerdict.UNMATCHED.value] += 1
+            elif isinstance(outcome, FrameVerdict):
+                verdicts[outcome.value] += 1
+            else:
+                verdicts[FrameVerdict.GOOD.value] += 1
+                applied = _apply_answers(gateway_id, None, now, [outcome], config, ports, now=now)
+        following = _next_read(config, ports, pending, now) if pending is not None else None
+        return _finish(
+            "answer",
+            gateway_id,
+            config,
+            ports,
+            transparent,
+            verdicts,
+            following,
+            now,
+            local_day,
+            applied=applied,
+        )
+    if data is not None and pending is not None and data[0] == pending.address:
+        # an answer from the awaited device that failed its CRC: line noise; go on
+        verdicts[FrameVerdict.BAD_CRC.value] += 1
+        following = _next_read(config, ports, pending, now)
+        return _finish(
+            "answer", gateway_id, config, ports, transparent, verdicts, following, now, local_day
+        )
+    raw = _bytes_of(message.raw)
+    kind = "register" if is_registration(raw) else "heartbeat"
+    after: PendingRead | _Keep | None = _KEEP
+    if kind == "register":
+        after = _first_read(config, ports, now)  # a DTU that (re)connected: a fresh cycle
+    elif pending is not None and verdicts["read_timeout"]:
+        after = _next_read(config, ports, pending, now)
+    elif pending is None and (
+        config.cycle_started_at is None
+        or (now - config.cycle_started_at).total_seconds() >= POLL_INTERVAL_S - 5
+    ):
+        after = _first_read(config, ports, now)
+    return _finish(
+        kind,
+        gateway_id,
+        config,
+        ports,
+        transparent,
+        verdicts,
+        after,
+        now,
+        local_day,
+        iccid=raw.decode("ascii") if kind == "register" else None,
+    )
+
+
+def _bytes_of(text: str) -> bytes:
+    try:
+        return base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        return b""
+
+
+class _Keep:
+    """``_finish``: leave the outstanding read as it is."""
+
+
+_KEEP = _Keep()
+
+
+def _first_read(config: GatewayConfig, ports: UplinkPorts, now: datetime) -> PendingRead | None:
+    schedule = poll_schedule(config, ports.maps)
+    if not schedule:
+        return None
+    device, poll = schedule[0]
+    return PendingRead(device.address, poll.function, poll.start, poll.count, 0, now, now)
+
+
+def _next_read(
+    config: GatewayConfig, ports: UplinkPorts, pending: PendingRead, now: datetime
+) -> PendingRead | None:
+    schedule = poll_schedule(config, ports.maps)
+    index = pending.index + 1
+    if index >= len(schedule):
+        return None  # the cycle is complete; the next heartbeat after the interval starts one
+    device, poll = schedule[index]
+    return PendingRead(
+        device.address,
+        poll.function,
+        poll.start,
+        poll.count,
+        index,
+        now,
+        pending.cycle_started_at,
+    )
+
+
+def _finish(  # noqa: PLR0917 - the one exit of handle_raw
+    kind: str,
+    gateway_id: str,
+    config: GatewayConfig,
+    ports: UplinkPorts,
+    transparent: Transparent,
+    verdicts: Counter[str],
+    following: PendingRead | _Keep | None,
+    now: datetime,
+    local_day: str,
+    *,
+    applied: _Applied | None = None,
+    iccid: str | None = None,
+) -> RawResult:
+    sent = following if isinstance(following, PendingRead) else None
+    if sent is not None:
+        frame = transparent.encoder.read_request(
+            sent.address, sent.function, sent.start, sent.count
+        )
+        transparent.downlink.publish(gateway_id, frame)
+    ports.gateways.record(
         GatewaySeen(
             gateway_id,
             now,
-            seq=message.seq,
-            port_states=merged,
-            states_at=at,
+            iccid=iccid,
+            port_states=applied.states if applied is not None else None,
+            states_at=now if applied is not None and applied.states is not None else None,
+            set_pending=not isinstance(following, _Keep),
+            pending=sent,
         )
     )
-    bad = {verdict: n for verdict, n in verdicts.items() if verdict != FrameVerdict.GOOD.value}
-    if bad:
-        ports.gateways.count_frames(gateway_id, local_day, bad, now)
-    return UplinkResult(dict(verdicts), is_newest, piles, status_writes, faults, loads)
+    _count_bad(ports, gateway_id, local_day, verdicts, now)
+    return RawResult(kind, dict(verdicts), sent)
 
 
 def _raw_reading(sample: PortSample) -> PortReading:

@@ -29,6 +29,8 @@ from tests.unit.test_modbus_uplink_support import (
     devices,
     meter_frames,
     pile_frame,
+    port_registers,
+    rtu,
 )
 
 EVENTS = Path(__file__).resolve().parent.parent / "events" / "iot"
@@ -253,3 +255,28 @@ def test_invalid_messages_are_counted_and_change_nothing(bridge: Bridge, event: 
     assert result["kind"] == "invalid"
     assert result["GatewayMessagesInvalid"] == 1
     assert bridge.snapshot() == before
+
+
+def test_transparent_dtu_is_polled_one_read_at_a_time_through_the_handler(
+    bridge: Bridge, clock: Any
+) -> None:
+    configure(bridge)
+
+    def raw(payload: bytes) -> dict[str, Any]:
+        return {"gateway_id": "GW-0001", "raw": base64.b64encode(payload).decode()}
+
+    registered = bridge.send(raw(b"89860412345678901234"))
+    assert registered["kind"] == "register"
+    gateway = bridge.gateway("GW-0001")
+    assert gateway is not None and gateway["iccid"] == "89860412345678901234"
+    assert gateway["pending"]["address"] == 1 and gateway["pending"]["count"] == 100
+    clock.advance(seconds=2)
+
+    answered = bridge.send(raw(rtu(1, port_registers(ten(energy_raw=77, state="charging")))))
+
+    assert answered["kind"] == "answer" and answered["ModbusFramesGood"] == 1
+    readings = DynamoPortReadings(bridge.tables["SESSIONS_TABLE"], bridge.client)
+    stored = readings.port_readings("EB-1", 1, clock(), clock())
+    assert [(r.energy_wh, r.state) for r in stored] == [(77, PortState.CHARGING)]
+    gateway = bridge.gateway("GW-0001")
+    assert gateway is not None and gateway["pending"]["address"] == 2  # the meter is next

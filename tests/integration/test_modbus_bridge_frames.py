@@ -32,8 +32,8 @@ GOLDEN_RESPONSES = [
     ("02030a00e6001403e800190001e733", RtuReading(2, 3, registers=(230, 20, 1000, 25, 1))),
     ("010402000178f0", RtuReading(1, 4, registers=(1,))),
     ("0101010d904d", RtuReading(1, 1, bits=(True, False, True, True, False, False, False, False))),
-    ("0106000100ff984a", RtuReading(1, 6, registers=(255,))),
-    ("01100001000a11ce", RtuReading(1, 16)),
+    ("0106000100ff984a", RtuReading(1, 6, address=1, value=255)),
+    ("01100001000a11ce", RtuReading(1, 16, address=1, value=10)),
     ("018302c0f1", RtuReading(1, 3, exception_code=2)),
 ]
 

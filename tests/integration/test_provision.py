@@ -229,22 +229,27 @@ def test_websocket_routes_target_connect_and_router_when_provisioned(provisioned
 
 
 def test_iot_rule_is_stored_with_its_sql_and_lambda_action_when_provisioned(provisioned):
-    (rule,) = provisioned.deployment.iot_rules
-    assert rule.sql == "SELECT *, topic(2) AS gateway_id FROM 'gw/+/up'"
-    assert rule.function == "ModbusBridgeFunction"
-    stored = provisioned.client("iot").get_topic_rule(ruleName=rule.name)["rule"]
-    assert stored["sql"] == rule.sql
+    rules = {rule.sql: rule for rule in provisioned.deployment.iot_rules}
+    assert set(rules) == {
+        "SELECT *, topic(2) AS gateway_id FROM 'gw/+/up'",
+        "SELECT encode(*, 'base64') AS raw, topic(2) AS gateway_id FROM 'gw/+/raw'",
+    }
     bridge = provisioned.deployment.functions["ModbusBridgeFunction"].function_name
-    assert stored["actions"][0]["lambda"]["functionArn"].endswith(f":function:{bridge}")
+    for rule in rules.values():
+        assert rule.function == "ModbusBridgeFunction"
+        stored = provisioned.client("iot").get_topic_rule(ruleName=rule.name)["rule"]
+        assert stored["sql"] == rule.sql
+        assert stored["actions"][0]["lambda"]["functionArn"].endswith(f":function:{bridge}")
 
 
 def test_gateway_policy_limits_each_gateway_to_its_own_topics_when_provisioned(provisioned):
     name = provisioned.deployment.outputs["GatewayIotPolicyName"]
     document = json.loads(provisioned.client("iot").get_policy(policyName=name)["policyDocument"])
     resources = {statement["Action"]: statement["Resource"] for statement in document["Statement"]}
-    assert resources["iot:Publish"] == (
-        "arn:aws:iot:us-east-1:123456789012:topic/gw/${iot:Connection.Thing.ThingName}/up"
-    )
+    assert resources["iot:Publish"] == [
+        "arn:aws:iot:us-east-1:123456789012:topic/gw/${iot:Connection.Thing.ThingName}/up",
+        "arn:aws:iot:us-east-1:123456789012:topic/gw/${iot:Connection.Thing.ThingName}/raw",
+    ]
     assert resources["iot:Subscribe"].endswith(
         "topicfilter/gw/${iot:Connection.Thing.ThingName}/down"
     )

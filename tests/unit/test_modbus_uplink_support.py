@@ -18,7 +18,7 @@ from pymodbus.pdu import DecodePDU, ExceptionResponse
 from pymodbus.pdu.register_message import ReadHoldingRegistersResponse, ReadInputRegistersResponse
 
 from functions.modbus_bridge.rtu import PymodbusRtuDecoder
-from shared.domain.gateways import BusDevice, GatewayConfig, GatewaySeen
+from shared.domain.gateways import BusDevice, GatewayConfig, GatewaySeen, PendingRead
 from shared.domain.modbus_maps import RegisterMap, register_map
 from shared.domain.modbus_readings import PortReading, PortSample, PortState, SiteLoad, fold_samples
 from shared.domain.ocpp.availability import FaultEvent, StatusReport
@@ -137,14 +137,27 @@ class FakeGateways:
         self.iccid: str | None = None
         self.counts: dict[str, int] = {}
         self.seen = 0
+        self.pending: PendingRead | None = None
+        self.cycle_started_at: datetime | None = None
 
     def config(self, gateway_id: str) -> GatewayConfig | None:
-        return GatewayConfig(gateway_id, dict(self.devices), dict(self.states), self.states_at)
+        return GatewayConfig(
+            gateway_id,
+            dict(self.devices),
+            dict(self.states),
+            self.states_at,
+            pending=self.pending,
+            cycle_started_at=self.cycle_started_at,
+        )
 
     def record(self, seen: GatewaySeen) -> bool:
         self.seen += 1
         if seen.iccid is not None:
             self.iccid = seen.iccid
+        if seen.set_pending:
+            self.pending = seen.pending
+            if seen.pending is not None and seen.pending.index == 0:
+                self.cycle_started_at = seen.pending.cycle_started_at
         if seen.states_at is None:
             return True
         if self.states_at is not None and seen.states_at <= self.states_at:

@@ -33,7 +33,7 @@ from shared.adapters.dynamodb.connections import (
     upstream,
 )
 from shared.domain.clock import from_wire, to_wire
-from shared.domain.gateways import BusDevice, GatewayConfig, GatewaySeen
+from shared.domain.gateways import BusDevice, GatewayConfig, GatewaySeen, PendingRead
 from shared.domain.modbus_readings import SiteLoad
 
 
@@ -43,6 +43,38 @@ def gateway_key(gateway_id: str) -> dict[str, dict[str, str]]:
 
 def site_load_key(station_id: str) -> dict[str, dict[str, str]]:
     return {"pk": s(f"SITELOAD#{station_id}"), "sk": s("SITELOAD")}
+
+
+def _pending_value(pending: PendingRead) -> dict[str, Any]:
+    return {
+        "M": {
+            "address": n(pending.address),
+            "function": n(pending.function),
+            "start": n(pending.start),
+            "count": n(pending.count),
+            "index": n(pending.index),
+            "sent_at": s(to_wire(pending.sent_at)),
+            "cycle_started_at": s(to_wire(pending.cycle_started_at)),
+        }
+    }
+
+
+def _pending_from(value: Any) -> PendingRead | None:
+    fields = value.get("M") if isinstance(value, dict) else None
+    if not isinstance(fields, dict):
+        return None
+    try:
+        return PendingRead(
+            address=int(fields["address"]["N"]),
+            function=int(fields["function"]["N"]),
+            start=int(fields["start"]["N"]),
+            count=int(fields["count"]["N"]),
+            index=int(fields["index"]["N"]),
+            sent_at=from_wire(fields["sent_at"]["S"]),
+            cycle_started_at=from_wire(fields["cycle_started_at"]["S"]),
+        )
+    except (KeyError, TypeError, ValueError):
+        return None
 
 
 def _device_value(device: BusDevice) -> dict[str, Any]:
@@ -92,7 +124,7 @@ class DynamoGateways:
             item = self._client.get_item(
                 TableName=self._table,
                 Key=gateway_key(gateway_id),
-                ProjectionExpression="devices, port_states, states_at",
+                ProjectionExpression="devices, port_states, states_at, pending, cycle_started_at",
             ).get("Item")
         except (ClientError, BotoCoreError) as exc:
             raise upstream("GetItem") from exc
@@ -110,8 +142,14 @@ class DynamoGateways:
             if "S" in value
         }
         states_at = text_of(item, "states_at")
+        cycle_at = text_of(item, "cycle_started_at")
         return GatewayConfig(
-            gateway_id, devices, states, from_wire(states_at) if states_at else None
+            gateway_id,
+            devices,
+            states,
+            from_wire(states_at) if states_at else None,
+            pending=_pending_from(item.get("pending")),
+            cycle_started_at=from_wire(cycle_at) if cycle_at else None,
         )
 
     def set_devices(self, gateway_id: str, devices: Sequence[BusDevice]) -> None:
@@ -131,11 +169,21 @@ class DynamoGateways:
         gateway timestamp when it has one, else by ``seq``). Raises: UpstreamFailure."""
         sets = ["gateway_id = :id", "last_seen_at = :at"]
         values: dict[str, Any] = {":id": s(seen.gateway_id), ":at": s(to_wire(seen.seen_at))}
+        removes: list[str] = []
         if seen.iccid is not None:
             sets.append("iccid = :iccid")
             values[":iccid"] = s(seen.iccid)
+        if seen.set_pending:
+            if seen.pending is None:
+                removes.append("pending")
+            else:
+                sets.append("pending = :pending")
+                values[":pending"] = _pending_value(seen.pending)
+                if seen.pending.index == 0:
+                    sets.append("cycle_started_at = :cycle")
+                    values[":cycle"] = s(to_wire(seen.pending.cycle_started_at))
         if seen.seq is None and seen.states_at is None:
-            self._update(seen.gateway_id, sets, values, condition=None)
+            self._update(seen.gateway_id, sets, values, condition=None, removes=removes)
             return True
         newer_sets = list(sets)
         newer_values = dict(values)
@@ -154,11 +202,13 @@ class DynamoGateways:
         # A late batch (store-and-forward) must not move the newest state backwards, but it
         # still shows the gateway is alive.
         try:
-            self._update(seen.gateway_id, newer_sets, newer_values, condition=condition)
+            self._update(
+                seen.gateway_id, newer_sets, newer_values, condition=condition, removes=removes
+            )
         except ClientError as exc:
             if not is_condition_failure(exc):
                 raise upstream("UpdateItem") from exc
-            self._update(seen.gateway_id, sets, values, condition=None)
+            self._update(seen.gateway_id, sets, values, condition=None, removes=removes)
             return False
         return True
 
@@ -207,11 +257,15 @@ class DynamoGateways:
         sets: list[str],
         values: dict[str, Any],
         condition: str | None,
+        removes: list[str] | None = None,
     ) -> None:
+        expression = "SET " + ", ".join(sets)
+        if removes:
+            expression += " REMOVE " + ", ".join(removes)
         request: dict[str, Any] = {
             "TableName": self._table,
             "Key": gateway_key(gateway_id),
-            "UpdateExpression": "SET " + ", ".join(sets),
+            "UpdateExpression": expression,
             "ExpressionAttributeValues": values,
         }
         if condition is not None:
