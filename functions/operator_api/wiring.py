@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from shared.services.base_data import HealthProbe
     from shared.services.base_data_cards import Wallets
     from shared.services.driver_accounts import DriverAccountStore
+    from shared.services.modbus_commands import ModbusCommandPorts
     from shared.services.money_reports import RowDirectory, TransactionIndex
     from shared.services.ocpp.commands import CommandPorts, SessionLookup
     from shared.services.reconciliation import ReconciliationStore
@@ -100,6 +101,28 @@ def command_ports() -> CommandPorts:
 
 
 @cache
+def port_command_ports() -> ModbusCommandPorts:
+    """Port commands to e-bike piles: published to the gateway's down topic (iot-data)."""
+    import boto3
+
+    from shared.adapters.dynamodb.modbus_commands import DynamoModbusCommands
+    from shared.adapters.iot_publish import IotDataPublisher
+    from shared.services.modbus_commands import ModbusCommandPorts
+
+    store = DynamoModbusCommands(
+        os.environ["SESSIONS_TABLE"], os.environ["BASE_DATA_TABLE"], _dynamodb_client()
+    )
+    return ModbusCommandPorts(
+        commands=store,
+        piles=store,
+        publisher=IotDataPublisher(boto3.client("iot-data")),
+        clock=clock,
+        new_id=make_id,
+        topic_prefix=os.environ.get("IOT_DOWN_TOPIC_PREFIX", "gw"),
+    )
+
+
+@cache
 def pile_events() -> DynamoPileEvents:
     from shared.adapters.dynamodb.pile_events import DynamoPileEvents
 
@@ -170,6 +193,7 @@ def reset() -> None:
         _dynamodb_client,
         websocket_sender,
         command_ports,
+        port_command_ports,
         pile_events,
         session_lookup,
     ):

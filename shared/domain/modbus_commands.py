@@ -30,10 +30,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shared.domain.errors import InvalidInput
-from shared.domain.modbus_maps import ControlLayout
+
+if TYPE_CHECKING:
+    # Loaded where a layout is built (``default_control``): the map module reads data
+    # files, and the operator API imports this module for its port-command routes.
+    from shared.domain.modbus_maps import ControlLayout
 
 WRITE_SINGLE = 6
 WRITE_MULTIPLE = 16

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from shared.domain.clock import Clock
 from shared.domain.errors import Conflict, NotFound
@@ -28,11 +28,13 @@ from shared.domain.modbus_commands import (
     default_control,
     write_frame,
 )
-from shared.domain.modbus_maps import ControlLayout
 from shared.domain.ocpp.remote_calls import call_message_id
 from shared.domain.piles import Pile, PileProtocol
 from shared.domain.tenancy import Principal, Role
 from shared.observability import logger
+
+if TYPE_CHECKING:
+    from shared.domain.modbus_maps import ControlLayout
 
 COMMAND_ROLES = (Role.OPERATOR_ADMIN, Role.MAINTENANCE)
 HOUSEKEEPING_BATCH = 500
@@ -98,10 +100,11 @@ class ModbusCommandPorts:
     clock: Clock
     new_id: NewId
     control: ControlLayout = field(default_factory=default_control)
+    topic_prefix: str = DOWN_TOPIC_PREFIX  # the template's IOT_DOWN_TOPIC_PREFIX
 
 
-def down_topic(gateway_id: str) -> str:
-    return f"{DOWN_TOPIC_PREFIX}/{gateway_id}/down"
+def down_topic(gateway_id: str, prefix: str = DOWN_TOPIC_PREFIX) -> str:
+    return f"{prefix}/{gateway_id}/down"
 
 
 def modbus_pile(pile_id: str, operator_id: str | None, piles: ModbusPiles) -> Pile:
@@ -181,7 +184,7 @@ def _send(
     frame = write_frame(stored.write)
     # Stored before it is published, so an echo faster than the write still finds it.
     ports.commands.create(stored)
-    ports.publisher.publish(down_topic(pile.gateway_id), frame)
+    ports.publisher.publish(down_topic(pile.gateway_id, ports.topic_prefix), frame)
     logger.info("port command sent", extra=_keys(stored))
     return stored
 
