@@ -1,0 +1,102 @@
+"""The adapters e-bike paid charging runs on, composed once so every function's wiring
+builds them the same way (the payments function, the Modbus bridge, housekeeping).
+
+Nothing here reads the environment: wiring passes table names, clients and the down-topic
+prefix.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from shared.adapters.dynamodb.connections import DynamoPendingCalls
+from shared.adapters.dynamodb.modbus_commands import DynamoModbusCommands
+from shared.adapters.dynamodb.paid_charging import DynamoPaidCharges
+from shared.adapters.dynamodb.piles import DynamoPiles
+from shared.adapters.dynamodb.port_readings import DynamoPortReadings
+from shared.adapters.dynamodb.sessions import DynamoSessions
+from shared.adapters.iot_publish import IotDataPublisher
+from shared.adapters.stepfunctions import StepFunctionsResumer
+from shared.domain.clock import Clock
+from shared.domain.errors import Conflict
+from shared.domain.ids import NewId
+from shared.domain.ocpp.actions import Direction
+from shared.domain.ocpp.versions import OcppVersion
+from shared.services.ebike_charging import EbikeChargePorts
+from shared.services.modbus_commands import ModbusCommandPorts
+from shared.services.paid_charging import PaidChargePorts
+
+
+def ebike_ports(
+    *,
+    sessions_table: str,
+    base_data_table: str,
+    dynamodb: Any,
+    iot_data: Any,
+    topic_prefix: str,
+    clock: Clock,
+    new_id: NewId,
+) -> EbikeChargePorts:
+    """Port commands (SessionsTable, iot-data publish) and port readings (SessionsTable)."""
+    commands = DynamoModbusCommands(sessions_table, base_data_table, dynamodb)
+    return EbikeChargePorts(
+        commands=ModbusCommandPorts(
+            commands=commands,
+            piles=commands,
+            publisher=IotDataPublisher(iot_data),
+            clock=clock,
+            new_id=new_id,
+            topic_prefix=topic_prefix,
+        ),
+        readings=DynamoPortReadings(sessions_table, dynamodb),
+    )
+
+
+class NoOcppSender:
+    """The sender of a function that commands no OCPP pile (the Modbus bridge)."""
+
+    def post(self, connection_id: str, text: str) -> None:
+        raise Conflict("this function sends nothing to OCPP piles")
+
+
+class NoOcppSchemas:
+    def validate(
+        self, version: OcppVersion, action: str, direction: Direction, payload: dict[str, Any]
+    ) -> None:
+        raise Conflict("this function sends nothing to OCPP piles")
+
+
+def bridge_paid_ports(
+    *,
+    sessions_table: str,
+    base_data_table: str,
+    dynamodb: Any,
+    iot_data: Any,
+    stepfunctions: Any,
+    topic_prefix: str,
+    clock: Clock,
+    new_id: NewId,
+) -> PaidChargePorts:
+    """Paid charging as the Modbus bridge runs it: e-bike ports only (its ``PortEvents``
+    hook and port-command listener), resuming the payment workflow through Step Functions.
+    """
+    return PaidChargePorts(
+        paid_charges=DynamoPaidCharges(sessions_table, base_data_table, dynamodb),
+        sessions=DynamoSessions(sessions_table, base_data_table, dynamodb),
+        piles=DynamoPiles(base_data_table, dynamodb),
+        pending_calls=DynamoPendingCalls(sessions_table, dynamodb),
+        schemas=NoOcppSchemas(),
+        sender=NoOcppSender(),
+        workflow=StepFunctionsResumer(stepfunctions),
+        clock=clock,
+        new_id=new_id,
+        ebike=ebike_ports(
+            sessions_table=sessions_table,
+            base_data_table=base_data_table,
+            dynamodb=dynamodb,
+            iot_data=iot_data,
+            topic_prefix=topic_prefix,
+            clock=clock,
+            new_id=new_id,
+        ),
+    )
