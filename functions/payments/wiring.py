@@ -67,6 +67,9 @@ class _ChargingOnFirstUse:
     def outcome(self, order_no: str) -> ChargeFacts:
         return charging().outcome(order_no)
 
+    def stop(self, pile_id: str, session_id: str, now: datetime) -> None:
+        charging().stop(pile_id, session_id, now)
+
 
 @functools.cache
 def ports() -> PaymentPorts:

@@ -118,6 +118,8 @@ class ChargeFacts(Protocol):
     @property
     def started(self) -> bool: ...
     @property
+    def ended(self) -> bool: ...
+    @property
     def session_id(self) -> str | None: ...
     @property
     def energy_wh(self) -> int: ...
@@ -143,6 +145,12 @@ class PileCharging(Protocol):
 
     def outcome(self, order_no: str) -> ChargeFacts:
         """The charge as recorded so far. Raises: NotFound, UpstreamFailure."""
+
+    def stop(self, pile_id: str, session_id: str, now: datetime) -> None:
+        """Send the remote stop of a session still charging.
+
+        Raises: Conflict (already ended), NotFound, UpstreamFailure.
+        """
 
 
 class PaidChargingBridge:
@@ -180,6 +188,26 @@ class PaidChargingBridge:
         from shared.services.paid_charging import charge_outcome
 
         return charge_outcome(self._ports, order_no)
+
+    def stop(self, pile_id: str, session_id: str, now: datetime) -> None:
+        from shared.domain.tenancy import Principal, Role
+        from shared.services.ocpp.commands import CommandPorts, stop_session
+
+        ports = self._ports
+        stop_session(
+            Principal(username=ACTOR, role=Role.PLATFORM_ADMIN, operator_id=None),
+            pile_id,
+            session_id,
+            sessions=ports.sessions,
+            ports=CommandPorts(
+                piles=ports.piles,
+                pending_calls=ports.pending_calls,
+                schemas=ports.schemas,
+                sender=ports.sender,
+                clock=ports.clock,
+                new_id=ports.new_id,
+            ),
+        )
 
 
 class PaymentBaseData(Protocol):
@@ -738,6 +766,8 @@ def full_refund_or_cancel(
         return _summary(order)
     if order.state in (OrderState.COMPLETED, OrderState.FAILED):
         return _summary(order)
+    if order.state is OrderState.STARTED:
+        _stop_if_charging(ports, order)
     order = _settle_order(ports, order_no, SettleBasis.COMPENSATION)
     status = order.refund_status
     if order.state is OrderState.SETTLED:
@@ -770,6 +800,27 @@ def full_refund_or_cancel(
         extra={"order_no": order_no, "reason": reason, "refunded_fen": order.refunded_fen},
     )
     return _summary(order)
+
+
+def _stop_if_charging(ports: PaymentPorts, order: PaymentOrder) -> None:
+    """A session still charging when its workflow fails (its end could not be awaited) is
+    stopped: it is settled by what it recorded so far, and must not charge on unpaid."""
+    try:
+        facts = ports.charging.outcome(order.order_no)
+    except NotFound:
+        return
+    if not facts.started or facts.ended or facts.session_id is None:
+        return
+    try:
+        ports.charging.stop(order.pile_id, facts.session_id, ports.clock())
+    except (Conflict, NotFound):
+        return  # ended meanwhile, or the session is not where the order says
+    except UpstreamFailure:
+        # The pile is offline or unreachable: the settlement stands on what was recorded;
+        # the stop is logged for the operator (the session closes as stale or by the pile).
+        logger.warning("compensation could not stop the pile", extra={"order_no": order.order_no})
+        return
+    logger.warning("compensation stopped a charging session", extra={"order_no": order.order_no})
 
 
 def _compensated(

@@ -366,6 +366,20 @@ def test_compensation_of_a_charging_session_settles_what_the_pile_recorded():
     assert money_problems(order(world)) == [] and world.ledger_problems() == []
 
 
+def test_compensation_stops_a_session_still_charging_and_settles_what_it_recorded():
+    world = World()
+    until_started(world)
+    world.charging.energy_wh[ORDER] = 2000
+    world.charging.still_charging.add(ORDER)
+    run(world, "full_refund_or_cancel", error={"Error": "Lambda.Unknown"})
+    run(world, "full_refund_or_cancel", error={"Error": "Lambda.Unknown"})
+
+    assert world.charging.stops == [("CP-PAY-1", f"se-{ORDER}")]
+    failed = order(world)
+    assert (failed.consumed_fen, failed.refunded_fen) == (200, 200)
+    assert money_problems(failed) == [] and world.ledger_problems() == []
+
+
 def test_compensation_releases_a_wallet_hold_the_order_never_recorded():
     world = World()
     fund_wallet(world, 1000)

@@ -178,6 +178,7 @@ class FakeFacts:
     readings: tuple[MeterReading, ...]
     tariff_id: str | None = TARIFF
     tariff_version: int | None = 1
+    ended: bool = True
 
 
 def readings_for(energy_wh: int, start: datetime = T0) -> tuple[MeterReading, ...]:
@@ -197,6 +198,8 @@ class FakeCharging:
         self.tokens: dict[str, str] = {}
         self.energy_wh: dict[str, int] = {}
         self.never_started: set[str] = set()
+        self.still_charging: set[str] = set()
+        self.stops: list[tuple[str, str]] = []
         self.refuse = False
 
     def begin(self, order: PaymentOrder, now: datetime) -> str:
@@ -214,7 +217,16 @@ class FakeCharging:
         if order_no in self.never_started:
             return FakeFacts(False, None, 0, ())
         energy = self.energy_wh.get(order_no, 0)
-        return FakeFacts(True, f"se-{order_no}", energy, readings_for(energy))
+        return FakeFacts(
+            True,
+            f"se-{order_no}",
+            energy,
+            readings_for(energy),
+            ended=order_no not in self.still_charging,
+        )
+
+    def stop(self, pile_id: str, session_id: str, now: datetime) -> None:
+        self.stops.append((pile_id, session_id))
 
 
 # Flat all day: 0.60 electricity + 0.40 service yuan per kWh = 1 fen per 10 Wh.
