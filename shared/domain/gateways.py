@@ -29,6 +29,7 @@ from shared.domain.errors import InvalidInput
 
 GATEWAY_ID_PATTERN = r"^[A-Za-z0-9._-]{1,48}$"
 MAX_FRAMES_PER_MESSAGE = 64
+MAX_CYCLES_PER_MESSAGE = 60  # an hour of one-minute polls
 MIN_RTU_FRAME_BYTES = 4  # address, function code, CRC
 MAX_RTU_FRAME_BYTES = 256  # Modbus over serial line: ADU of at most 256 bytes
 _MAX_FRAME_TEXT = 4 * (MAX_RTU_FRAME_BYTES // 3 + 1)
@@ -74,6 +75,31 @@ class DataMessage(_Message):
     ]
 
 
+class Cycle(BaseModel):
+    """One poll cycle inside a batch: the gateway's ``seq`` and timestamp, and its frames."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    seq: Annotated[int, Field(ge=0, le=2**32 - 1)]
+    ts: AwareDatetime
+    frames: Annotated[list[FrameText | FrameRef], Field(max_length=MAX_FRAMES_PER_MESSAGE)]
+
+
+class BatchMessage(_Message):
+    """Several poll cycles in one message: a gateway that polls every minute and publishes
+    every few minutes (what the cost target needs), or replays its backlog."""
+
+    type: Literal["batch"] = "batch"
+    cycles: Annotated[list[Cycle], Field(min_length=1, max_length=MAX_CYCLES_PER_MESSAGE)]
+
+
+def cycles_of(message: DataMessage | BatchMessage) -> list[Cycle]:
+    """The message's cycles in gateway-time order (one for a single-cycle envelope)."""
+    if isinstance(message, BatchMessage):
+        return sorted(message.cycles, key=lambda cycle: (cycle.ts, cycle.seq))
+    return [Cycle(seq=message.seq, ts=message.ts, frames=message.frames)]
+
+
 class RegistrationMessage(_Message):
     """The DTU's registration packet: its SIM card's ICCID."""
 
@@ -93,13 +119,18 @@ class RawMessage(_Message):
     raw: Annotated[str, Field(min_length=0, max_length=_MAX_FRAME_TEXT)]
 
 
-GatewayMessage = DataMessage | RegistrationMessage | HeartbeatMessage | RawMessage
+GatewayMessage = DataMessage | BatchMessage | RegistrationMessage | HeartbeatMessage | RawMessage
 
 _MODELS: dict[
     str,
-    type[DataMessage] | type[RegistrationMessage] | type[HeartbeatMessage] | type[RawMessage],
+    type[DataMessage]
+    | type[BatchMessage]
+    | type[RegistrationMessage]
+    | type[HeartbeatMessage]
+    | type[RawMessage],
 ] = {
     "data": DataMessage,
+    "batch": BatchMessage,
     "register": RegistrationMessage,
     "heartbeat": HeartbeatMessage,
     "raw": RawMessage,
@@ -112,7 +143,8 @@ def parse_gateway_message(raw: Mapping[str, Any]) -> GatewayMessage:
     Raises:
         InvalidInput: unknown type, or a field missing or out of shape.
     """
-    kind = raw.get("type", "raw" if "raw" in raw else "data")
+    default = "raw" if "raw" in raw else "batch" if "cycles" in raw else "data"
+    kind = raw.get("type", default)
     model = _MODELS.get(kind) if isinstance(kind, str) else None
     if model is None:
         raise InvalidInput("unknown gateway message type", field="type")

@@ -12,9 +12,11 @@ from shared.domain.clock import Clock, local_day
 from shared.domain.errors import InvalidInput
 from shared.domain.gateways import (
     GATEWAY_ID_PATTERN,
+    BatchMessage,
     BusDevice,
     DataMessage,
     GatewaySeen,
+    HeartbeatMessage,
     RawMessage,
     RegistrationMessage,
     parse_gateway_message,
@@ -77,7 +79,7 @@ def handle_gateway_message(
             invalid_fields=list(error.fields.get("fields", [error.fields.get("field", "")])),
         )
     now = clock()
-    if isinstance(message, DataMessage):
+    if isinstance(message, DataMessage | BatchMessage):
         result = handle_data(message, ports=ports, now=now, local_day=local_day(now).isoformat())
         return GatewayOutcome(
             "data", message.gateway_id, uplink=result, is_replay=not result.is_newest
@@ -96,6 +98,7 @@ def handle_gateway_message(
     if isinstance(message, RegistrationMessage):
         ports.gateways.record(GatewaySeen(message.gateway_id, now, iccid=message.iccid))
         return GatewayOutcome("register", message.gateway_id)
+    assert isinstance(message, HeartbeatMessage)
     ports.gateways.record(GatewaySeen(message.gateway_id, now))
     return GatewayOutcome("heartbeat", message.gateway_id)
 

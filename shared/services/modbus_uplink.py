@@ -18,6 +18,7 @@ from typing import Protocol
 
 from shared.domain.clock import to_wire
 from shared.domain.gateways import (
+    BatchMessage,
     BusDevice,
     DataMessage,
     FrameRef,
@@ -26,6 +27,7 @@ from shared.domain.gateways import (
     PendingRead,
     RawMessage,
     RtuReading,
+    cycles_of,
     decode_frame_text,
     has_valid_crc,
 )
@@ -109,16 +111,16 @@ class PortReadingStore(Protocol):
     def store(
         self,
         pile_id: str,
-        at: datetime,
-        samples: Mapping[int, PortSample],
+        cycles: Sequence[tuple[datetime, Mapping[int, PortSample]]],
         *,
         modulus: int | None = None,
         max_power_w: int | None = None,
     ) -> None:
-        """Store one poll cycle of a pile (port_no -> sample); idempotent per (pile, at).
-        ``modulus``/``max_power_w``: how the pile's energy counters fold (its register map).
+        """Store a message's poll cycles of one pile (gateway time, port_no -> sample),
+        idempotently (the same cycles again write the same item). ``modulus`` and
+        ``max_power_w``: how the pile's energy counters fold (its register map).
 
-        DynamoDB: 1 PutItem. Raises: UpstreamFailure.
+        DynamoDB: 1 PutItem per hour the cycles span. Raises: UpstreamFailure.
         """
 
     def port_readings(
@@ -243,18 +245,20 @@ def _old_state(value: str | None) -> tuple[str | None, int]:
 
 
 def handle_data(
-    message: DataMessage,
+    message: DataMessage | BatchMessage,
     *,
     ports: UplinkPorts,
     now: datetime,
     local_day: str,
 ) -> UplinkResult:
-    """One polling-gateway envelope: readings for every pile, states and faults when it is the
-    gateway's newest message, the site load, bad frames counted.
+    """One polling-gateway message (one cycle, or a batch of cycles in any order): readings
+    for every pile, states and faults for the cycles newer than the gateway's newest, the
+    site load of the newest cycle, bad frames counted.
 
-    DynamoDB: 1 GetItem (gateway) + 1 PutItem per pile + 1 UpdateItem per meter + 1-2
-    UpdateItem (gateway) + 1 UpdateItem (day counter, only with bad frames) + 1 UpdateItem
-    per port whose state or faults changed + 1 PutItem per new fault bit.
+    DynamoDB per message (whatever the number of cycles): 1 GetItem (gateway) + 1 PutItem
+    per pile (+1 per extra hour a batch spans) + 1 UpdateItem per meter + 1-2 UpdateItem
+    (gateway) + 1 UpdateItem (day counter, only with bad frames) + 1 UpdateItem per port
+    state/fault change + 1 PutItem per new fault bit.
 
     Raises: UpstreamFailure (the IoT rule's asynchronous invoke retries; every write is
     idempotent).
@@ -262,22 +266,26 @@ def handle_data(
     gateway_id = message.gateway_id
     config = ports.gateways.config(gateway_id) or GatewayConfig(gateway_id, {}, {})
     verdicts: Counter[str] = Counter()
-    answers: list[ReadAnswer] = []
-    for item in message.frames:
-        outcome = classify_frame(item, config, ports)
-        if isinstance(outcome, FrameVerdict):
-            verdicts[outcome.value] += 1
-            continue
-        verdicts[FrameVerdict.GOOD.value] += 1
-        answers.append(outcome)
-    applied = _apply_answers(gateway_id, message.seq, message.ts, answers, config, ports, now=now)
+    cycles: list[tuple[int | None, datetime, list[ReadAnswer]]] = []
+    for cycle in cycles_of(message):
+        answers: list[ReadAnswer] = []
+        for item in cycle.frames:
+            outcome = classify_frame(item, config, ports)
+            if isinstance(outcome, FrameVerdict):
+                verdicts[outcome.value] += 1
+                continue
+            verdicts[FrameVerdict.GOOD.value] += 1
+            answers.append(outcome)
+        cycles.append((cycle.seq, cycle.ts, answers))
+    applied = _apply_cycles(gateway_id, cycles, config, ports, now=now)
+    last_seq, last_at, _ = cycles[-1]
     is_newest = ports.gateways.record(
         GatewaySeen(
             gateway_id,
             now,
-            seq=message.seq,
+            seq=last_seq,
             port_states=applied.states,
-            states_at=message.ts,
+            states_at=last_at,
         )
     )
     _count_bad(ports, gateway_id, local_day, verdicts, now)
@@ -301,60 +309,72 @@ def _count_bad(
 
 @dataclass(frozen=True, slots=True)
 class _Applied:
-    states: Mapping[str, str] | None  # the merged port states to store, None when late
+    states: Mapping[str, str] | None  # the merged port states to store, None when all late
     piles: int
     status_writes: int
     faults: int
     loads: int
 
 
-def _apply_answers(  # noqa: PLR0917 - internal, every call site names the ports
+def _apply_cycles(
     gateway_id: str,
-    seq: int | None,
-    at: datetime,
-    answers: Sequence[ReadAnswer],
+    cycles: Sequence[tuple[int | None, datetime, Sequence[ReadAnswer]]],
     config: GatewayConfig,
     ports: UplinkPorts,
     *,
     now: datetime,
 ) -> _Applied:
-    by_device: dict[int, list[ReadAnswer]] = {}
-    for answer in answers:
-        by_device.setdefault(answer.device.address, []).append(answer)
-    is_newest = config.states_at is None or at > config.states_at
-    new_states: dict[str, str] = {}
-    piles = status_writes = faults = loads = 0
-    for address, device_answers in by_device.items():
-        device = config.devices[address]
-        register_map = ports.maps[device.map_id]
-        words = register_words(device_answers)
-        if register_map.kind is DeviceKind.EBIKE_PILE and device.pile_id is not None:
-            samples = port_samples(register_map, words, at=at, gateway_id=gateway_id, seq=seq)
-            if not samples:
-                continue
-            ports.readings.store(
-                device.pile_id,
-                at,
-                samples,
-                modulus=register_map.energy_modulus_wh,
-                max_power_w=register_map.max_power_w,
-            )
-            piles += 1
+    """Cycles in gateway-time order -> one readings write per pile, state changes in order
+    for the cycles newer than the stored state, the newest load per meter."""
+    states = dict(config.port_states)
+    states_at = config.states_at
+    any_newer = False
+    per_pile: dict[str, list[tuple[datetime, dict[int, PortSample]]]] = {}
+    pile_maps: dict[str, RegisterMap] = {}
+    loads: dict[int, tuple[datetime, BusDevice, dict[str, int]]] = {}
+    status_writes = faults = 0
+    for seq, at, answers in cycles:
+        is_newer = states_at is None or at > states_at
+        by_device: dict[int, list[ReadAnswer]] = {}
+        for answer in answers:
+            by_device.setdefault(answer.device.address, []).append(answer)
+        for address, device_answers in sorted(by_device.items()):
+            device = config.devices[address]
+            register_map = ports.maps[device.map_id]
+            words = register_words(device_answers)
+            if register_map.kind is DeviceKind.EBIKE_PILE and device.pile_id is not None:
+                samples = port_samples(register_map, words, at=at, gateway_id=gateway_id, seq=seq)
+                if not samples:
+                    continue
+                per_pile.setdefault(device.pile_id, []).append((at, samples))
+                pile_maps[device.pile_id] = register_map
+                if is_newer:
+                    written, recorded = _apply_states(
+                        device, register_map, samples, states, ports, at=at, now=now
+                    )
+                    status_writes += written
+                    faults += recorded
+            elif register_map.kind is DeviceKind.METER and device.station_id is not None:
+                values = meter_values(register_map, words, pt=device.pt, ct=device.ct)
+                if "power_total" in values and (address not in loads or loads[address][0] < at):
+                    loads[address] = (at, device, values)
+        if is_newer:
+            states_at = at
+            any_newer = True
+    for pile_id, pile_cycles in per_pile.items():
+        register_map = pile_maps[pile_id]
+        ports.readings.store(
+            pile_id,
+            pile_cycles,
+            modulus=register_map.energy_modulus_wh,
+            max_power_w=register_map.max_power_w,
+        )
+        for _, samples in pile_cycles:
             for port_no, sample in sorted(samples.items()):
-                ports.events.reading(device.pile_id, port_no, _raw_reading(sample))
-            if is_newest:
-                written, recorded = _apply_states(
-                    device, register_map, samples, config, new_states, ports, at=at, now=now
-                )
-                status_writes += written
-                faults += recorded
-        elif register_map.kind is DeviceKind.METER and device.station_id is not None:
-            values = meter_values(register_map, words, pt=device.pt, ct=device.ct)
-            if "power_total" in values:
-                ports.site_loads.record(_site_load(device, values, at, now, gateway_id))
-                loads += 1
-    merged = {**config.port_states, **new_states} if is_newest else None
-    return _Applied(merged, piles, status_writes, faults, loads)
+                ports.events.reading(pile_id, port_no, _raw_reading(sample))
+    for at, device, values in loads.values():
+        ports.site_loads.record(_site_load(device, values, at, now, gateway_id))
+    return _Applied(states if any_newer else None, len(per_pile), status_writes, faults, len(loads))
 
 
 # Transparent DTUs ---------------------------------------------------------------------
@@ -452,7 +472,9 @@ def handle_raw(
                 verdicts[outcome.value] += 1
             else:
                 verdicts[FrameVerdict.GOOD.value] += 1
-                applied = _apply_answers(gateway_id, None, now, [outcome], config, ports, now=now)
+                applied = _apply_cycles(
+                    gateway_id, [(None, now, [outcome])], config, ports, now=now
+                )
         following = _next_read(config, ports, pending, now) if pending is not None else None
         return _finish(
             "answer",
@@ -589,12 +611,11 @@ def _raw_reading(sample: PortSample) -> PortReading:
     )
 
 
-def _apply_states(  # noqa: PLR0917 - one call site, names at the call
+def _apply_states(
     device: BusDevice,
     register_map: RegisterMap,
     samples: Mapping[int, PortSample],
-    config: GatewayConfig,
-    new_states: dict[str, str],
+    states: dict[str, str],
     ports: UplinkPorts,
     *,
     at: datetime,
@@ -605,8 +626,8 @@ def _apply_states(  # noqa: PLR0917 - one call site, names at the call
     for port_no, sample in sorted(samples.items()):
         key = f"{device.pile_id}#{port_no}"
         value = _state_value(sample, register_map)
-        old = config.port_states.get(key)
-        new_states[key] = value
+        old = states.get(key)
+        states[key] = value
         if value == old:
             continue
         old_state, old_mask = _old_state(old)

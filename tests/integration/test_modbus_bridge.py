@@ -178,7 +178,7 @@ def test_replay_out_of_order_with_repeats_gives_the_uninterrupted_energy(bridge:
     reference = FakeReadings()
     for seq, event in enumerate(cycles, start=1):
         at = T0 + timedelta(minutes=seq)
-        reference.store("EB-1", at, {1: sample_of(event, at)}, modulus=2**32, max_power_w=3000)
+        reference.store("EB-1", [(at, {1: sample_of(event, at)})], modulus=2**32, max_power_w=3000)
     readings = DynamoPortReadings(bridge.tables["SESSIONS_TABLE"], bridge.client)
     stored = readings.port_readings("EB-1", 1, T0, T0 + timedelta(hours=2))
     wanted = reference.port_readings("EB-1", 1, T0, T0 + timedelta(hours=2))
@@ -280,3 +280,37 @@ def test_transparent_dtu_is_polled_one_read_at_a_time_through_the_handler(
     assert [(r.energy_wh, r.state) for r in stored] == [(77, PortState.CHARGING)]
     gateway = bridge.gateway("GW-0001")
     assert gateway is not None and gateway["pending"]["address"] == 2  # the meter is next
+
+
+def test_batch_is_one_put_per_pile_and_rebatched_replays_dedup_on_read(bridge: Bridge) -> None:
+    configure(bridge)
+    charging = [Port(energy_raw=100, power_w=200, state="charging") for _ in range(3)]
+    ports_at = [charging + [Port() for _ in range(7)] for _ in range(10)]
+    for minute, ports in enumerate(ports_at):
+        ports[0] = Port(energy_raw=100 + minute * 3, power_w=200, state="charging")
+
+    def cycle(minute: int) -> dict[str, Any]:
+        return {
+            "seq": minute + 1,
+            "ts": to_wire(T0 + timedelta(minutes=minute)),
+            "frames": [pile_frame(ports_at[minute])],
+        }
+
+    bridge.counter.reset()
+    result = bridge.send({"gateway_id": "GW-0001", "cycles": [cycle(m) for m in range(10)]})
+
+    assert result["ModbusFramesGood"] == 10
+    assert bridge.counter.calls["PutItem"] == 1
+    item = bridge.client.query(
+        TableName=bridge.tables["SESSIONS_TABLE"],
+        KeyConditionExpression="pk = :pk",
+        ExpressionAttributeValues={":pk": {"S": "PORTREAD#EB-1"}},
+    )["Items"][0]
+    assert len(json.dumps(item)) < 2048  # ten cycles, three ports charging: 2 WCU at most
+    # the gateway replays part of it re-batched differently, with a repeat
+    bridge.send({"gateway_id": "GW-0001", "cycles": [cycle(m) for m in (9, 3, 4, 5)]})
+    readings = DynamoPortReadings(bridge.tables["SESSIONS_TABLE"], bridge.client)
+    stored = readings.port_readings("EB-1", 1, T0, T0 + timedelta(minutes=9))
+    assert [r.energy_wh for r in stored] == [100 + m * 3 for m in range(10)]
+    idle = readings.port_readings("EB-1", 7, T0 + timedelta(minutes=2), T0 + timedelta(minutes=4))
+    assert [r.state for r in idle] == [PortState.IDLE] * 3

@@ -179,3 +179,47 @@ def test_unconfigured_gateway_counts_unknown_devices_and_writes_no_reading() -> 
     result = send(uplink, 1, T0, [pile_frame(ten())])
     assert result.verdicts == {"unknown_device": 1}
     assert uplink.readings.items == {}
+
+
+def batch(cycles: list[tuple[int, datetime, list[Any]]]) -> Any:
+    return parse_gateway_message(
+        {
+            "gateway_id": "GW-1",
+            "cycles": [
+                {"seq": seq, "ts": at.isoformat(), "frames": frames} for seq, at, frames in cycles
+            ],
+        }
+    )
+
+
+def test_batch_of_cycles_stores_once_per_pile_and_walks_states_in_time_order() -> None:
+    uplink = an_uplink()
+    states = ["plugged", "charging", "charging", "full"]
+    cycles = [
+        (
+            seq,
+            T0 + timedelta(minutes=seq),
+            [
+                pile_frame(ten(energy_raw=seq * 10, state=states[seq])),
+                *meter_frames(power_w=1000 + seq, energy_wh=5_000),
+            ],
+        )
+        for seq in range(4)
+    ]
+    cycles.reverse()  # a batch may come in any order
+
+    result = handle_data(batch(cycles), ports=uplink.ports, now=NOW, local_day="2026-12-02")
+
+    assert result.verdicts == {"good": 16}
+    assert uplink.readings.puts == 1
+    assert len(uplink.readings.items) == 4
+    port_one = [(r.gun_no, r.status) for _, r in uplink.statuses.reports if r.gun_no == 1]
+    assert port_one == [(1, "Preparing"), (1, "Charging"), (1, "Finishing")]
+    assert [s for _, port, s in uplink.events.states if port == 1] == [
+        PortState.PLUGGED,
+        PortState.CHARGING,
+        PortState.FULL,
+    ]
+    assert uplink.site_loads.writes == 1
+    assert uplink.site_loads.loads["st-1"].power_w == 1003  # the newest cycle's
+    assert uplink.gateways.last_seq == 3

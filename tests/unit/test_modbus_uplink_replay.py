@@ -1,6 +1,7 @@
-"""Store-and-forward acceptance on fakes: 20,000 poll cycles, a 30 % gap replayed later,
-shuffled, with 30 % repeats, the counter wrapping and the board resetting it among them:
-the stored energy equals the uninterrupted run's, to the Wh."""
+"""Store-and-forward acceptance on fakes: 20,000 poll cycles, a 30 % gap replayed later
+(in batches of 1..60 cycles), shuffled, with 30 % repeats, the counter wrapping and the
+board resetting it among them: the stored energy equals the uninterrupted run's, to the
+Wh."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import random
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from shared.domain.gateways import parse_gateway_message
+from shared.domain.gateways import BatchMessage, Cycle, parse_gateway_message
 from shared.domain.modbus_readings import PortSample, PortState, fold_samples
 from shared.services.modbus_uplink import handle_data
 from tests.unit.test_modbus_uplink_support import Port, Uplink, an_uplink, pile_frame
@@ -57,6 +58,23 @@ def feed(uplink: Uplink, envelopes: list[Any]) -> None:
         handle_data(message, ports=uplink.ports, now=now, local_day="2026-10-31")
 
 
+def batches(envelopes: list[Any], rng: random.Random) -> list[Any]:
+    """The backlog as the gateway replays it: batches of 1..60 cycles."""
+    out = []
+    index = 0
+    while index < len(envelopes):
+        size = rng.randint(1, 60)
+        chunk = envelopes[index : index + size]
+        index += size
+        out.append(
+            BatchMessage(
+                gateway_id="GW-1",
+                cycles=[Cycle(seq=e.seq, ts=e.ts, frames=e.frames) for e in chunk],
+            )
+        )
+    return out
+
+
 def energy(uplink: Uplink) -> list[tuple[datetime, int]]:
     readings = uplink.readings.port_readings("EB-1", 1, T0, T0 + timedelta(days=30))
     return [(reading.at, reading.energy_wh) for reading in readings]
@@ -72,7 +90,7 @@ def test_replayed_backlog_gives_the_uninterrupted_energy_to_the_wh() -> None:
 
     interrupted = an_uplink()
     feed(interrupted, live)
-    feed(interrupted, backlog)
+    feed(interrupted, batches(backlog, rng))
 
     # the uninterrupted run stores exactly these samples (one per cycle, in order)
     wanted = [

@@ -176,6 +176,8 @@ class FakeGateways:
 
 
 class FakeReadings:
+    """Keeps every stored cycle by (pile, at); ``puts`` counts store calls (PutItems)."""
+
     def __init__(self) -> None:
         self.items: dict[tuple[str, datetime], dict[int, PortSample]] = {}
         self.fold: tuple[int | None, int | None] = (None, None)
@@ -184,14 +186,14 @@ class FakeReadings:
     def store(
         self,
         pile_id: str,
-        at: datetime,
-        samples: Mapping[int, PortSample],
+        cycles: Sequence[tuple[datetime, Mapping[int, PortSample]]],
         *,
         modulus: int | None = None,
         max_power_w: int | None = None,
     ) -> None:
         self.puts += 1
-        self.items[(pile_id, at)] = dict(samples)
+        for at, samples in cycles:
+            self.items[(pile_id, at)] = dict(samples)
         self.fold = (modulus, max_power_w)
 
     def port_readings(

@@ -1,18 +1,24 @@
-"""E-bike port readings in SessionsTable: one item per pile and poll cycle.
+"""E-bike port readings in SessionsTable: one item per pile and uplink message.
 
-``PORTREAD#{pile_id}`` / ``{gateway timestamp}`` (``to_wire``: fixed width, so text order
-is time order) holds ``gateway_id``, ``seq``, the counter's ``modulus`` and
-``max_power_w``, and ``ports``: port_no -> ``"state|energy_raw|power_w|voltage_dv|
-current_ma|temperature_dc|stop_reason|fault,fault"``. One PutItem per pile per cycle (all
-ten ports in ~0.5 KB: 1 WCU); a repeated cycle writes the same item again. Energy is
-stored raw and folded when read (``fold_samples``), so late, shuffled and repeated cycles
-give the same energy as an uninterrupted run.
+``PORTREAD#{pile_id}`` / ``{first cycle's gateway timestamp}#{digest of the cycles' seqs}``
+(``to_wire``: fixed width, so text order is time order; the digest keeps two different
+batches starting at the same cycle apart, and makes a repeated batch write the same item)
+holds ``gateway_id``, the counter's ``modulus`` and ``max_power_w``, and ``cycles``: one
+string per poll cycle, ``"{at}#{seq}"`` then ``";{port_no}:{sample}"`` per port, where a
+sample is ``state|energy_raw|power_w|voltage_dv|current_ma|temperature_dc|stop_reason|
+faults`` or ``=`` when it is the same as in the item's previous cycle (idle ports cost a few
+bytes). A one-cycle item of ten ports is ~0.4 KB, a ten-cycle batch with three ports
+charging ~1.5 KB. Cycles spanning more than ``ITEM_SPAN`` go to further items.
+
+Energy is stored raw and folded when read (``fold_samples``), deduplicated by (gateway,
+seq), so late, shuffled and repeated cycles give the same energy as an uninterrupted run.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from datetime import datetime
+import hashlib
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -63,6 +69,29 @@ def decode_sample(text: str, at: datetime, gateway_id: str, seq: int | None) -> 
         return None
 
 
+ITEM_SPAN = timedelta(hours=1)
+_SAME = "="
+
+
+def _item_sk(first: datetime, seqs: Sequence[int | None]) -> str:
+    digest = hashlib.sha1(",".join(str(seq) for seq in seqs).encode(), usedforsecurity=False)
+    return f"{to_wire(first)}#{digest.hexdigest()[:10]}"
+
+
+def encode_cycle(
+    at: datetime, samples: Mapping[int, PortSample], previous: Mapping[int, str]
+) -> tuple[str, dict[int, str]]:
+    """The cycle's text and its full per-port encodings (for the next cycle's ``=``)."""
+    seq = next((sample.seq for sample in samples.values()), None)
+    parts = [f"{to_wire(at)}#{'' if seq is None else seq}"]
+    full: dict[int, str] = {}
+    for port_no, sample in sorted(samples.items()):
+        text = encode_sample(sample)
+        full[port_no] = text
+        parts.append(f"{port_no}:{_SAME if previous.get(port_no) == text else text}")
+    return ";".join(parts), full
+
+
 class DynamoPortReadings:
     """``PortReadingStore`` on SessionsTable."""
 
@@ -73,23 +102,44 @@ class DynamoPortReadings:
     def store(
         self,
         pile_id: str,
-        at: datetime,
-        samples: Mapping[int, PortSample],
+        cycles: Sequence[tuple[datetime, Mapping[int, PortSample]]],
         *,
         modulus: int | None = None,
         max_power_w: int | None = None,
     ) -> None:
-        """One PutItem. Raises: UpstreamFailure."""
-        first = next(iter(samples.values()), None)
+        """1 PutItem per ``ITEM_SPAN`` the cycles cover. Raises: UpstreamFailure."""
+        ordered = sorted(cycles, key=lambda cycle: cycle[0])
+        groups: list[list[tuple[datetime, Mapping[int, PortSample]]]] = []
+        for cycle in ordered:
+            if not groups or cycle[0] - groups[-1][0][0] > ITEM_SPAN:
+                groups.append([])
+            groups[-1].append(cycle)
+        for group in groups:
+            self._put(pile_id, group, modulus, max_power_w)
+
+    def _put(
+        self,
+        pile_id: str,
+        group: Sequence[tuple[datetime, Mapping[int, PortSample]]],
+        modulus: int | None,
+        max_power_w: int | None,
+    ) -> None:
+        texts: list[str] = []
+        previous: dict[int, str] = {}
+        seqs: list[int | None] = []
+        gateway_id = ""
+        for at, samples in group:
+            text, previous = encode_cycle(at, samples, previous)
+            texts.append(text)
+            first = next(iter(samples.values()), None)
+            seqs.append(first.seq if first else None)
+            gateway_id = first.gateway_id if first else gateway_id
         item: dict[str, Any] = {
             "pk": s(readings_pk(pile_id)),
-            "sk": s(to_wire(at)),
-            "ports": {"M": {str(no): s(encode_sample(sample)) for no, sample in samples.items()}},
+            "sk": s(_item_sk(group[0][0], seqs)),
+            "gateway_id": s(gateway_id),
+            "cycles": {"L": [s(text) for text in texts]},
         }
-        if first is not None:
-            item["gateway_id"] = s(first.gateway_id)
-            if first.seq is not None:
-                item["seq"] = n(first.seq)
         if modulus is not None:
             item["modulus"] = n(modulus)
         if max_power_w is not None:
@@ -111,8 +161,8 @@ class DynamoPortReadings:
             "KeyConditionExpression": "pk = :pk AND sk BETWEEN :since AND :until",
             "ExpressionAttributeValues": {
                 ":pk": s(readings_pk(pile_id)),
-                ":since": s(to_wire(since)),
-                ":until": s(to_wire(until)),
+                ":since": s(to_wire(since - ITEM_SPAN)),
+                ":until": s(to_wire(until) + "#~"),
             },
         }
         while True:
@@ -121,20 +171,42 @@ class DynamoPortReadings:
             except (ClientError, BotoCoreError) as exc:
                 raise upstream("Query") from exc
             for item in page.get("Items", []):
-                text = item.get("ports", {}).get("M", {}).get(str(port_no), {}).get("S")
-                if text is None:
-                    continue
                 modulus = number_of(item, "modulus") or modulus
                 max_power_w = number_of(item, "max_power_w") or max_power_w
-                sample = decode_sample(
-                    text,
-                    from_wire(item["sk"]["S"]),
-                    text_of(item, "gateway_id") or "",
-                    number_of(item, "seq"),
-                )
-                if sample is not None:
-                    samples.append(sample)
+                gateway_id = text_of(item, "gateway_id") or ""
+                for sample in _port_samples(item, port_no, gateway_id):
+                    if since <= sample.at <= until:
+                        samples.append(sample)
             if "LastEvaluatedKey" not in page:
                 break
             request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
         return fold_samples(samples, modulus=modulus, max_power_w=max_power_w)
+
+
+def _port_samples(item: dict[str, Any], port_no: int, gateway_id: str) -> list[PortSample]:
+    """One port's samples in an item, ``=`` resolved against the item's previous cycle."""
+    found: list[PortSample] = []
+    last_text: str | None = None
+    wanted = f"{port_no}:"
+    for value in item.get("cycles", {}).get("L", []):
+        text = value.get("S", "")
+        head, *ports = text.split(";")
+        stamp, _, seq_text = head.partition("#")
+        try:
+            at = from_wire(stamp)
+        except ValueError:
+            continue
+        seq = int(seq_text) if seq_text.isdigit() else None
+        for part in ports:
+            if not part.startswith(wanted):
+                continue
+            body = part[len(wanted) :]
+            body = last_text if body == _SAME else body
+            if body is None:
+                break
+            last_text = body
+            sample = decode_sample(body, at, gateway_id, seq)
+            if sample is not None:
+                found.append(sample)
+            break
+    return found
