@@ -3,6 +3,8 @@
     python -m infra.local.simulators ocpp DEMO-16-FREE --password demo-pile-password-16 \
         --protocol ocpp1.6 --guns 2
     python -m infra.local.simulators gateway DEMO-GW-1 --iccid 89860000000000000001
+    python -m infra.local.simulators gateway DTU-7 --iccid 89860000000000000007 \
+        --mode transparent
 
 Ctrl-C stops it.
 """
@@ -35,6 +37,12 @@ def main(argv: list[str] | None = None) -> None:
     gateway.add_argument("--mqtt-host", default="127.0.0.1")
     gateway.add_argument("--mqtt-port", type=int, default=1883)
     gateway.add_argument("--interval", type=float, default=60.0, help="seconds between polls")
+    gateway.add_argument(
+        "--mode",
+        choices=("envelope", "transparent"),
+        default="envelope",
+        help="envelope: polls its bus itself; transparent: a plain DTU the platform polls",
+    )
     args = parser.parse_args(argv)
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
@@ -57,6 +65,7 @@ def main(argv: list[str] | None = None) -> None:
             args.mqtt_host,
             args.mqtt_port,
             report_interval_s=args.interval,
+            mode=args.mode,
         )
         Fleet([], [simulator]).run(stop)
 

@@ -1,19 +1,20 @@
 """A simulated 4G DTU gateway in front of a 10-port e-bike pile and an Acrel ADL400 site meter.
 
-It is a real MQTT client (paho-mqtt) on ``gw/{gateway_id}/up`` (up) and
-``gw/{gateway_id}/down`` (down), in one of two forms:
+It is a real MQTT client (paho-mqtt) publishing up and hearing ``gw/{gateway_id}/down``, in
+one of two forms:
 
-- ``mode="envelope"`` (a gateway that polls its bus itself): on every (re)connect a
-  registration ``{"type": "register", "iccid": "..."}``; every ``report_interval_s`` an
-  envelope ``{"seq": n, "ts": "<RFC 3339>", "frames": [{"rtu": "<base64>", "poll": id},
-  ...]}`` holding the read responses of one poll cycle (every poll of the pile's and the
-  meter's register map, ``shared/domain/register_maps``); ``{"type": "heartbeat"}`` only
-  when nothing else went out for ``heartbeat_interval_s``. ``seq`` grows by one per
-  envelope and starts from the wall clock in seconds, so it keeps growing across restarts,
-  as a counter kept in flash would.
-- ``mode="transparent"`` (a plain DTU): raw bytes only, the ICCID in ASCII as its
-  registration packet on every connect, ``heartbeat_payload`` as its heartbeat, no polling
-  of its own: the platform sends read requests down, one at a time per bus.
+- ``mode="envelope"`` (a gateway that polls its bus itself), on ``gw/{gateway_id}/up``: on
+  every (re)connect a registration ``{"type": "register", "iccid": "..."}``; every
+  ``report_interval_s`` an envelope ``{"seq": n, "ts": "<RFC 3339>", "frames":
+  [{"rtu": "<base64>", "poll": id}, ...]}`` holding the read responses of one poll cycle
+  (every poll of the pile's and the meter's register map, ``shared/domain/register_maps``);
+  ``{"type": "heartbeat"}`` only when nothing else went out for ``heartbeat_interval_s``.
+  ``seq`` grows by one per envelope and starts from the wall clock in seconds, so it keeps
+  growing across restarts, as a counter kept in flash would.
+- ``mode="transparent"`` (a plain DTU), on ``gw/{gateway_id}/raw``: raw bytes only, the
+  ICCID in ASCII as its registration packet on every connect, ``heartbeat_payload`` as its
+  heartbeat, no polling of its own: the platform sends read requests down, one at a time
+  per bus.
 
 Commands: whatever arrives on the down topic is written to the bus as a transparent DTU
 does. The pile obeys writes to its ports' control block (``control`` in its map: command
@@ -141,9 +142,10 @@ class EbikeGatewaySimulator:
             raise ValueError("intervals must be positive")
         self.gateway_id = gateway_id
         self.iccid = iccid
-        self.topic = f"gw/{gateway_id}/up"
-        self.down_topic = f"gw/{gateway_id}/down"
         self.mode: GatewayMode = mode
+        # Transparent DTUs send binary on their own topic (the rule base64-encodes it).
+        self.topic = f"gw/{gateway_id}/{'raw' if mode == 'transparent' else 'up'}"
+        self.down_topic = f"gw/{gateway_id}/down"
         self.stats = GatewayStats()
         self.listening = threading.Event()  # subscribed to the down topic
         self._host = mqtt_host
