@@ -2,9 +2,10 @@
 
 Start order (``LocalStack.start``), each step waiting until its part answers:
 
-1. embedded AWS: ``moto.server.ThreadedMotoServer`` on ``LOCAL_AWS_PORT``, Step Functions
-   execution switched on through moto's config API, fake credentials and
-   ``AWS_ENDPOINT_URL`` exported for every client of the process;
+1. embedded AWS: ``moto.server.ThreadedMotoServer`` on ``LOCAL_AWS_PORT``, its DynamoDB
+   made atomic per request (``infra.local.moto_dynamodb``), Step Functions execution
+   switched on through moto's config API, fake credentials and ``AWS_ENDPOINT_URL``
+   exported for every client of the process;
 2. provisioning: ``infra.local.provision.provision`` deploys template.yaml and returns
    the ``LocalDeployment``; the functions' resolved environment goes into ``os.environ``
    (they all run here), with ``WS_MANAGEMENT_ENDPOINT`` pointing at the door and
@@ -36,6 +37,7 @@ from typing import Any
 from aiohttp import web
 from moto.server import ThreadedMotoServer
 
+from infra.local import moto_dynamodb
 from infra.local.deployment import LocalDeployment
 from infra.local.http_front import HttpFront
 from infra.local.iot_rules import IotDataEndpoint, IotRuleEngine, MqttLink
@@ -218,6 +220,7 @@ class LocalStack:
         settings = self.settings
         os.environ.update(FAKE_CREDENTIALS)
         os.environ["AWS_DEFAULT_REGION"] = os.environ["AWS_REGION"] = "us-east-1"
+        moto_dynamodb.install()  # one request at a time, as DynamoDB applies them
         server = ThreadedMotoServer(ip_address=settings.host, port=settings.aws_port, verbose=False)
         server.start()
         self._moto = server

@@ -42,7 +42,7 @@ from shared.domain.ledger import (
     platform_account_id,
     revenue_account_id,
 )
-from shared.domain.payment_orders import PaymentOrder, new_order_no
+from shared.domain.payment_orders import OrderState, PaymentOrder, money_problems, new_order_no
 from shared.domain.payments import PaymentMethod, PaymentProvider
 from shared.services.payment_workflow import (
     ChargeFacts,
@@ -418,6 +418,43 @@ class Payments:
             assert account["balance_fen"] == entries_fen, (account_id, account)
         assert sum(a["balance_fen"] for a in accounts.values()) == 0, accounts
         return {account_id: a["balance_fen"] for account_id, a in accounts.items()}
+
+    def check_whole_ledger(self) -> int:
+        """Scan the whole LedgerTable (a test-only read) and check the books of every
+        operator at once: each account's balance is the sum of its entries, all balances
+        sum to zero, no wallet still holds money, every payment order has ended with
+        prepaid = consumed + refunded and consumed = partner + platform. The number of
+        orders checked."""
+        items: list[dict[str, Any]] = []
+        scan: dict[str, Any] = {"ConsistentRead": True}
+        while True:
+            page = self._ledger.scan(**scan)
+            items += _plain(page["Items"])
+            if "LastEvaluatedKey" not in page:
+                break
+            scan["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        accounts = {i["pk"]: i for i in items if i["sk"] == "ACCOUNT"}
+        entries: dict[str, int] = {}
+        for item in items:
+            if str(item["sk"]).startswith("ENTRY#"):
+                entries[item["pk"]] = entries.get(item["pk"], 0) + item["amount_fen"]
+        for pk, account in accounts.items():
+            assert account["balance_fen"] == entries.get(pk, 0), account
+            assert account.get("held_fen", 0) == 0, account
+        assert set(entries) <= set(accounts)
+        assert sum(a["balance_fen"] for a in accounts.values()) == 0
+        order_nos = [
+            str(i["pk"]).removeprefix("ORDER#") for i in items if i["pk"].startswith("ORDER#")
+        ]
+        for order_no in order_nos:
+            order = self.order(order_no)
+            assert order.state.is_terminal, order
+            assert money_problems(order) == [], (order, money_problems(order))
+            assert order.prepaid_fen == order.consumed_fen + order.refunded_fen or (
+                order.state is OrderState.CLOSED
+            ), order
+            assert order.consumed_fen == order.partner_fen + order.platform_fen, order
+        return len(order_nos)
 
     # -- the daily reconciliation job ------------------------------------------------------
 

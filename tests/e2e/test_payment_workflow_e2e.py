@@ -70,8 +70,12 @@ def paying_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSt
 
 
 @pytest.fixture(scope="module")
-def payments(paying_stack: RunningStack) -> Payments:
-    return Payments(paying_stack)
+def payments(paying_stack: RunningStack) -> Iterator[Payments]:
+    """The stack's payment side; after the module, the whole ledger must balance and every
+    order must have ended with its money accounted for."""
+    payments = Payments(paying_stack)
+    yield payments
+    assert payments.check_whole_ledger() > 0
 
 
 @pytest.fixture(scope="module")
