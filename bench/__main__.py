@@ -19,7 +19,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench")
     parser.add_argument("--runs", type=int, default=7, help="fresh interpreters per module")
     parser.add_argument(
-        "--only", choices=["imports", "calls", "fuzz", "ledger", "payments"], default=None
+        "--only",
+        choices=["imports", "calls", "fuzz", "ledger", "payments", "modbus"],
+        default=None,
     )
     args = parser.parse_args()
     results: dict[str, Any] = {}
@@ -42,6 +44,10 @@ def main() -> None:
 
         results["payment_calls"] = payment_calls.run()
         results["payment_chaos"] = payment_chaos.run(runs=400)
+    if args.only in (None, "modbus"):
+        from bench import modbus_cost
+
+        results["modbus_cost"] = modbus_cost.run()
     out = Path(__file__).parent / "results" / "latest.json"
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(results, indent=2, default=str), encoding="utf-8")
