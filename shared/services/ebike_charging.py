@@ -320,14 +320,16 @@ def port_reading(
     """Price a port's paid charge so far and switch it off once at the target or the cap;
     the stop reason when the stop was sent now.
 
-    DynamoDB: 1 GetItem (port key; nothing more for a port nobody paid for), 1 GetItem
-    (marker), 1 GetItem (link), 1 Query (readings), the tariff (cached); a stop: 1
-    conditional UpdateItem (link) + as ``send_port_command``.
+    DynamoDB: nothing for a port that is not charging; 1 GetItem (port key; nothing more
+    for a port nobody paid for), 1 GetItem (marker), 1 GetItem (link), 1 Query (readings),
+    the tariff (cached); a stop: 1 conditional UpdateItem (link) + as ``send_port_command``.
 
     Raises: TariffMissing, UpstreamFailure.
     """
     from shared.domain.pricing import stop_decision
 
+    if reading.state is not PortState.CHARGING:
+        return None  # a port that is not charging has nothing to stop (and costs no read)
     charge = _charging_order(ports, pile_id, port_no)
     if charge is None or charge.session_id is None:
         return None

@@ -377,3 +377,20 @@ def test_settle_step_prices_a_time_priced_outcome_with_price_time(world: World) 
     )
     cost_fen, energy_wh, session_id = payment_workflow._cost_of(ports, order)
     assert (cost_fen, energy_wh, session_id) == (13 * 2, 12 * 7, "ebike-PO-1")
+
+
+def test_readings_of_ports_that_are_not_charging_read_nothing(world: World) -> None:
+    looked_up: list[tuple[str, str]] = []
+    original = world.paid.find_start
+
+    def counting(pile_id: str, key: str) -> str | None:
+        looked_up.append((pile_id, key))
+        return original(pile_id, key)
+
+    world.paid.find_start = counting  # type: ignore[method-assign]
+    reading = PortReading(T0, 5_000, 0, 2200, 0, 250, PortState.PLUGGED)
+    assert ebike_charging.port_reading(world.ports, "EB-1", 1, reading) is None
+    assert looked_up == []
+    charging = PortReading(T0, 5_000, 300, 2200, 1363, 300, PortState.CHARGING)
+    assert ebike_charging.port_reading(world.ports, "EB-1", 1, charging) is None
+    assert looked_up == [("EB-1", "P#1")]
