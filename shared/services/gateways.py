@@ -30,6 +30,7 @@ from shared.services.modbus_uplink import (
     UplinkResult,
     handle_data,
     handle_raw,
+    record_sims,
 )
 
 __all__ = [
@@ -62,8 +63,8 @@ def handle_gateway_message(
     """Handle one message from ``gw/{id}/up`` (JSON) or ``gw/{id}/raw`` (a transparent DTU's
     bytes, base64 under ``raw``); bad input is reported, never raised.
 
-    DynamoDB: registration/heartbeat 1 UpdateItem; data see ``handle_data``; raw see
-    ``handle_raw``.
+    DynamoDB: heartbeat 1 UpdateItem; registration 1 UpdateItem + 1 GetItem + 1 UpdateItem
+    per pile on the bus (its SIM record); data see ``handle_data``; raw see ``handle_raw``.
 
     Raises: UpstreamFailure (the IoT rule's asynchronous invoke then retries).
     """
@@ -97,6 +98,9 @@ def handle_gateway_message(
         return GatewayOutcome(raw_result.kind, message.gateway_id, raw=raw_result)
     if isinstance(message, RegistrationMessage):
         ports.gateways.record(GatewaySeen(message.gateway_id, now, iccid=message.iccid))
+        config = ports.gateways.config(message.gateway_id)
+        if config is not None:
+            record_sims(config, message.iccid, ports, now)
         return GatewayOutcome("register", message.gateway_id)
     assert isinstance(message, HeartbeatMessage)
     ports.gateways.record(GatewaySeen(message.gateway_id, now))

@@ -142,6 +142,10 @@ class UplinkGateways(Protocol):
     def config(self, gateway_id: str) -> GatewayConfig | None:
         """Bus devices and last port states (1 GetItem). Raises: UpstreamFailure."""
 
+    def record_sim(self, pile_id: str, iccid: str, vendor: str, model: str, at: datetime) -> bool:
+        """The pile's SIM record (its boot map) from its gateway's ICCID; False when the pile
+        does not exist. Raises: UpstreamFailure."""
+
     def record(self, seen: GatewaySeen) -> bool:
         """Stamp the gateway; False when the message is not its newest. Raises: UpstreamFailure."""
 
@@ -151,6 +155,22 @@ class UplinkGateways(Protocol):
         """ADD bad-frame counts to the gateway's day counter (1 UpdateItem).
 
         Raises: UpstreamFailure."""
+
+
+def record_sims(config: GatewayConfig, iccid: str, ports: UplinkPorts, now: datetime) -> int:
+    """A gateway registered with ``iccid``: every pile on its bus rides that SIM.
+
+    DynamoDB: 1 UpdateItem per pile on the bus. Raises: UpstreamFailure."""
+    written = 0
+    for device in config.devices.values():
+        register_map = ports.maps.get(device.map_id)
+        if device.pile_id is None or register_map is None:
+            continue
+        if ports.gateways.record_sim(
+            device.pile_id, iccid, register_map.vendor, register_map.model, now
+        ):
+            written += 1
+    return written
 
 
 class PortStatuses(Protocol):
@@ -500,6 +520,7 @@ def handle_raw(
     after: PendingRead | _Keep | None = _KEEP
     if kind == "register":
         after = _first_read(config, ports, now)  # a DTU that (re)connected: a fresh cycle
+        record_sims(config, raw.decode("ascii"), ports, now)
     elif pending is not None and verdicts["read_timeout"]:
         after = _next_read(config, ports, pending, now)
     elif pending is None and (

@@ -195,13 +195,24 @@ def sample_of(event: dict[str, Any], at: datetime) -> PortSample:
     return PortSample(at, "GW-0001", None, raw, 0, 2200, 0, 250, PortState.IDLE)
 
 
-def test_registration_stores_the_iccid(bridge: Bridge) -> None:
+def test_registration_stores_the_iccid_on_the_gateway_and_its_piles(bridge: Bridge) -> None:
+    configure(bridge)
+    bridge.client.put_item(
+        TableName=bridge.tables["BASE_DATA_TABLE"],
+        Item={"pk": {"S": "PILE#EB-1"}, "sk": {"S": "PILE"}, "pile_id": {"S": "EB-1"}},
+    )
+
     result = bridge.send(sample("register"))
 
     assert result["kind"] == "register"
     gateway = bridge.gateway("GW-0001")
     assert gateway is not None
     assert gateway["iccid"] == "89860412345678901234"
+    pile = bridge.client.get_item(
+        TableName=bridge.tables["BASE_DATA_TABLE"],
+        Key={"pk": {"S": "PILE#EB-1"}, "sk": {"S": "PILE"}},
+    )["Item"]
+    assert pile["boot"]["M"]["iccid"]["S"] == "89860412345678901234"
 
 
 def test_heartbeat_stamps_last_seen_with_one_write(bridge: Bridge) -> None:

@@ -139,6 +139,7 @@ class FakeGateways:
         self.seen = 0
         self.pending: PendingRead | None = None
         self.cycle_started_at: datetime | None = None
+        self.sims: dict[str, str] = {}
 
     def config(self, gateway_id: str) -> GatewayConfig | None:
         return GatewayConfig(
@@ -166,6 +167,10 @@ class FakeGateways:
         self.last_seq = seen.seq
         if seen.port_states is not None:
             self.states = dict(seen.port_states)
+        return True
+
+    def record_sim(self, pile_id: str, iccid: str, vendor: str, model: str, at: datetime) -> bool:
+        self.sims[pile_id] = iccid
         return True
 
     def count_frames(

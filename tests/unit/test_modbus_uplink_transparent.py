@@ -70,6 +70,7 @@ def test_registration_starts_a_cycle_and_each_answer_sends_the_next_read() -> No
 
     assert result.kind == "register"
     assert dtu.uplink.gateways.iccid == ICCID.decode()
+    assert dtu.uplink.gateways.sims == {"EB-1": ICCID.decode()}  # the pile's SIM record
     # first read of the cycle: the pile's port block, function 03, 0..99
     assert dtu.down.sent == [("GW-1", bytes.fromhex("010300000064") + dtu.down.sent[0][1][-2:])]
     assert dtu.uplink.gateways.pending is not None

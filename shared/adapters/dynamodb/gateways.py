@@ -212,6 +212,35 @@ class DynamoGateways:
             return False
         return True
 
+    def record_sim(self, pile_id: str, iccid: str, vendor: str, model: str, at: datetime) -> bool:
+        """The pile's SIM record (its ``boot`` map, as a 4G OCPP pile's BootNotification
+        fills it) from its gateway's registration; False when the pile does not exist.
+
+        Raises: UpstreamFailure."""
+        boot = {
+            "M": {
+                "vendor": s(vendor),
+                "model": s(model),
+                "iccid": s(iccid),
+                "booted_at": s(to_wire(at)),
+            }
+        }
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key={"pk": s(f"PILE#{pile_id}"), "sk": s("PILE")},
+                UpdateExpression="SET boot = :boot",
+                ConditionExpression="attribute_exists(pk)",
+                ExpressionAttributeValues={":boot": boot},
+            )
+        except ClientError as exc:
+            if is_condition_failure(exc):
+                return False
+            raise upstream("UpdateItem") from exc
+        except BotoCoreError as exc:
+            raise upstream("UpdateItem") from exc
+        return True
+
     def count_frames(
         self, gateway_id: str, day: str, counts: Mapping[str, int], at: datetime
     ) -> None:
