@@ -265,7 +265,9 @@ class _Span:
 
     @property
     def last_at(self) -> datetime:
-        return self.readings[-1].at if self.readings else self.started_at
+        """The newest reading's time, never before the start (a charge ended before its
+        first reading after the start lasted no time)."""
+        return max(self.readings[-1].at, self.started_at) if self.readings else self.started_at
 
     def meter_readings(self) -> tuple[MeterReading, ...]:
         from shared.domain.pricing import MeterReading

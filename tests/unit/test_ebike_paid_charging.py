@@ -394,3 +394,24 @@ def test_readings_of_ports_that_are_not_charging_read_nothing(world: World) -> N
     charging = PortReading(T0, 5_000, 300, 2200, 1363, 300, PortState.CHARGING)
     assert ebike_charging.port_reading(world.ports, "EB-1", 1, charging) is None
     assert looked_up == [("EB-1", "P#1")]
+
+
+def test_charge_stopped_before_its_first_reading_costs_nothing_by_time(world: World) -> None:
+    from types import SimpleNamespace
+
+    from shared.services import payment_workflow
+
+    world.begin(tariff_id=BANDS.tariff_id, tariff_version=BANDS.version)
+    world.baseline()
+    world.echo_start()
+    charge = world.paid.get("PO-1")
+    assert charge is not None
+    assert ebike_charging.end_charge(world.ports, charge, pile_reason="idle")
+    outcome = paid_charging.charge_outcome(world.ports, "PO-1")
+    assert outcome.stopped_at == outcome.started_at == T0
+    ports: Any = SimpleNamespace(
+        charging=SimpleNamespace(outcome=lambda order_no: outcome),
+        base_data=SimpleNamespace(tariff_version=lambda tariff_id, version: BANDS),
+    )
+    order: Any = SimpleNamespace(order_no="PO-1", tariff_id="x", tariff_version=1)
+    assert payment_workflow._cost_of(ports, order)[0] == 0
