@@ -51,13 +51,19 @@ from shared.services.payment_workflow import (
     start_paid_session,
 )
 from shared.services.wallets import open_wallet
-from tests.e2e.conformance_support import V16, OperatorApi, Pile, unique, wire_now
+from tests.e2e.conformance_support import (
+    PILE_PASSWORD,
+    V16,
+    OperatorApi,
+    Pile,
+    unique,
+    wire_now,
+)
 from tests.e2e.conftest import RunningStack
 
 T = TypeVar("T")
 TIMEOUT_S = 30.0
 PARTNER_SHARE_BP = 3333  # the partner's part is rounded down: 300 -> 99, 400 -> 133
-FEN_PER_KWH = 100  # the flat tariff: 60 electricity + 40 service
 FLAT_PERIOD = {
     "kind": "flat",
     "start": "00:00",
@@ -159,7 +165,7 @@ class PaidSite:
                 "model": "AC-22kW",
                 "rated_power_w": 22_000,
                 "gun_count": 2,
-                "password": "conformance-pile-pass-01",
+                "password": PILE_PASSWORD,
                 "is_enabled": True,
             },
         )
@@ -213,6 +219,9 @@ class _NotOnStart:
 
     def outcome(self, order_no: str) -> ChargeFacts:
         raise AssertionError("starting a paid session reads no charge")
+
+    def stop(self, pile_id: str, session_id: str, now: datetime) -> None:
+        raise AssertionError("starting a paid session stops nothing")
 
 
 @dataclass
@@ -416,6 +425,7 @@ class Payments:
         for account_id, account in accounts.items():
             entries_fen = sum(entry["amount_fen"] for entry in account["entries"])
             assert account["balance_fen"] == entries_fen, (account_id, account)
+            assert account.get("held_fen", 0) == 0, (account_id, account)
         assert sum(a["balance_fen"] for a in accounts.values()) == 0, accounts
         return {account_id: a["balance_fen"] for account_id, a in accounts.items()}
 
