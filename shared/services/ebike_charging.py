@@ -466,3 +466,22 @@ class EbikePortEvents:
 
     def state(self, pile_id: str, port_no: int, state: PortState) -> None:
         port_state(self._ports, pile_id, port_no, state)
+
+
+def time_out_port_commands(ports: PaidChargePorts) -> int:
+    """Housekeeping's minute job for port commands: time out the unanswered ones (a paid
+    order's unanswered start fails its workflow at once); the number timed out.
+
+    DynamoDB: as ``modbus_commands.time_out_due_commands``, + per paid start timed out 1
+    GetItem (marker) and 1 UpdateItem. Step Functions: 1 SendTaskFailure when the token is
+    stored.
+
+    Raises: Conflict (no e-bike ports wired), UpstreamFailure.
+    """
+    ebike = _ebike(ports)
+    done = modbus_commands.time_out_due_commands(
+        commands=ebike.commands.commands,
+        clock=ports.clock,
+        on_finished=lambda command: command_finished(ports, command),
+    )
+    return len(done.timed_out)

@@ -242,13 +242,12 @@ def test_refused_start_fails_the_workflow_with_pile_never_started(world: World) 
 def test_unanswered_start_times_out_and_fails_the_workflow(world: World) -> None:
     world.begin()
     world.token()
-    world.now += timedelta(seconds=61)
-    modbus_commands.time_out_due_commands(
-        commands=world.commands,
-        clock=world.clock,
-        on_finished=lambda command: ebike_charging.command_finished(world.ports, command),
-    )
+    world.now += timedelta(seconds=59)
+    assert ebike_charging.time_out_port_commands(world.ports) == 0
+    world.now += timedelta(seconds=2)
+    assert ebike_charging.time_out_port_commands(world.ports) == 1
     assert [error for _, error, _ in world.resumer.failed] == [NEVER_STARTED]
+    assert ebike_charging.time_out_port_commands(world.ports) == 0
 
 
 def test_housekeeping_sweep_fails_a_start_whose_command_timed_out_unheard(world: World) -> None:
