@@ -3,11 +3,17 @@ fault events, the site load; bad frames counted and never written."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from shared.domain.gateways import parse_gateway_message
+import pytest
+
+from shared.domain.errors import InvalidInput
+from shared.domain.gateways import BusDevice, parse_gateway_message
+from shared.domain.modbus_maps import shipped_maps
 from shared.domain.modbus_readings import PortState
+from shared.services.gateways import configure_gateway
 from shared.services.modbus_uplink import handle_data
 from tests.unit.test_modbus_uplink_support import (
     METER_ADDRESS,
@@ -223,3 +229,48 @@ def test_batch_of_cycles_stores_once_per_pile_and_walks_states_in_time_order() -
     assert uplink.site_loads.writes == 1
     assert uplink.site_loads.loads["st-1"].power_w == 1003  # the newest cycle's
     assert uplink.gateways.last_seq == 3
+
+
+class RecordingDeviceStore:
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, list[BusDevice]]] = []
+
+    def set_devices(self, gateway_id: str, devices: Sequence[BusDevice]) -> None:
+        self.calls.append((gateway_id, list(devices)))
+
+
+@pytest.mark.parametrize(
+    ("gateway_id", "bus", "field"),
+    [
+        ("GW/1", [BusDevice(1, "cc-ebike-10", "op", pile_id="EB")], "gateway_id"),
+        ("GW-1", [BusDevice(0, "cc-ebike-10", "op", pile_id="EB")], "address"),
+        ("GW-1", [BusDevice(248, "cc-ebike-10", "op", pile_id="EB")], "address"),
+        (
+            "GW-1",
+            [
+                BusDevice(1, "cc-ebike-10", "op", pile_id="EB"),
+                BusDevice(1, "acrel-adl400", "op", station_id="st"),
+            ],
+            "address",
+        ),
+        ("GW-1", [BusDevice(1, "toaster-9000", "op", pile_id="EB")], "map_id"),
+        ("GW-1", [BusDevice(1, "cc-ebike-10", "op")], "pile_id"),
+        ("GW-1", [BusDevice(2, "acrel-adl400", "op")], "station_id"),
+        ("GW-1", [BusDevice(2, "acrel-adl400", "op", station_id="st", ct=0)], "pt"),
+    ],
+)
+def test_configure_gateway_refuses_a_bad_bus_and_stores_nothing(
+    gateway_id: str, bus: list[BusDevice], field: str
+) -> None:
+    store = RecordingDeviceStore()
+    with pytest.raises(InvalidInput) as error:
+        configure_gateway(store, gateway_id, bus, shipped_maps())
+    assert error.value.fields.get("field") == field
+    assert store.calls == []
+
+
+def test_configure_gateway_stores_a_pile_and_a_meter() -> None:
+    store = RecordingDeviceStore()
+    bus = list(devices(pt=10, ct=40).values())
+    configure_gateway(store, "GW-1", bus, shipped_maps())
+    assert store.calls == [("GW-1", bus)]
