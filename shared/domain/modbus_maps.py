@@ -434,3 +434,72 @@ def raw_field_value(spec: FieldSpec, words: Sequence[int], word_order: str) -> i
     if isinstance(raw, float):
         return None
     return raw
+
+
+def _raw_of(spec: FieldSpec, value: int) -> int:
+    """Our integer unit back to the register's raw value (exact for integer registers)."""
+    raw = Fraction(value) / spec.factor
+    if raw.denominator != 1:
+        raise ValueError(f"{spec.name}: {value} is not a whole number of register units")
+    return int(raw)
+
+
+def encode_field(spec: FieldSpec, value: int, word_order: str = "high_first") -> list[int]:
+    """The register words holding ``value`` (in our unit) for ``spec`` (simulators, tests).
+
+    Raises:
+        ValueError: the value does not fit the register or is not a whole raw unit.
+    """
+    if spec.type == "float32":
+        packed = struct.pack(">f", float(Fraction(value) / spec.factor))
+        words = [int.from_bytes(packed[:2], "big"), int.from_bytes(packed[2:], "big")]
+    else:
+        raw = _raw_of(spec, value)
+        bits = 16 * spec.words
+        low, high = (-(1 << (bits - 1)), (1 << (bits - 1)) - 1)
+        if spec.type.startswith("uint"):
+            low, high = 0, (1 << bits) - 1
+        if not low <= raw <= high:
+            raise ValueError(f"{spec.name}: {value} does not fit {spec.type}")
+        raw &= (1 << bits) - 1
+        words = [raw] if spec.words == 1 else [raw >> 16, raw & 0xFFFF]
+    return words if word_order == "high_first" else list(reversed(words))
+
+
+def encode_port_registers(
+    register_map: RegisterMap, ports: Sequence[Mapping[str, int | str | Sequence[str]]]
+) -> list[int]:
+    """Every port block of an e-bike map as one register range (port 1 first), from values
+    named as the map's port fields in our units; ``state`` and ``stop_reason`` may be names,
+    ``faults`` a list of fault-bit names (simulators and tests build frames with this).
+
+    Raises:
+        ValueError: not an e-bike map, a wrong number of ports, or a value that does not fit.
+    """
+    layout = register_map.ports
+    if layout is None or len(ports) != layout.count:
+        raise ValueError("one value set per port of an e-bike map is needed")
+    codes = {
+        "state": {name: code for code, name in layout.states.items()},
+        "stop_reason": {name: code for code, name in layout.stop_reasons.items()},
+    }
+    bits = {name: bit for bit, name in layout.fault_bits.items()}
+    words = [0] * (layout.count * layout.block_size)
+    for index, values in enumerate(ports):
+        base = index * layout.block_size
+        for spec in layout.fields:
+            value = values.get(spec.name, 0)
+            faults = values.get("faults")
+            if spec.name == "fault_bits" and isinstance(faults, list | tuple):
+                value = 0
+                for name in faults:
+                    value |= 1 << bits[name]
+            if isinstance(value, str):
+                value = codes.get(spec.name, {}).get(value, -1)
+                if value < 0:
+                    raise ValueError(f"{spec.name}: unknown name")
+            if not isinstance(value, int):
+                raise ValueError(f"{spec.name}: an integer is needed")
+            for offset, word in enumerate(encode_field(spec, value, register_map.word_order)):
+                words[base + spec.address + offset] = word
+    return words

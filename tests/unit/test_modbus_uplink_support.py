@@ -19,7 +19,7 @@ from pymodbus.pdu.register_message import ReadHoldingRegistersResponse, ReadInpu
 
 from functions.modbus_bridge.rtu import PymodbusRtuDecoder
 from shared.domain.gateways import BusDevice, GatewayConfig, GatewaySeen, PendingRead
-from shared.domain.modbus_maps import RegisterMap, register_map
+from shared.domain.modbus_maps import RegisterMap, encode_port_registers, register_map
 from shared.domain.modbus_readings import PortReading, PortSample, PortState, SiteLoad, fold_samples
 from shared.domain.ocpp.availability import FaultEvent, StatusReport
 from shared.services.modbus_uplink import UplinkPorts
@@ -50,35 +50,24 @@ class Port:
     faults: tuple[str, ...] = ()
 
 
-def _code(codes: Mapping[int, str], name: str) -> int:
-    return next(code for code, text in codes.items() if text == name)
-
-
 def port_registers(ports: Sequence[Port]) -> list[int]:
-    layout = the_map(EBIKE).ports
-    assert layout is not None
-    words = [0] * (layout.count * layout.block_size)
-    for index, port in enumerate(ports):
-        base = index * layout.block_size
-        values = {
-            "voltage": port.voltage_dv,
-            "current": port.current_ma,
-            "power": port.power_w,
-            "energy": port.energy_raw,
-            "temperature": port.temperature_dc,
-            "state": _code(layout.states, port.state),
-            "stop_reason": _code(layout.stop_reasons, port.stop_reason),
-            "fault_bits": sum(1 << _code(layout.fault_bits, name) for name in port.faults),
-            "elapsed": 0,
-        }
-        for spec in layout.fields:
-            value = values[spec.name] & (0xFFFF_FFFF if spec.words == 2 else 0xFFFF)
-            if spec.words == 2:
-                words[base + spec.address] = value >> 16
-                words[base + spec.address + 1] = value & 0xFFFF
-            else:
-                words[base + spec.address] = value
-    return words
+    """The pile's port blocks, built with the map's own encoder."""
+    return encode_port_registers(
+        the_map(EBIKE),
+        [
+            {
+                "voltage": port.voltage_dv,
+                "current": port.current_ma,
+                "power": port.power_w,
+                "energy": port.energy_raw,
+                "temperature": port.temperature_dc,
+                "state": port.state,
+                "stop_reason": port.stop_reason,
+                "faults": port.faults,
+            }
+            for port in ports
+        ],
+    )
 
 
 def rtu(address: int, registers: Sequence[int], function: int = 3) -> bytes:

@@ -12,6 +12,8 @@ from shared.domain.errors import InvalidInput
 from shared.domain.modbus_maps import (
     MAPS_DIR,
     DeviceKind,
+    encode_field,
+    encode_port_registers,
     field_value,
     parse_register_map,
     register_map,
@@ -109,3 +111,25 @@ def test_loader_refuses_a_broken_ebike_map_when_validating(mutate: Any) -> None:
     mutate(broken)
     with pytest.raises(InvalidInput):
         parse_register_map(broken)
+
+
+def test_encoded_values_decode_back_when_any_map_field_round_trips() -> None:
+    for device_map in shipped_maps().values():
+        fields = device_map.fields or (device_map.ports.fields if device_map.ports else ())
+        for spec in fields:
+            value = 1234 * spec.int_factor if spec.int_factor else 1234
+            words = encode_field(spec, value, device_map.word_order)
+            assert field_value(spec, words, device_map.word_order) == value, spec.name
+
+
+def test_port_encoder_refuses_values_that_do_not_fit() -> None:
+    ebike = register_map("cc-ebike-10")
+    assert ebike is not None
+    ports: list[dict[str, Any]] = [{} for _ in range(10)]
+    assert len(encode_port_registers(ebike, ports)) == 100
+    with pytest.raises(ValueError, match="power"):
+        encode_port_registers(ebike, [{"power": 70_000}, *ports[1:]])
+    with pytest.raises(ValueError, match="state"):
+        encode_port_registers(ebike, [{"state": "exploded"}, *ports[1:]])
+    with pytest.raises(ValueError):
+        encode_port_registers(ebike, ports[:9])
