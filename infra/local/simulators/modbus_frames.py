@@ -21,7 +21,7 @@ from pymodbus.framer import FramerRTU
 from pymodbus.pdu import DecodePDU
 from pymodbus.pdu.register_message import ReadHoldingRegistersResponse
 
-from shared.domain.modbus_maps import FieldSpec, RegisterMap, register_map
+from shared.domain.modbus_maps import FieldSpec, RegisterMap, encode_field, register_map
 
 PILE_MAP_ID = "cc-ebike-10"
 METER_MAP_ID = "acrel-adl400"
@@ -147,18 +147,16 @@ def u32_words(value: int, word_order: str = "high_first") -> tuple[int, int]:
 
 
 def field_words(spec: FieldSpec, value: int, word_order: str) -> list[int]:
-    """The register words of ``value`` (in the field's integer unit): the inverse of
-    ``modbus_maps.field_value`` (float registers are not simulated).
+    """The register words of ``value`` (in the field's integer unit), as the device holds
+    it: a meter counts in whole raw units (0.01 kWh), so what is below one is not shown yet.
 
     Raises:
-        ValueError: a float field, or a value that does not fit the register.
+        ValueError: a value that does not fit the register.
     """
-    if spec.type == "float32":
-        raise ValueError("float registers are not simulated")
-    raw = int(value / spec.factor) if spec.factor != 1 else value
-    if spec.words == 1:
-        return [u16(raw)]
-    return list(u32_words(raw, word_order))
+    if spec.factor.denominator == 1 and spec.factor > 1:
+        step = int(spec.factor)
+        value -= value % step
+    return encode_field(spec, value, word_order)
 
 
 def crc16_modbus(data: bytes) -> bytes:
