@@ -18,6 +18,7 @@ from functions.operator_api.routes import (
     piles,
     port_commands,
     pricing,
+    site_load,
     stations,
     system,
 )
@@ -30,6 +31,7 @@ ROUTERS = (
     auth.router,
     operators.router,
     stations.router,
+    site_load.router,
     piles.router,
     pricing.router,
     cards.router,

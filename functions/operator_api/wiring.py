@@ -18,6 +18,7 @@ from shared.domain.ids import new_id
 if TYPE_CHECKING:
     from shared.adapters.apigw_ws import WebSocketConnections
     from shared.adapters.dynamodb.base_data import DynamoBaseDataRepository
+    from shared.adapters.dynamodb.gateways import DynamoSiteLoads
     from shared.adapters.dynamodb.pile_events import DynamoPileEvents
     from shared.services.base_data import HealthProbe
     from shared.services.base_data_cards import Wallets
@@ -68,6 +69,14 @@ def _dynamodb_client() -> object:
     import boto3
 
     return boto3.client("dynamodb")
+
+
+@cache
+def site_loads() -> DynamoSiteLoads:
+    """Stations' live load items (SessionsTable), written by the Modbus bridge."""
+    from shared.adapters.dynamodb.gateways import DynamoSiteLoads
+
+    return DynamoSiteLoads(os.environ["SESSIONS_TABLE"], _dynamodb_client())
 
 
 @cache
@@ -196,6 +205,7 @@ def reset() -> None:
         port_command_ports,
         pile_events,
         session_lookup,
+        site_loads,
     ):
         command_built.cache_clear()
     for money_built in MONEY_BUILDERS:

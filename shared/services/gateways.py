@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from shared.domain.clock import Clock, local_day
-from shared.domain.errors import InvalidInput
+from shared.domain.errors import InvalidInput, NotFound
 from shared.domain.gateways import (
     GATEWAY_ID_PATTERN,
     BatchMessage,
@@ -22,6 +22,9 @@ from shared.domain.gateways import (
     parse_gateway_message,
 )
 from shared.domain.modbus_maps import DeviceKind, RegisterMap
+from shared.domain.modbus_readings import SiteLoad
+from shared.domain.tenancy import Principal
+from shared.services.base_data import BaseDataRepository, get_station
 from shared.services.modbus_uplink import (
     RawResult,
     RtuDecoder,
@@ -39,7 +42,31 @@ __all__ = [
     "RtuDecoder",
     "configure_gateway",
     "handle_gateway_message",
+    "station_site_load",
 ]
+
+
+class SiteLoadReader(Protocol):
+    def get(self, station_id: str) -> SiteLoad | None:
+        """The station's live load item, or None. Raises: UpstreamFailure."""
+
+
+def station_site_load(
+    repo: BaseDataRepository, principal: Principal, station_id: str, loads: SiteLoadReader
+) -> SiteLoad:
+    """The live load of a station the caller may see (its transformer meter, PT/CT applied).
+
+    DynamoDB: the station read of ``get_station`` + 1 GetItem.
+
+    Raises:
+        NotFound: no such station for this caller, or no meter has reported a load yet.
+        UpstreamFailure: a store failed.
+    """
+    station = get_station(repo, principal, station_id)
+    load = loads.get(station.station_id)
+    if load is None:
+        raise NotFound("no site load has been reported for this station", field="station_id")
+    return load
 
 
 class DeviceConfigStore(Protocol):

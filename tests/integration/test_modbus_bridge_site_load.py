@@ -1,0 +1,79 @@
+"""The transformer meter's load through the bridge, read back by the operator API's
+GET /operator/stations/{id}/load; e-bike port states through GET .../piles/{id}/guns."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from functions.modbus_bridge import handler as bridge_handler
+from functions.modbus_bridge import wiring as bridge_wiring
+from shared.adapters.dynamodb.gateways import DynamoGateways
+from shared.domain.clock import to_wire
+from shared.domain.gateways import BusDevice
+from tests.integration.operator_api_support import Tenant, api, call, pile_body, tenants
+from tests.integration.test_ocpp_router_support import lambda_context
+from tests.unit.test_modbus_uplink_support import Port, meter_frames, pile_frame
+
+__all__ = ["api", "tenants"]
+
+AT = datetime(2026, 11, 1, 1, 59, tzinfo=UTC)
+
+
+def wire_gateway(tenant: Tenant, aws: dict[str, str]) -> None:
+    body = pile_body(
+        "EB-a",
+        tenant.station_id,
+        kind="ebike",
+        protocol="modbus",
+        gun_count=10,
+        gateway_id="GW-a",
+        modbus_address=1,
+    )
+    body.pop("password", None)
+    made = call("POST", "/operator/piles", tenant.admin, body=body)
+    assert made.status == 201, made.body
+    import boto3
+
+    DynamoGateways(aws["BASE_DATA_TABLE"], boto3.client("dynamodb")).set_devices(
+        "GW-a",
+        [
+            BusDevice(1, "cc-ebike-10", tenant.operator_id, tenant.station_id, pile_id="EB-a"),
+            BusDevice(2, "acrel-adl400", tenant.operator_id, tenant.station_id, pt=10, ct=40),
+        ],
+    )
+
+
+def test_operator_sees_site_load_and_port_states_when_the_gateway_reported(
+    tenants: tuple[Tenant, Tenant], aws: dict[str, str], monkeypatch: Any
+) -> None:
+    a, b = tenants
+    wire_gateway(a, aws)
+    bridge_wiring.reset()
+    monkeypatch.setattr(bridge_wiring, "clock", lambda: AT)
+    ports = [Port(energy_raw=10, power_w=150, state="charging")] + [Port() for _ in range(9)]
+    result = bridge_handler.lambda_handler(
+        {
+            "gateway_id": "GW-a",
+            "seq": 1,
+            "ts": to_wire(AT),
+            "frames": [pile_frame(ports), *meter_frames(power_w=2_500, energy_wh=1_000_000)],
+        },
+        lambda_context(),
+    )
+    assert result["ModbusFramesGood"] == 4
+
+    load = call("GET", f"/operator/stations/{a.station_id}/load", a.admin)
+    assert load.status == 200, load.body
+    assert load.body["power_w"] == 2_500 * 400
+    assert load.body["energy_import_wh"] == 1_000_000 * 400
+    assert load.body["gateway_id"] == "GW-a"
+    guns = call("GET", "/operator/piles/EB-a/guns", a.admin)
+    assert guns.status == 200, guns.body
+    statuses = {gun["gun_no"]: gun["status"] for gun in guns.body["items"]}
+    assert statuses[1] == "Charging" and statuses[2] == "Available"
+
+    assert call("GET", f"/operator/stations/{a.station_id}/load", b.admin).status == 404
+    nothing = call("GET", f"/operator/stations/{b.station_id}/load", b.admin)
+    assert nothing.status == 404 and nothing.error["code"] == "not_found"
+    bridge_wiring.reset()
