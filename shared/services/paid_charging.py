@@ -18,6 +18,10 @@ Pile side (``shared/services/ocpp/transactions.py``, ``router.py``, housekeeping
 - ``remote_start_answered`` / ``sweep_unstarted``: a rejected, unanswered or unused remote
   start fails the workflow's wait with ``PileNeverStarted``.
 
+E-bike ports (Modbus piles behind gateways) take the same three tasks: ``begin_paid_charge``
+hands them to ``shared/services/ebike_charging.py`` (a port command instead of a remote
+start, the port's readings instead of meter values), and the marker is the same.
+
 DynamoDB costs are in docs/data-model.md (Paid charging) and docs/message-costs.md.
 """
 
@@ -173,7 +177,8 @@ class PaidChargePorts:
 
 
 def begin_paid_charge(ports: PaidChargePorts, request: PaidChargeRequest, now: datetime) -> str:
-    """Store the order's marker and send the remote start; the remote start's call id.
+    """Store the order's marker and send the remote start; the remote start's call id (on
+    a Modbus pile: the START port command's id, see ``ebike_charging.begin_ebike_charge``).
 
     Idempotent per ``order_no``: a retry answers the same call id and sends nothing new
     (unless the first attempt stopped before the call was stored).
