@@ -219,6 +219,42 @@ class EntryPage(View):
     next_token: str | None
 
 
+TOPUP_NO = r"^TU[0-9a-f]{30}$"
+
+
+class TopUpBody(Body):
+    request_id: RequestId
+    amount_fen: Annotated[int, Field(ge=1, le=500_000)] = Field(
+        description="What goes into the wallet (int fen, at most 5,000.00 yuan)"
+    )
+    method: Literal["wechat", "alipay", "sandbox"]
+    station_id: Annotated[str, StringConstraints(pattern=STATION_ID)] | None = Field(
+        None,
+        description="A site of the operator whose wallet this is; needed for the first top-up",
+    )
+
+
+class TopUpView(View):
+    order_no: str
+    state: str = Field(description="created (pay with client_params), paid, closed")
+    method: str
+    amount_fen: int
+    created_at: WireTime
+    pay_by: WireTime = Field(description="The order closes unpaid after this")
+    paid_at: WireTime | None
+    client_params: dict[str, str] = Field(description="What the app's pay call needs")
+
+
+class TopUpsQuery(Query):
+    limit: int = Field(20, ge=1, le=50)
+    next_token: Annotated[str, StringConstraints(min_length=1, max_length=512)] | None = None
+
+
+class TopUpPage(View):
+    items: list[TopUpView]
+    next_token: str | None
+
+
 # --- charging -----------------------------------------------------------------------------
 
 

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from shared.services.driver_login import IdentityExchange
     from shared.services.ocpp.commands import CommandPorts
     from shared.services.payment_workflow import PaymentPorts
+    from shared.services.wallet_topups import TopUpPorts
 
 clock = system_clock
 make_id = new_id
@@ -189,6 +190,9 @@ class _PilesAreTheWorkflows:
     def outcome(self, order_no: str) -> Any:
         raise FeatureUnavailable("the driver API does not settle sessions")
 
+    def stop(self, pile_id: str, session_id: str, now: Any) -> None:
+        raise FeatureUnavailable("the driver API stops charges through the command service")
+
 
 @cache
 def payment_ports() -> PaymentPorts:
@@ -208,6 +212,22 @@ def payment_ports() -> PaymentPorts:
         starter=StepFunctionsStarter(
             _stepfunctions_client(), os.environ["PAYMENT_STATE_MACHINE_ARN"]
         ),
+    )
+
+
+@cache
+def topup_ports() -> TopUpPorts:
+    from shared.adapters.dynamodb.topup_orders import DynamoTopUpOrders
+    from shared.adapters.payments import provider_for
+    from shared.services.wallet_topups import TopUpPorts
+
+    return TopUpPorts(
+        orders=DynamoTopUpOrders(os.environ["LEDGER_TABLE"], _dynamodb_client()),
+        ledger=ledger(),
+        providers=provider_for,
+        stations=base_data(),
+        drivers=drivers(),
+        clock=clock,
     )
 
 
@@ -328,6 +348,7 @@ def reservation_ports() -> ReservationPorts:
 
 
 BUILT = [
+    topup_ports,
     driver_cards,
     _s3_client,
     complaint_ports,

@@ -17,14 +17,27 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from functions.payments import wiring
-from shared.domain.errors import ChargingError, Conflict, InvalidInput, NotFound, UpstreamFailure
+from shared.domain.errors import (
+    ChargingError,
+    Conflict,
+    InvalidInput,
+    NotFound,
+    UpstreamFailure,
+    WalletFrozen,
+)
 from shared.domain.payments import NotificationRejected, PaymentMethod
 from shared.observability import logger
 from shared.services.payment_workflow import record_payment_notice, run_step
 
 MAX_NOTIFY_BYTES = 64 * 1024
 # The notify edge's error table (shared.http_api's would import the API framework here).
-_STATUS = ((NotFound, 404), (Conflict, 409), (InvalidInput, 400), (UpstreamFailure, 502))
+_STATUS = (
+    (NotFound, 404),
+    (Conflict, 409),
+    (WalletFrozen, 409),  # a top-up of a wallet frozen meanwhile: the provider retries
+    (InvalidInput, 400),
+    (UpstreamFailure, 502),
+)
 _NOTIFY_METHODS = frozenset({PaymentMethod.WECHAT, PaymentMethod.ALIPAY, PaymentMethod.SANDBOX})
 
 

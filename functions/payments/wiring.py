@@ -11,6 +11,7 @@ import boto3
 from shared.adapters.dynamodb.base_data import DynamoBaseDataRepository
 from shared.adapters.dynamodb.ledger import DynamoLedgerRepository
 from shared.adapters.dynamodb.payment_orders import DynamoPaymentBaseData, DynamoPaymentOrders
+from shared.adapters.dynamodb.topup_orders import DynamoTopUpOrders
 from shared.adapters.payments import provider_for
 from shared.adapters.stepfunctions import StepFunctionsResumer
 from shared.domain.clock import Clock, system_clock
@@ -85,6 +86,7 @@ def ports() -> PaymentPorts:
         ),
         resumer=StepFunctionsResumer(boto3.client("stepfunctions")),
         clock=clock,
+        topups=DynamoTopUpOrders(ledger_table, dynamodb),
     )
 
 

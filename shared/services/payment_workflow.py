@@ -27,7 +27,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from shared.domain.clock import Clock, to_wire
 from shared.domain.errors import (
@@ -80,9 +80,13 @@ from shared.domain.pricing import MeterReading, price_energy, require_tariff, sp
 from shared.domain.pricing import settle as settle_prepay
 from shared.domain.stations import Station
 from shared.domain.tariffs import Tariff
+from shared.domain.topup_orders import is_topup_order_no
 from shared.observability import logger
 from shared.services.wallets import LedgerRepository, capture_hold, open_wallet, release_hold
 from shared.services.workflow_ports import WorkflowResumer
+
+if TYPE_CHECKING:
+    from shared.services.wallet_topups import TopUpStore
 
 ACTOR = "payment-workflow"
 MAX_SAVE_ATTEMPTS = 8
@@ -234,6 +238,9 @@ class PaymentPorts:
     resumer: WorkflowResumer
     clock: Clock
     starter: WorkflowStarter | None = None
+    # Wallet top-up orders (``shared.services.wallet_topups.TopUpStore``): their "paid"
+    # notices arrive on the same endpoint and are told apart by the order number.
+    topups: TopUpStore | None = None
 
 
 # ---------------------------------------------------------------- order plumbing
@@ -885,7 +892,8 @@ def record_payment_notice(
 ) -> tuple[int, dict[str, str], str]:
     """Verify a provider's "paid" notification and take the payment once; answer the
     provider's ack. A replay changes nothing; a payment of a closed order is refunded in
-    full.
+    full. A wallet top-up's notice (``TU`` order numbers) credits the wallet once
+    (``wallet_topups.take_topup_notice``).
 
     Raises:
         NotificationRejected: not authentic (401) or not an open order's payment (400);
@@ -898,6 +906,18 @@ def record_payment_notice(
         raise NotificationRejected(400, "unknown_provider")
     provider = ports.providers(method)
     notice = provider.verify_notification(headers, body, ports.clock())
+    if is_topup_order_no(notice.order_no):
+        if ports.topups is None:
+            raise NotificationRejected(400, "unknown_order")
+        from shared.services.wallet_topups import take_topup_notice
+
+        return take_topup_notice(
+            orders=ports.topups,
+            ledger=ports.ledger,
+            provider=provider,
+            notice=notice,
+            clock=ports.clock,
+        )
     order = ports.orders.get(notice.order_no)
     if order is None:
         raise NotificationRejected(400, "unknown_order")

@@ -1,14 +1,28 @@
-"""The driver's wallet: balance, and the statement (top-ups, prepaid holds, bills, refunds)."""
+"""The driver's wallet: balance, the statement (top-ups, prepaid holds, bills, refunds), and
+top-ups paid through WeChat Pay, Alipay or the sandbox (shared/services/wallet_topups.py)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from functions.driver_api import wiring
-from functions.driver_api.models import EntriesQuery, EntryPage, EntryView, WalletView
-from functions.driver_api.routes.common import driver, dump
-from shared.http_api import DocumentedRouter, parse_query
+from functions.driver_api.models import (
+    TOPUP_NO,
+    EntriesQuery,
+    EntryPage,
+    EntryView,
+    TopUpBody,
+    TopUpPage,
+    TopUpsQuery,
+    TopUpView,
+    WalletView,
+)
+from functions.driver_api.routes.common import driver, dump, path_id
+from shared.http_api import DocumentedRouter, created, parse_body, parse_query
 from shared.services import driver_wallets
+
+if TYPE_CHECKING:
+    from shared.domain.topup_orders import TopUpOrder
 
 router = DocumentedRouter("wallet")
 
@@ -55,3 +69,78 @@ def entries() -> dict[str, Any]:
         for entry in found
     ]
     return dump(EntryPage(items=items, next_token=cursor))
+
+
+def topup_view(order: TopUpOrder) -> TopUpView:
+    return TopUpView(
+        order_no=order.order_no,
+        state=order.state.value,
+        method=order.method.value,
+        amount_fen=order.amount_fen,
+        created_at=order.created_at,
+        pay_by=order.expires_at,
+        paid_at=order.paid_at,
+        client_params=dict(order.client_params),
+    )
+
+
+@router.operation(
+    "POST",
+    "/driver/wallet/top-ups",
+    "Top the wallet up through a payment provider: the order with the app's pay parameters",
+    status=201,
+    body=TopUpBody,
+    response=TopUpView,
+    errors=(404, 409),
+)
+def start_topup() -> tuple[dict[str, Any], int]:
+    from shared.services import wallet_topups
+
+    who = driver(router)
+    body = parse_body(router.current_event, TopUpBody)
+    order = wallet_topups.start_topup(
+        wiring.topup_ports(),
+        who.user_id,
+        who.app,
+        wallet_topups.TopUpRequest(
+            request_id=body.request_id,
+            amount_fen=body.amount_fen,
+            method=body.method,
+            station_id=body.station_id,
+        ),
+    )
+    return created(dump(topup_view(order)))
+
+
+@router.operation(
+    "GET",
+    "/driver/wallet/top-ups",
+    "The driver's top-ups, newest first",
+    query=TopUpsQuery,
+    response=TopUpPage,
+)
+def topups() -> dict[str, Any]:
+    from shared.services import wallet_topups
+
+    who = driver(router)
+    query = parse_query(router.current_event, TopUpsQuery)
+    found, cursor = wallet_topups.list_topups(
+        wiring.topup_ports(), who.user_id, limit=query.limit, before=query.next_token
+    )
+    return dump(TopUpPage(items=[topup_view(o) for o in found], next_token=cursor))
+
+
+@router.operation(
+    "GET",
+    "/driver/wallet/top-ups/<order_no>",
+    "One top-up: paid yet?",
+    response=TopUpView,
+    path_patterns={"order_no": TOPUP_NO},
+    errors=(404,),
+)
+def topup(order_no: str) -> dict[str, Any]:
+    from shared.services import wallet_topups
+
+    who = driver(router)
+    order_no = path_id(order_no, TOPUP_NO, "top-up")
+    return dump(topup_view(wallet_topups.get_topup(wiring.topup_ports(), who.user_id, order_no)))
