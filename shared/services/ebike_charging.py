@@ -16,7 +16,7 @@ Port side:
 - ``command_finished`` (the Modbus bridge's write answers, housekeeping's timeouts): the
   start's echo links the port's charge to the order (session ``ebike-{order_no}``); a
   rejected or unanswered start fails the workflow's wait with ``PileNeverStarted``; the
-  stop's echo ends the session;
+  stop's echo ends the session; an unanswered stop is sent again (for an hour);
 - ``EbikePortEvents.reading``: each reading of a port charging for an order prices the
   charge so far (by time with power bands, or by energy) and switches the port off once
   when the target or the prepaid cap is reached;
@@ -68,6 +68,8 @@ STARTABLE_PORT = frozenset({"Available", "Preparing", "Finishing"})
 # Readings this long before the start give the energy counter's value at the start.
 BASELINE_WINDOW = timedelta(minutes=5)
 PURPOSE_PREFIX = "paid:"
+# How long an unconfirmed platform stop is sent again (once per command timeout).
+STOP_RETRY_WINDOW = timedelta(hours=1)
 
 
 class PortReadings(Protocol):
@@ -436,13 +438,35 @@ def command_finished(ports: PaidChargePorts, command: ModbusCommand) -> bool:
             return _link(ports, charge, now)
         reason = command.error_description or f"the start command {command.status.value}"
         return fail_start(ports, charge, reason, now)
-    if (
-        command.kind is PortCommandKind.STOP
-        and command.status is CommandStatus.CONFIRMED
-        and charge.state is PaidChargeState.CHARGING
-    ):
+    if command.kind is not PortCommandKind.STOP or charge.state is not PaidChargeState.CHARGING:
+        return False
+    if command.status is CommandStatus.CONFIRMED:
         return end_charge(ports, charge, pile_reason="remote_stop")
+    if command.status is CommandStatus.TIMED_OUT:
+        return _retry_stop(ports, charge, command.port_no, now)
     return False
+
+
+def _retry_stop(ports: PaidChargePorts, charge: PaidCharge, port_no: int, now: datetime) -> bool:
+    """The platform's stop went unheard (the gateway lost its link): send it again, for up
+    to ``STOP_RETRY_WINDOW`` after the first, so an amount or full target, which the pile
+    has no limit of its own for, does not charge on unstopped."""
+    assert charge.session_id is not None
+    link = ports.paid_charges.get_link(charge.session_id, consistent=True)
+    if link is None or link.stop_requested_at is None:
+        return False
+    if now - link.stop_requested_at > STOP_RETRY_WINDOW:
+        logger.warning("paid e-bike stop never confirmed", extra={"order_no": charge.order_no})
+        return False
+    ebike = _ebike(ports)
+    pile = modbus_commands.modbus_pile(charge.pile_id, charge.operator_id, ebike.commands.piles)
+    modbus_commands.send_port_command(
+        pile,
+        PortCommand(PortCommandKind.STOP, port_no),
+        ebike.commands,
+        purpose=purpose_of(charge.order_no),
+    )
+    return True
 
 
 def _link(ports: PaidChargePorts, charge: PaidCharge, now: datetime) -> bool:

@@ -414,3 +414,41 @@ def test_charge_stopped_before_its_first_reading_costs_nothing_by_time(world: Wo
     )
     order: Any = SimpleNamespace(order_no="PO-1", tariff_id="x", tariff_version=1)
     assert payment_workflow._cost_of(ports, order)[0] == 0
+
+
+def test_unheard_stop_is_sent_again_until_the_gateway_answers(world: World) -> None:
+    world.begin(target=ChargeTarget(ChargeMode.AMOUNT, 10))
+    world.baseline()
+    world.echo_start()
+    world.token()
+    for _ in range(10):
+        world.reading(600)
+    stops = [c for c in world.commands.items.values() if c.kind is PortCommandKind.STOP]
+    assert len(stops) == 1
+    world.now += timedelta(seconds=61)
+    assert ebike_charging.time_out_port_commands(world.ports) == 1
+    stops = [c for c in world.commands.items.values() if c.kind is PortCommandKind.STOP]
+    assert [c.status for c in sorted(stops, key=lambda c: c.command_id)] == [
+        CommandStatus.TIMED_OUT,
+        CommandStatus.PENDING,
+    ]
+    stop_register = write_for(PortCommand(PortCommandKind.STOP, 1), default_control(), 1).address
+    assert world.answer(function_code=6, address=stop_register, value=2) is not None
+    [(_, output)] = world.resumer.succeeded
+    assert output["stop_reason"] == "target_reached"
+    world.now += timedelta(hours=2)
+    assert ebike_charging.time_out_port_commands(world.ports) == 0
+
+
+def test_stop_is_no_longer_sent_an_hour_after_the_first(world: World) -> None:
+    world.begin(target=ChargeTarget(ChargeMode.AMOUNT, 10))
+    world.baseline()
+    world.echo_start()
+    for _ in range(10):
+        world.reading(600)
+    world.now += timedelta(seconds=61)
+    assert ebike_charging.time_out_port_commands(world.ports) == 1
+    world.now += timedelta(hours=1)
+    assert ebike_charging.time_out_port_commands(world.ports) == 1  # the resent one
+    stops = [c for c in world.commands.items.values() if c.kind is PortCommandKind.STOP]
+    assert len(stops) == 2 and all(c.status is CommandStatus.TIMED_OUT for c in stops)
