@@ -119,10 +119,22 @@ def ebike(local_stack: RunningStack) -> Iterator[EbikeSite]:
         thread.join(10)
 
 
-def test_port_states_reach_the_operator_api_from_the_gateways_envelopes(ebike: EbikeSite) -> None:
+def test_port_states_and_site_load_reach_the_operator_api_from_the_envelopes(
+    ebike: EbikeSite,
+) -> None:
     status = poll("port 3 plugged", lambda: ebike.gun_status(3), lambda s: s == "Preparing", 60)
     assert status == "Preparing"
     assert ebike.gun_status(1) == "Available"
+    path = f"/operator/stations/{ebike.site.station_id}/load"
+    load = poll(
+        "the site load",
+        lambda: ebike.api.request("GET", path),
+        lambda response: response.status_code == 200,
+        60,
+    ).json()
+    # The simulated site draws 60 kW +- 25 % over the day (meter on three phases).
+    assert 40_000 <= load["power_w"] <= 80_000
+    assert load["gateway_id"] == ebike.gateway.gateway_id
 
 
 def test_start_and_stop_travel_over_mqtt_and_are_confirmed_by_the_write_echo(
