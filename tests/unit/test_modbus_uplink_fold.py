@@ -48,7 +48,7 @@ def series(draw: st.DrawFn) -> list[PortSample]:
     return samples
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=80, deadline=None)
 @given(samples=series(), seed=st.integers(0, 2**32))
 def test_fold_is_the_same_whatever_the_order_and_repeats(
     samples: list[PortSample], seed: int
@@ -84,7 +84,7 @@ class FakeDynamo:
         return {"Items": found}
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=50, deadline=None)
 @given(samples=series(), cuts=st.lists(st.integers(1, 79), max_size=6), idle=st.booleans())
 def test_items_read_back_what_was_stored_when_split_into_batches(
     samples: list[PortSample], cuts: list[int], idle: bool

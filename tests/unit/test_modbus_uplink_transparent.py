@@ -9,6 +9,9 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from functions.modbus_bridge.rtu import PymodbusRtuDecoder
 from shared.domain.gateways import RawMessage, crc16_modbus
 from shared.domain.modbus_commands import WriteAnswer
@@ -146,3 +149,17 @@ def test_write_echo_goes_to_the_command_side_and_keeps_the_read_outstanding() ->
         WriteAnswer("GW-1", 1, 6, address=0x100, value=2, exception_code=None)
     ]
     assert dtu.uplink.gateways.pending == pending
+
+
+@settings(max_examples=150, deadline=None)
+@given(payloads=st.lists(st.binary(max_size=60), min_size=1, max_size=6), gap_s=st.integers(0, 90))
+def test_arbitrary_dtu_bytes_never_raise_and_store_nothing_unasked(
+    payloads: list[bytes], gap_s: int
+) -> None:
+    dtu = Dtu()
+    for payload in payloads:
+        result = dtu.send(payload)
+        assert result.kind in {"answer", "register", "heartbeat", "write_answer"}
+        dtu.now += timedelta(seconds=gap_s)
+    # random bytes never pass as the pile's 100-register answer
+    assert dtu.uplink.readings.items == {}
