@@ -1,6 +1,15 @@
 """The operator's transaction list: one row per ledger transfer on a driver's or card
-user's wallet (operator-internal movements such as profit shares are left out), filtered
-by Asia/Shanghai days, type and text, paged, and exported as CSV.
+user's wallet, filtered by Asia/Shanghai days, type and text, paged, and exported as CSV.
+Operator-internal movements are left out, except profit shares when the type filter asks
+for ``profit_share`` (their subject is the operator's revenue account: the row's amount is
+that account's side, ``-consumed``, and it has no wallet balance).
+
+Row types: the type the payment workflow and the top-ups store with a transfer
+(``TransferDetails.transaction_type``: ``prepay`` for a provider's payment into the wallet,
+``refund`` for the unused part going back, ``profit_share``, ``top_up`` for a wallet top-up
+through a provider), else the transfer kind's (a hold's capture is ``consume``, a release
+``refund``, a withdrawal ``withdrawal`` ...). The method is the transfer's (``wechat``,
+``alipay``, ``sandbox``, ``cash`` ...).
 
 Rows come from the ledger's GSI2 (``OPERATOR#{op}#{posted_on}``: the subject leg of every
 posted transfer, one partition per local day), read newest first, day by day, never by a
@@ -52,6 +61,7 @@ class TransactionType(StrEnum):
     TOP_UP = "top_up"
     WITHDRAWAL = "withdrawal"
     ADMIN_REFUND = "admin_refund"
+    PROFIT_SHARE = "profit_share"
     OTHER = "other"
 
 
@@ -63,6 +73,7 @@ TYPE_LABELS: Mapping[TransactionType, str] = {
     TransactionType.TOP_UP: "充值",
     TransactionType.WITHDRAWAL: "提现",
     TransactionType.ADMIN_REFUND: "管理员退款",
+    TransactionType.PROFIT_SHARE: "分润",
     TransactionType.OTHER: "其他",
 }
 
@@ -73,6 +84,8 @@ _TYPE_BY_KIND: Mapping[str, TransactionType] = {
     TransferKind.CAPTURE.value: TransactionType.CONSUME,
     TransferKind.RELEASE.value: TransactionType.REFUND,
     TransferKind.CLOSURE.value: TransactionType.ADMIN_REFUND,
+    TransferKind.REFUND.value: TransactionType.REFUND,
+    TransferKind.PROFIT_SHARE.value: TransactionType.PROFIT_SHARE,
 }
 
 
@@ -312,6 +325,16 @@ class TransactionPage:
     next_cursor: str | None
 
 
+def _is_listed(entry: Entry, selection: TransactionFilter) -> bool:
+    """Wallet rows always; a profit share (an operator-internal movement) only when asked for."""
+    if entry.account_id.startswith(WALLET_PREFIXES):
+        return True
+    return (
+        TransactionType.PROFIT_SHARE in selection.types
+        and entry.transfer_kind is TransferKind.PROFIT_SHARE
+    )
+
+
 def _rows(
     index: TransactionIndex,
     directory: RowDirectory,
@@ -329,8 +352,8 @@ def _rows(
         want = min(limit - len(rows), max_scanned - scanned)
         page = index.list_day(selection.operator_id, day, before=before, limit=max(want, 1))
         scanned += len(page.entries)
-        listed = [e for e in page.entries if e.account_id.startswith(WALLET_PREFIXES)]
-        owner_ids = {e.account_id for e in listed}
+        listed = [e for e in page.entries if _is_listed(e, selection)]
+        owner_ids = {e.account_id for e in listed if e.account_id.startswith(WALLET_PREFIXES)}
         pile_ids = {
             e.details.pile_id
             for e in listed
@@ -338,7 +361,6 @@ def _rows(
         }
         known = directory.wallet_owners(owner_ids) if owner_ids else {}
         names = directory.pile_names(selection.operator_id, pile_ids) if pile_ids else {}
-        # Operator-internal movements (profit shares) are not a wallet's: not listed.
         for entry in listed:
             pile_id = entry.details.pile_id if entry.details is not None else None
             row = row_of(entry, known.get(entry.account_id), names.get(pile_id or ""))

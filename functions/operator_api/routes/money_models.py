@@ -14,7 +14,10 @@ from shared.services.reconciliation import Difference, MethodSummary, Reconcilia
 
 DAY = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
 Day = Annotated[str, StringConstraints(pattern=DAY)]
-TYPE_NAMES = "prepay, consume, refund, top_up, withdrawal, admin_refund, other"
+TYPE_NAMES = (
+    "prepay, consume, refund, top_up, withdrawal, admin_refund, other; profit_share (listed "
+    "only when asked for: the operator's split of consumed money)"
+)
 
 
 class TransactionQuery(Query):
@@ -26,7 +29,7 @@ class TransactionQuery(Query):
     )
     to_on: Day | None = Field(None, alias="to", description="Last local day; default: today")
     type: (
-        Annotated[str, StringConstraints(pattern=r"^[a-z_]{1,20}(,[a-z_]{1,20}){0,6}$")] | None
+        Annotated[str, StringConstraints(pattern=r"^[a-z_]{1,20}(,[a-z_]{1,20}){0,7}$")] | None
     ) = Field(None, description=f"Comma-separated types: {TYPE_NAMES}")
     q: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = Field(
         None, description="Text in the order no., user, phone or pile (any case)"
