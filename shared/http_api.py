@@ -104,6 +104,7 @@ _PUBLIC_FIELDS = frozenset(
         "pile_count",
         "station_count",
         "role",
+        "reason",  # a refusal's machine-readable reason (site_at_load_limit)
     }
 )
 

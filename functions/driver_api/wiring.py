@@ -300,7 +300,16 @@ def charging() -> ChargingPorts:
         sessions=charge_sessions(),
         tariffs=base_data(),
         random_hex=_fresh_hex,
+        site_loads=site_loads(),
     )
+
+
+@cache
+def site_loads() -> Any:
+    """The transformer meters' live loads (SessionsTable ``SITELOAD#{station}``)."""
+    from shared.adapters.dynamodb.gateways import DynamoSiteLoads
+
+    return DynamoSiteLoads(os.environ["SESSIONS_TABLE"], _dynamodb_client())
 
 
 @cache
@@ -348,6 +357,7 @@ def reservation_ports() -> ReservationPorts:
 
 
 BUILT = [
+    site_loads,
     topup_ports,
     driver_cards,
     _s3_client,

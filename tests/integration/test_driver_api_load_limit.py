@@ -1,0 +1,103 @@
+"""The site load limit on moto through the driver API handler: the transformer meter's live
+load (``SITELOAD#{station}``, written by the Modbus bridge's store) plus the pile's rated
+power above the station's capacity refuses POST /driver/charges with 409
+``site_at_load_limit``, nothing stored and no workflow started; below it, or with a stale
+reading, the charge starts."""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+
+import boto3
+import pytest
+
+from shared.adapters.dynamodb.gateways import DynamoSiteLoads
+from shared.domain.modbus_readings import SiteLoad
+from tests.integration.test_driver_api_charging import (
+    FakeSender,
+    charging,
+    executions,
+    machine,
+    start_body,
+)
+from tests.integration.test_driver_api_support import (
+    DriverWorld,
+    dcall,
+    shared_world,
+    sign_in,
+    snapshot,
+    world,
+)
+
+__all__ = ["charging", "machine", "shared_world", "world"]
+
+CAPACITY_W = 630_000  # the seeded station's 630 kVA
+RATED_W = 7_000  # the seeded pile
+
+
+def record_load(
+    world: DriverWorld, power_w: int, *, age: timedelta = timedelta(seconds=20)
+) -> None:
+    at = world.clock() - age
+    assert DynamoSiteLoads(os.environ["SESSIONS_TABLE"], boto3.client("dynamodb")).record(
+        SiteLoad(
+            station_id=world.a.station_id,
+            at=at,
+            received_at=at,
+            gateway_id="gw-load",
+            power_w=power_w,
+        )
+    )
+
+
+def clear_load(world: DriverWorld) -> None:
+    boto3.client("dynamodb").delete_item(
+        TableName=os.environ["SESSIONS_TABLE"],
+        Key={"pk": {"S": f"SITELOAD#{world.a.station_id}"}, "sk": {"S": "SITELOAD"}},
+    )
+
+
+def test_a_start_over_the_sites_capacity_is_refused_and_changes_nothing(
+    world: DriverWorld, charging: FakeSender, machine: str
+) -> None:
+    clear_load(world)
+    record_load(world, CAPACITY_W - RATED_W + 1)
+    token = sign_in("load-limited")
+    before, started = snapshot(), executions(machine)
+
+    answer = dcall("POST", "/driver/charges", token, body=start_body(world, "req-load-0001"))
+
+    assert answer.status == 409, answer.body
+    assert answer.error["code"] == "conflict"
+    assert answer.error["details"]["reason"] == "site_at_load_limit"
+    assert (snapshot(), executions(machine)) == (before, started)
+    assert charging.sent == []
+
+
+@pytest.mark.parametrize(
+    ("power_w", "age"),
+    [
+        (CAPACITY_W - RATED_W, timedelta(seconds=20)),  # exactly fits
+        (CAPACITY_W * 2, timedelta(minutes=6)),  # stale: ignored
+        (None, None),  # no meter has reported
+    ],
+)
+def test_a_start_that_fits_or_has_no_live_reading_goes_ahead(
+    world: DriverWorld,
+    charging: FakeSender,
+    machine: str,
+    power_w: int | None,
+    age: timedelta | None,
+) -> None:
+    clear_load(world)
+    if power_w is not None and age is not None:
+        record_load(world, power_w, age=age)
+    token = sign_in(f"load-ok-{power_w}")
+
+    answer = dcall(
+        "POST", "/driver/charges", token, body=start_body(world, f"req-load-ok-{power_w}")
+    )
+
+    assert answer.status == 201, answer.body
+    clear_load(world)
