@@ -157,3 +157,26 @@ def test_another_drivers_top_up_answers_404(world: DriverWorld, provider: FakePr
     assert dcall("GET", f"/driver/wallet/top-ups/{order_no}", theirs).status == 404
     assert dcall("GET", "/driver/wallet/top-ups", theirs).body["items"] == []
     assert dcall("GET", "/driver/wallet/top-ups/not-a-number", mine).status == 404
+
+
+def test_a_notice_for_a_wallet_frozen_meanwhile_is_409_and_credits_nothing(
+    world: DriverWorld, provider: FakeProvider
+) -> None:
+    from functions.driver_api import wiring
+    from shared.services.wallets import freeze_wallet
+
+    token = sign_in("topup-rider-6")
+    order_no = top_up(token, world, request_id="topup-0006").body["order_no"]
+    user_id = dcall("GET", "/driver/me", token).body["user_id"]
+    freeze_wallet(
+        wiring.ledger(),
+        account_id=f"driver:{user_id}",
+        operator_id=world.a.operator_id,
+        actor="op-admin",
+        reason="dispute",
+        clock=world.clock,
+    )
+    before = snapshot(("LEDGER_TABLE",))
+    answer = notify(order_no, "sbx-6", 5_000)
+    assert answer["statusCode"] == 409, answer
+    assert snapshot(("LEDGER_TABLE",)) == before
