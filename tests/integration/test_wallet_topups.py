@@ -180,3 +180,16 @@ def test_a_notice_for_a_wallet_frozen_meanwhile_is_409_and_credits_nothing(
     answer = notify(order_no, "sbx-6", 5_000)
     assert answer["statusCode"] == 409, answer
     assert snapshot(("LEDGER_TABLE",)) == before
+
+
+def test_reconciliation_finds_the_operator_of_a_top_up_payment(
+    world: DriverWorld, provider: FakeProvider
+) -> None:
+    import os
+
+    from shared.adapters.dynamodb.money_reports import DynamoOrderOwners
+
+    token = sign_in("topup-rider-7")
+    order_no = top_up(token, world, request_id="topup-0007").body["order_no"]
+    owners = DynamoOrderOwners(os.environ["LEDGER_TABLE"]).owners_of({order_no, "PO-unknown"})
+    assert owners == {order_no: world.a.operator_id}

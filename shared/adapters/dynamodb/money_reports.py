@@ -31,6 +31,7 @@ from shared.adapters.dynamodb.ledger import entry_from_item
 from shared.domain.clock import from_wire, to_wire
 from shared.domain.errors import InvalidInput, UpstreamFailure
 from shared.domain.ledger import Entry
+from shared.domain.topup_orders import is_topup_order_no
 from shared.services.driver_accounts import AccountStatus, AuditPage, AuditRecord, Closure
 from shared.services.money_reports import DayPage, WalletOwner
 from shared.services.reconciliation import (
@@ -376,8 +377,13 @@ class DynamoOrderOwners(_Dynamo):
         self._table = ledger_table
 
     def owners_of(self, order_nos: Collection[str]) -> Mapping[str, str]:
+        # Wallet top-ups (``TU`` numbers) are ``TOPUP#`` items, paid sessions ``ORDER#``.
         keys = [
-            {"pk": _s(f"ORDER#{no}"), "sk": _s("ORDER")}
+            (
+                {"pk": _s(f"TOPUP#{no}"), "sk": _s("TOPUP")}
+                if is_topup_order_no(no)
+                else {"pk": _s(f"ORDER#{no}"), "sk": _s("ORDER")}
+            )
             for no in sorted(set(order_nos))
             if no and len(no) <= 200
         ]
@@ -385,7 +391,8 @@ class DynamoOrderOwners(_Dynamo):
         for item in self._batch_get(self._table, keys, "pk, operator_id"):
             operator_id = _text(item, "operator_id")
             if operator_id:
-                found[item["pk"]["S"].removeprefix("ORDER#")] = operator_id
+                order_no = item["pk"]["S"].removeprefix("ORDER#").removeprefix("TOPUP#")
+                found[order_no] = operator_id
         return found
 
 
