@@ -15,18 +15,18 @@ The emulator is made faithful first, without touching the code under test:
   conditions and applies writes without a lock, and rolls a cancelled transaction back
   by restoring a deep copy of the whole table taken when it started, wiping whatever
   other threads committed meanwhile. Real DynamoDB applies each request atomically, so
-  the server here runs one request at a time (``SerializedMotoServer``); our threads
+  the server here runs one request at a time (``infra.local.moto_dynamodb``, as the
+  local stack does); our threads
   still interleave their read -> plan -> commit cycles freely, which is the concurrency
   under test.
 - That deep copy costs O(table size) per transaction (about 2 s per transaction at
   24,000 items here), which would make 8,000 debits take hours; with requests
   serialized, restoring only the items a cancelled transaction touched is exact, so
-  ``item_level_rollback`` does that instead.
+  ``moto_dynamodb.install`` does that instead.
 """
 
 from __future__ import annotations
 
-import copy
 import logging
 import random
 import subprocess
@@ -35,7 +35,7 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -45,13 +45,8 @@ from typing import Any
 import boto3
 from botocore.config import Config
 from moto.moto_server.threaded_moto_server import ThreadedMotoServer
-from moto.moto_server.werkzeug_app import (
-    DomainDispatcherApplication,
-    MotoRequestHandler,
-    create_backend_app,
-)
-from werkzeug.serving import make_server
 
+from infra.local import moto_dynamodb
 from infra.template import load_template, table_create_requests
 from shared.adapters.dynamodb.ledger import DynamoLedgerRepository
 from shared.domain.errors import InsufficientBalance, UpstreamFailure
@@ -64,30 +59,6 @@ AMOUNT_FEN = 100
 OPERATOR_ID = "op-bench"
 WALLET = "card:BENCH-1"
 CLIENT_ATTEMPTS = 10
-
-
-class _OneRequestAtATime:
-    """WSGI wrapper: each request runs alone, as DynamoDB applies each request atomically."""
-
-    def __init__(self, app: Callable[..., Iterable[bytes]]) -> None:
-        self._app = app
-        self._lock = threading.Lock()
-
-    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
-        with self._lock:
-            return list(self._app(environ, start_response))
-
-
-class SerializedMotoServer(ThreadedMotoServer):
-    """``ThreadedMotoServer`` (threaded HTTP) whose backend sees one request at a time."""
-
-    def _server_entry(self) -> None:
-        app = _OneRequestAtATime(DomainDispatcherApplication(create_backend_app))
-        self._server = make_server(
-            self._ip_address, self._port, app, True, request_handler=MotoRequestHandler
-        )
-        self._server_ready_event.set()
-        self._server.serve_forever()
 
 
 @contextmanager
@@ -124,59 +95,12 @@ def serialized_moto_server() -> Iterator[str]:
 def serve() -> None:
     """Child process: serve until stdin closes (see ``serialized_moto_server``)."""
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    with item_level_rollback():
-        server = SerializedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-        server.start()
-        print(server.get_host_and_port()[1], flush=True)
-        sys.stdin.read()
-        server.stop()
-
-
-@contextmanager
-def item_level_rollback() -> Iterator[None]:
-    """Make moto roll back a cancelled transaction by restoring only the items it touched."""
-    import moto.dynamodb.models as models
-    from moto.dynamodb.models.dynamo_type import DynamoType
-    from moto.dynamodb.models.table import Table
-
-    original_method = models.DynamoDBBackend.transact_write_items
-    module_globals = vars(models)
-    original_copy = module_globals["copy"]
-
-    class _KeepTables:
-        @staticmethod
-        def deepcopy(value: Any, memo: Any = None) -> Any:
-            return value if isinstance(value, Table) else copy.deepcopy(value, memo)
-
-    def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> None:
-        touched = []
-        for request in transact_items:
-            op_type, op = next(iter(request.items()))
-            table = self.get_table(op["TableName"])
-            key = op["Item"] if op_type == "Put" else op["Key"]
-            hash_key = DynamoType(key[table.hash_key_attr])
-            range_key = DynamoType(key[table.range_key_attr]) if table.range_key_attr else None
-            before = copy.deepcopy(table.get_item(hash_key, range_key))
-            touched.append((table, hash_key, range_key, before))
-        try:
-            original_method(self, transact_items)
-        except Exception:
-            for table, hash_key, range_key, before in reversed(touched):
-                bucket = table.items[hash_key] if range_key is not None else table.items
-                slot = range_key if range_key is not None else hash_key
-                if before is None:
-                    bucket.pop(slot, None)
-                else:
-                    bucket[slot] = before
-            raise
-
-    module_globals["copy"] = _KeepTables
-    models.DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
-    try:
-        yield
-    finally:
-        module_globals["copy"] = original_copy
-        models.DynamoDBBackend.transact_write_items = original_method  # type: ignore[method-assign]
+    moto_dynamodb.install()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    print(server.get_host_and_port()[1], flush=True)
+    sys.stdin.read()
+    server.stop()
 
 
 def _client(endpoint_url: str, threads: int) -> Any:

@@ -8,9 +8,14 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from infra.local import moto_dynamodb
 from tests.support.aws import aws_with_tables, fake_credentials
 
 fake_credentials()
+# moto's DynamoDB applies each request atomically and rolls a cancelled transaction back item
+# by item instead of restoring whole-table copies: faithful to DynamoDB, and a transaction
+# costs what it touches, not the table's size (infra/local/moto_dynamodb.py).
+moto_dynamodb.install()
 
 
 class FixedClock:

@@ -12,9 +12,11 @@ from shared.adapters.dynamodb.connections import DynamoPendingCalls
 from shared.adapters.dynamodb.paid_charging import DynamoPaidCharges
 from shared.adapters.dynamodb.piles import DynamoPiles
 from shared.adapters.dynamodb.sessions import DynamoSessions
+from shared.adapters.ebike_charging import ebike_ports
 from shared.adapters.ocpp_schemas import OcppSchemas
 from shared.adapters.stepfunctions import StepFunctionsResumer
 from shared.domain.clock import Clock, system_clock
+from shared.domain.ids import new_id
 from shared.services.housekeeping import HousekeepingPorts
 from shared.services.paid_charging import PaidChargePorts
 from shared.services.workflow_ports import WorkflowResumer
@@ -59,6 +61,15 @@ def ports() -> HousekeepingPorts:
             sender=websocket(),
             workflow=resumer(),
             clock=clock,
+            ebike=ebike_ports(
+                sessions_table=os.environ["SESSIONS_TABLE"],
+                base_data_table=os.environ["BASE_DATA_TABLE"],
+                dynamodb=dynamodb,
+                iot_data=boto3.client("iot-data"),
+                topic_prefix=os.environ.get("IOT_DOWN_TOPIC_PREFIX", "gw"),
+                clock=clock,
+                new_id=new_id,
+            ),
         ),
     )
 

@@ -14,15 +14,63 @@ from shared.adapters.dynamodb.piles import DynamoPileFaults, DynamoPiles
 from shared.adapters.dynamodb.port_readings import DynamoPortReadings
 from shared.adapters.iot_publish import IotDataPublisher
 from shared.domain.clock import Clock, system_clock
-from shared.domain.modbus_commands import WriteAnswer
+from shared.domain.ids import new_id
+from shared.domain.modbus_commands import ModbusCommand, WriteAnswer
 from shared.domain.modbus_maps import shipped_maps
+from shared.domain.modbus_readings import PortReading, PortState
 from shared.services.modbus_commands import CommandListener, write_answered
-from shared.services.modbus_uplink import NoPortEvents, PortEvents, Transparent, UplinkPorts
+from shared.services.modbus_uplink import PortEvents, Transparent, UplinkPorts
+from shared.services.paid_charging import PaidChargePorts
 
 clock: Clock = system_clock
-# The e-bike session side replaces these (default: nothing listens).
-port_events: PortEvents = NoPortEvents()
+# Tests may replace these; None = e-bike paid charging (``paid()``) listens, as deployed.
+port_events: PortEvents | None = None
 command_listener: CommandListener | None = None
+
+
+@functools.cache
+def paid() -> PaidChargePorts:
+    """Paid charging of e-bike ports (live price and stop, workflow resume), built on the
+    first reading or answer that needs it: its modules and clients cost cold-start time."""
+    from shared.adapters.ebike_charging import bridge_paid_ports
+
+    return bridge_paid_ports(
+        sessions_table=os.environ["SESSIONS_TABLE"],
+        base_data_table=os.environ["BASE_DATA_TABLE"],
+        dynamodb=_dynamodb(),
+        iot_data=boto3.client("iot-data"),
+        stepfunctions=boto3.client("stepfunctions"),
+        topic_prefix=os.environ.get("IOT_DOWN_TOPIC_PREFIX", "gw"),
+        clock=clock,
+        new_id=new_id,
+    )
+
+
+class PaidPortEvents:
+    """``PortEvents`` of the deployed bridge: readings and states go to e-bike paid charging."""
+
+    def reading(self, pile_id: str, port_no: int, reading: PortReading) -> None:
+        _events().reading(pile_id, port_no, reading)
+
+    def state(self, pile_id: str, port_no: int, state: PortState) -> None:
+        _events().state(pile_id, port_no, state)
+
+
+def _events() -> PortEvents:
+    if port_events is not None:
+        return port_events
+    from shared.services.ebike_charging import EbikePortEvents
+
+    return EbikePortEvents(paid())
+
+
+def _listener(command: ModbusCommand) -> None:
+    if command_listener is not None:
+        command_listener(command)
+        return
+    from shared.services.ebike_charging import command_finished
+
+    command_finished(paid(), command)
 
 
 class CommandAnswers:
@@ -32,7 +80,7 @@ class CommandAnswers:
         self._commands = commands
 
     def answer(self, answer: WriteAnswer) -> None:
-        write_answered(answer, commands=self._commands, clock=clock, on_finished=command_listener)
+        write_answered(answer, commands=self._commands, clock=clock, on_finished=_listener)
 
 
 class GatewayDownLink:
@@ -75,7 +123,7 @@ def uplink() -> UplinkPorts:
         faults=DynamoPileFaults(os.environ["FAULTS_TABLE"], client),
         site_loads=DynamoSiteLoads(sessions, client),
         maps=shipped_maps(),
-        events=port_events,
+        events=PaidPortEvents(),
         write_answers=CommandAnswers(
             DynamoModbusCommands(sessions, os.environ["BASE_DATA_TABLE"], client)
         ),
@@ -95,5 +143,5 @@ def transparent() -> Transparent:
 
 def reset() -> None:
     """Forget built clients (tests start a fresh embedded AWS per test)."""
-    for cached in (_dynamodb, gateways, decoder, uplink, transparent):
+    for cached in (_dynamodb, gateways, decoder, uplink, transparent, paid):
         cached.cache_clear()

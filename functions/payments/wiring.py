@@ -35,7 +35,9 @@ def charging() -> PileCharging:
     from shared.adapters.dynamodb.paid_charging import DynamoPaidCharges
     from shared.adapters.dynamodb.piles import DynamoPiles
     from shared.adapters.dynamodb.sessions import DynamoSessions
+    from shared.adapters.ebike_charging import ebike_ports
     from shared.adapters.ocpp_schemas import OcppSchemas
+    from shared.domain.ids import new_id
     from shared.services.paid_charging import PaidChargePorts
 
     dynamodb = boto3.client("dynamodb")
@@ -54,6 +56,16 @@ def charging() -> PileCharging:
             ),
             workflow=StepFunctionsResumer(boto3.client("stepfunctions")),
             clock=clock,
+            # E-bike ports (Modbus piles) are switched on and off through their gateway.
+            ebike=ebike_ports(
+                sessions_table=sessions_table,
+                base_data_table=base_table,
+                dynamodb=dynamodb,
+                iot_data=boto3.client("iot-data"),
+                topic_prefix=os.environ.get("IOT_DOWN_TOPIC_PREFIX", "gw"),
+                clock=clock,
+                new_id=new_id,
+            ),
         )
     )
 

@@ -1,7 +1,8 @@
 """The scheduled housekeeping job (EventBridge: ``{"job": "minute"}`` every minute).
 
 The minute job times out CSMS calls nobody answered and undelivered calls whose pile did
-not come back, delivers the waiting calls of piles that are online again, and closes
+not come back, and e-bike port commands no gateway confirmed, delivers the waiting calls of
+piles that are online again, and closes
 charging sessions that have had no message for hours (``sessions.close_stale_sessions``,
 so no transaction stays open forever). Each part runs on its own: a failing one is
 reported in the result and the others still run (the next minute covers what was missed;
@@ -21,7 +22,7 @@ from shared.domain.clock import Clock
 from shared.domain.errors import InvalidInput, UpstreamFailure
 from shared.domain.sessions import Session
 from shared.observability import logger
-from shared.services import paid_charging, sessions
+from shared.services import ebike_charging, paid_charging, sessions
 from shared.services.ocpp import remote_calls
 from shared.services.ocpp.ports import FrameSender, PendingCallStore, PileStore
 from shared.services.paid_charging import PaidChargePorts
@@ -79,6 +80,9 @@ def _minute(ports: HousekeepingPorts) -> dict[str, Any]:
         )
         return {"sessions_closed": len(sweep.closed), "sessions_checked": sweep.checked}
 
+    def time_out_port_commands(paid: PaidChargePorts) -> dict[str, int]:
+        return {"port_commands_timed_out": ebike_charging.time_out_port_commands(paid)}
+
     def fail_unstarted_paid_charges(paid: PaidChargePorts) -> dict[str, int]:
         sweep = paid_charging.sweep_unstarted(paid, ports.clock())
         return {"paid_never_started": len(sweep.failed), "paid_starts_checked": sweep.checked}
@@ -90,6 +94,9 @@ def _minute(ports: HousekeepingPorts) -> dict[str, Any]:
         ("close_stale_sessions", close_stale_sessions),
     ]
     paid = ports.paid
+    if paid is not None and paid.ebike is not None:
+        # E-bike port commands nobody answered (a paid start among them fails its workflow).
+        parts.append(("time_out_port_commands", lambda: time_out_port_commands(paid)))
     if paid is not None:
         # After the timeouts above, so a remote start nobody answered is failed this minute.
         parts.append(("fail_unstarted_paid_charges", lambda: fail_unstarted_paid_charges(paid)))

@@ -92,7 +92,7 @@ def tick(pile_side: PileSide, clock: Any) -> Iterator[Tick]:
         housekeeping_wiring.reset()
 
 
-def test_minute_job_with_nothing_open_costs_five_index_queries(tick: Tick) -> None:
+def test_minute_job_with_nothing_open_costs_six_index_queries(tick: Tick) -> None:
     tick.side.counter.reset()
 
     result = tick.run()
@@ -103,6 +103,7 @@ def test_minute_job_with_nothing_open_costs_five_index_queries(tick: Tick) -> No
             "time_out_calls",
             "deliver_waiting_calls",
             "close_stale_sessions",
+            "time_out_port_commands",
             "fail_unstarted_paid_charges",
         ],
         "failed": [],
@@ -111,12 +112,13 @@ def test_minute_job_with_nothing_open_costs_five_index_queries(tick: Tick) -> No
         "calls_delivered": 0,
         "sessions_closed": 0,
         "sessions_checked": 0,
+        "port_commands_timed_out": 0,
         "paid_never_started": 0,
         "paid_starts_checked": 0,
     }
     # pending calls due, undelivered calls due, undelivered calls waiting, sessions due,
-    # paid remote starts due
-    assert dict(tick.side.counter.calls) == {"Query": 5}
+    # e-bike port commands due, paid remote starts due
+    assert dict(tick.side.counter.calls) == {"Query": 6}
 
 
 def test_open_call_is_on_the_sparse_index_until_it_is_answered(tick: Tick) -> None:

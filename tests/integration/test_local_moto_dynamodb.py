@@ -30,6 +30,7 @@ COMMITS_PER_THREAD = 15
 
 @pytest.fixture(scope="module")
 def endpoint() -> Iterator[str]:
+    installed_before = moto_dynamodb.is_installed()
     moto_dynamodb.install()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
@@ -37,7 +38,8 @@ def endpoint() -> Iterator[str]:
         yield f"http://127.0.0.1:{server.get_host_and_port()[1]}"
     finally:
         server.stop()
-        moto_dynamodb.uninstall()
+        if not installed_before:
+            moto_dynamodb.uninstall()
 
 
 def _client(endpoint: str) -> Any:

@@ -129,14 +129,17 @@ def test_data_message_stores_ports_states_and_site_load_with_bounded_writes(
     assert gun["status"]["S"] == "Charging"
     load = DynamoSiteLoads(bridge.tables["SESSIONS_TABLE"], bridge.client).get("st-1")
     assert load is not None and load.power_w == 1500 * 400
-    # first cycle: 10 port status items; then a steady cycle costs the fixed writes only
-    assert dict(bridge.counter.calls) == {"GetItem": 1, "PutItem": 1, "UpdateItem": 12}
+    # first cycle: 10 port status items; each charging port's reading asks whether a paid
+    # order charges on it (1 GetItem per charging port, none for idle ports); then a steady
+    # cycle costs the fixed writes only
+    assert dict(bridge.counter.calls) == {"GetItem": 11, "PutItem": 1, "UpdateItem": 12}
     bridge.counter.reset()
 
     bridge.send(envelope(2, T0 + timedelta(minutes=1), ten(energy_raw=503, state="charging")))
 
-    # gateway read; readings put; site load + gateway updates
-    assert dict(bridge.counter.calls) == {"GetItem": 1, "PutItem": 1, "UpdateItem": 2}
+    # gateway read + the paid-order lookup of the reading passed on; readings put; site
+    # load + gateway updates
+    assert dict(bridge.counter.calls) == {"GetItem": 2, "PutItem": 1, "UpdateItem": 2}
 
 
 def test_bad_frames_are_counted_per_gateway_day_and_write_no_reading(bridge: Bridge) -> None:
