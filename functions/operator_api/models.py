@@ -29,7 +29,7 @@ from shared.domain.cards import Card
 from shared.domain.clock import to_wire
 from shared.domain.discounts import Discount
 from shared.domain.piles import Gun, Pile
-from shared.domain.stations import Station
+from shared.domain.stations import Station, WechatReceiver, WechatReceiverType
 from shared.domain.tariffs import PeriodKind, PowerBand, Tariff, TariffPeriod
 from shared.services.base_data_cards import CardWithBalance, TopUp
 from shared.services.staff import AuthTokens
@@ -221,6 +221,33 @@ class StaffView(View):
 # --- stations ------------------------------------------------------------------------------
 
 
+_WECHAT_RECEIVER_HELP = (
+    "The site partner's WeChat Pay profit-sharing receiver (added at WeChat Pay beforehand); "
+    "WeChat Pay and sandbox payments send the partner's share to it"
+)
+_ALIPAY_ACCOUNT_HELP = (
+    "The site partner's Alipay user id (2088 + 12 digits) or logon id (e-mail, mobile); "
+    "Alipay payments send the partner's share to it (royalty)"
+)
+AlipayAccount = Annotated[str, StringConstraints(min_length=1, max_length=100)]
+
+
+class WechatReceiverBody(Body):
+    type: Literal["MERCHANT_ID", "PERSONAL_OPENID"]
+    account: Annotated[str, StringConstraints(min_length=1, max_length=64)] = Field(
+        description="MERCHANT_ID: the merchant id (digits); PERSONAL_OPENID: the openid"
+    )
+    name: Name | None = Field(None, description="The name the receiver was added under")
+
+    @staticmethod
+    def to_domain(body: WechatReceiverBody | None) -> WechatReceiver | None:
+        if body is None:
+            return None
+        return WechatReceiver(
+            type=WechatReceiverType(body.type), account=body.account, name=body.name
+        )
+
+
 class StationCreate(Body):
     operator_id: OperatorId | None = None
     name: Name
@@ -233,13 +260,23 @@ class StationCreate(Body):
     )
     tariff_id: TariffId | None = None
     partner_name: Name | None = None
+    partner_wechat_receiver: WechatReceiverBody | None = Field(
+        None, description=_WECHAT_RECEIVER_HELP
+    )
+    partner_alipay_account: AlipayAccount | None = Field(None, description=_ALIPAY_ACCOUNT_HELP)
 
     def fields(self) -> dict[str, Any]:
-        return self.model_dump(exclude={"operator_id"})
+        values = self.model_dump(exclude={"operator_id", "partner_wechat_receiver"})
+        values["partner_wechat_receiver"] = WechatReceiverBody.to_domain(
+            self.partner_wechat_receiver
+        )
+        return values
 
 
 class StationPatch(PatchBody):
-    NULLABLE: ClassVar[frozenset[str]] = frozenset({"tariff_id", "partner_name"})
+    NULLABLE: ClassVar[frozenset[str]] = frozenset(
+        {"tariff_id", "partner_name", "partner_wechat_receiver", "partner_alipay_account"}
+    )
     name: Name | None = None
     address: Address | None = None
     lat: float | None = Field(None, ge=-90, le=90)
@@ -248,6 +285,26 @@ class StationPatch(PatchBody):
     partner_share_bp: int | None = Field(None, ge=0, le=10_000)
     tariff_id: TariffId | None = None
     partner_name: Name | None = None
+    partner_wechat_receiver: WechatReceiverBody | None = Field(
+        None, description=_WECHAT_RECEIVER_HELP + "; null removes it"
+    )
+    partner_alipay_account: AlipayAccount | None = Field(
+        None, description=_ALIPAY_ACCOUNT_HELP + "; null removes it"
+    )
+
+    def changes(self) -> dict[str, Any]:
+        values = super().changes()
+        if "partner_wechat_receiver" in values:
+            values["partner_wechat_receiver"] = WechatReceiverBody.to_domain(
+                self.partner_wechat_receiver
+            )
+        return values
+
+
+class WechatReceiverView(View):
+    type: str
+    account: str
+    name: str | None
 
 
 class StationView(View):
@@ -262,11 +319,14 @@ class StationView(View):
     partner_share_bp: int
     tariff_id: str | None
     partner_name: str | None
+    partner_wechat_receiver: WechatReceiverView | None
+    partner_alipay_account: str | None
     created_at: WireTime
     updated_at: WireTime
 
     @classmethod
     def of(cls, station: Station) -> StationView:
+        receiver = station.partner_wechat_receiver
         return cls(
             station_id=station.station_id,
             operator_id=station.operator_id,
@@ -279,6 +339,12 @@ class StationView(View):
             partner_share_bp=station.partner_share_bp,
             tariff_id=station.tariff_id,
             partner_name=station.partner_name,
+            partner_wechat_receiver=None
+            if receiver is None
+            else WechatReceiverView(
+                type=receiver.type.value, account=receiver.account, name=receiver.name
+            ),
+            partner_alipay_account=station.partner_alipay_account,
             created_at=station.created_at,
             updated_at=station.updated_at,
         )

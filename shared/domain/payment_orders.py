@@ -15,11 +15,13 @@ held); the settlement splits it once into ``consumed_fen`` (min(cost, prepaid)) 
 paid order: prepaid = consumed + refunded, consumed = partner + platform.
 
 The order keeps the tariff version and the station's partner share it started under, so a
-later change of either never reprices or resplits it. Every transition is a pure function
-returning a new order; the repository saves it conditionally on the ``revision`` it was
-read at, so two writers never both win. A transition asked again with the same facts
-answers the order unchanged (Step Functions retries, replayed notifications); the same step
-with other facts is a ``Conflict``.
+later change of either never reprices or resplits it; likewise the partner's receiver
+account at the order's provider (``partner_account``, None when the station names none):
+the provider-side share goes where the station said when the driver paid. Every
+transition is a pure function returning a new order; the repository saves it
+conditionally on the ``revision`` it was read at, so two writers never both win. A
+transition asked again with the same facts answers the order unchanged (Step Functions
+retries, replayed notifications); the same step with other facts is a ``Conflict``.
 """
 
 from __future__ import annotations
@@ -120,6 +122,11 @@ class PaymentOrder:
     partner_fen: int = 0
     platform_fen: int = 0
     share_status: str | None = None
+    # The site partner's receiver account at the order's provider, from the station when
+    # the order was created (None: the operator keeps the partner's part and owes it).
+    partner_account: str | None = None
+    # What the provider sent to ``partner_account`` (0 when nothing was routed there).
+    partner_shared_fen: int = 0
     late_txn_id: str | None = None
     late_fen: int = 0
     late_refund_status: str | None = None
@@ -172,6 +179,16 @@ def _require_int(value: object, name: str, low: int, high: int) -> int:
     return value
 
 
+def _require_account(value: object) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not 0 < len(value) <= 100 or not value.isprintable():
+        raise InvalidInput(
+            "partner_account must be 1..100 printable characters", field="partner_account"
+        )
+    return value
+
+
 def require_method(value: object) -> PaymentMethod:
     if isinstance(value, str) and value in set(PaymentMethod):
         return PaymentMethod(value)
@@ -202,6 +219,7 @@ def new_order(
     tariff_version: int,
     partner_share_bp: int,
     now: datetime,
+    partner_account: str | None = None,
 ) -> PaymentOrder:
     """A fresh order waiting for its payment.
 
@@ -232,6 +250,7 @@ def new_order(
         tariff_id=_require_id(tariff_id, "tariff_id"),
         tariff_version=_require_int(tariff_version, "tariff_version", 1, 999_999),
         partner_share_bp=_require_int(partner_share_bp, "partner_share_bp", 0, 10_000),
+        partner_account=_require_account(partner_account),
         state=OrderState.CREATED,
         created_at=now,
         updated_at=now,
@@ -434,9 +453,16 @@ def record_refunded(order: PaymentOrder, status: str, now: datetime) -> PaymentO
 
 
 def record_shared(
-    order: PaymentOrder, *, partner_fen: int, platform_fen: int, status: str, now: datetime
+    order: PaymentOrder,
+    *,
+    partner_fen: int,
+    platform_fen: int,
+    status: str,
+    now: datetime,
+    partner_shared_fen: int = 0,
 ) -> PaymentOrder:
-    """The consumed money is split: the order is complete.
+    """The consumed money is split: the order is complete. ``partner_shared_fen`` is what
+    the provider sent to the partner's account (0 or ``partner_fen``).
 
     Raises:
         Conflict: not refunded yet.
@@ -448,6 +474,7 @@ def record_shared(
         raise _refuse(order, "share the profit")
     if partner_fen < 0 or platform_fen < 0 or partner_fen + platform_fen != order.consumed_fen:
         raise InvalidInput("split parts must sum to the consumed amount", field="partner_fen")
+    _check_shared(partner_shared_fen, partner_fen)
     return _done(
         order,
         "share_profit",
@@ -456,7 +483,15 @@ def record_shared(
         partner_fen=partner_fen,
         platform_fen=platform_fen,
         share_status=status,
+        partner_shared_fen=partner_shared_fen,
     )
+
+
+def _check_shared(partner_shared_fen: int, partner_fen: int) -> None:
+    if partner_shared_fen not in (0, partner_fen):
+        raise InvalidInput(
+            "the provider shares the partner's whole part or nothing", field="partner_shared_fen"
+        )
 
 
 def close_unpaid(order: PaymentOrder, reason: str, now: datetime) -> PaymentOrder:
@@ -482,6 +517,7 @@ def fail_refunded(
     platform_fen: int,
     share_status: str | None,
     now: datetime,
+    partner_shared_fen: int = 0,
 ) -> PaymentOrder:
     """Compensation done: the settled order's unused part is back and what was consumed is
     split; the session failed. Raises: Conflict unless settled, InvalidInput on the parts."""
@@ -491,11 +527,13 @@ def fail_refunded(
         raise _refuse(order, "fail")
     if partner_fen + platform_fen != order.consumed_fen:
         raise InvalidInput("split parts must sum to the consumed amount", field="partner_fen")
+    _check_shared(partner_shared_fen, partner_fen)
     return _done(
         order,
         "full_refund_or_cancel",
         now,
         state=OrderState.FAILED,
+        partner_shared_fen=partner_shared_fen,
         refunded_fen=order.refund_fen,
         refund_status=order.refund_status or "compensated",
         partner_fen=partner_fen,
@@ -536,6 +574,8 @@ def money_problems(order: PaymentOrder) -> list[str]:
             problems.append("prepaid != consumed + refunded")
         if order.partner_fen + order.platform_fen != order.consumed_fen:
             problems.append("consumed != partner + platform")
+        if order.partner_shared_fen not in (0, order.partner_fen):
+            problems.append("provider share != partner part")
     if order.state is OrderState.CLOSED and (order.is_paid or order.consumed_fen):
         problems.append("closed order holds money")
     if order.late_txn_id is not None and order.late_refund_status is None:

@@ -19,7 +19,8 @@ Ledger (docs/ledger.md, accounts of the order's operator):
   consumed); for a provider payment the unused part goes back to ``clearing:{method}``
   (``refund:``) in the same step, so the freed money never sits spendable in the wallet
   across a state transition; the provider refund follows in ``refund_unused``;
-- profit share: ``revenue`` -> ``partner:{station}`` + ``platform`` (``share:``).
+- profit share: ``revenue`` -> ``partner:{station}`` + ``platform`` (``share:``); at the
+  provider the partner's part goes to its receiver account when the order has one.
 """
 
 from __future__ import annotations
@@ -72,6 +73,7 @@ from shared.domain.payments import (
     PaymentProvider,
     PrepayRequest,
     RefundRequest,
+    ShareReceiver,
     ShareRequest,
     ensure_notice_matches,
 )
@@ -368,6 +370,7 @@ def start_paid_session(ports: PaymentPorts, request: PaidSessionRequest) -> Paym
         tariff_version=tariff.version,
         partner_share_bp=station.partner_share_bp,
         now=now,
+        partner_account=station.partner_receiver_account(str(request.method)),
     )
     wallet = open_wallet(
         ports.ledger,
@@ -538,22 +541,37 @@ def _provider_refund(ports: PaymentPorts, order: PaymentOrder) -> str:
     return result.status
 
 
-def _provider_share(ports: PaymentPorts, order: PaymentOrder) -> str:
-    """Settle the provider side of the split: release the consumed funds to the operator,
-    who owes the partner its ledger share (the partner's receiver account at the provider is
-    not part of base data yet, so nothing is routed to it directly)."""
+def _provider_share(ports: PaymentPorts, order: PaymentOrder, partner_fen: int) -> tuple[str, int]:
+    """Settle the provider side of the split, once per ``out_share_no``; the share status
+    and what went to the partner at the provider.
+
+    With a partner receiver account on the order (the station's when the order was created)
+    and a partner part above 0 fen: one profit-sharing order of that part to it, the rest
+    unfrozen for the operator (WeChat Pay ``unfreeze_unsplit``, Alipay ``royalty_finish``).
+    Otherwise the consumed funds are only released to the operator, who owes the partner
+    the ledger's partner balance. Raises: UpstreamFailure.
+    """
     if order.is_wallet or order.consumed_fen == 0 or order.provider_txn_id is None:
-        return "ledger"
+        return "ledger", 0
+    receivers: tuple[ShareReceiver, ...] = ()
+    if order.partner_account is not None and partner_fen > 0:
+        receivers = (
+            ShareReceiver(
+                account=order.partner_account,
+                amount_fen=partner_fen,
+                description=f"site partner share {order.order_no}",
+            ),
+        )
     result = _provider(ports, order).share_profit(
         ShareRequest(
             order_no=order.order_no,
             out_share_no=order.out_share_no,
             provider_txn_id=order.provider_txn_id,
-            receivers=(),
+            receivers=receivers,
             unfreeze_rest=True,
         )
     )
-    return result.status
+    return result.status, partner_fen if receivers else 0
 
 
 # ---------------------------------------------------------------- task steps
@@ -713,7 +731,7 @@ def share_profit(ports: PaymentPorts, order_no: str) -> dict[str, Any]:
     order = _load(ports, order_no)
     if order.state is OrderState.REFUNDED:
         partner_fen, platform_fen = _split_ledger(ports, order)
-        status = _provider_share(ports, order)
+        status, shared_fen = _provider_share(ports, order, partner_fen)
 
         def change(current: PaymentOrder) -> PaymentOrder:
             return record_shared(
@@ -722,6 +740,7 @@ def share_profit(ports: PaymentPorts, order_no: str) -> dict[str, Any]:
                 platform_fen=platform_fen,
                 status=status,
                 now=ports.clock(),
+                partner_shared_fen=shared_fen,
             )
 
         order = _update(ports, order_no, change)
@@ -740,6 +759,7 @@ def share_profit(ports: PaymentPorts, order_no: str) -> dict[str, Any]:
         "partner_fen": order.partner_fen,
         "platform_fen": order.platform_fen,
         "share_status": order.share_status,
+        "partner_shared_fen": order.partner_shared_fen,
     }
 
 
@@ -781,9 +801,10 @@ def full_refund_or_cancel(
         status = _provider_refund(ports, order)
     partner_fen, platform_fen = _split_ledger(ports, order)
     share_status = order.share_status
+    shared_fen = order.partner_shared_fen
     if share_status is None:
         try:
-            share_status = _provider_share(ports, order)
+            share_status, shared_fen = _provider_share(ports, order, partner_fen)
         except UpstreamFailure:
             # The money is split in the ledger; the provider-side release is left to the
             # operator (the daily reconciliation lists the order).
@@ -799,6 +820,7 @@ def full_refund_or_cancel(
             partner_fen=partner_fen,
             platform_fen=platform_fen,
             share_status=share_status,
+            shared_fen=shared_fen,
             ports=ports,
         ),
     )
@@ -838,6 +860,7 @@ def _compensated(
     partner_fen: int,
     platform_fen: int,
     share_status: str,
+    shared_fen: int,
     ports: PaymentPorts,
 ) -> PaymentOrder:
     if order.state.is_terminal:
@@ -851,6 +874,7 @@ def _compensated(
         platform_fen=platform_fen,
         share_status=share_status,
         now=ports.clock(),
+        partner_shared_fen=shared_fen,
     )
 
 

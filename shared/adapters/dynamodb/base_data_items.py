@@ -19,7 +19,7 @@ from shared.domain.clock import from_wire, to_wire
 from shared.domain.discounts import Discount, DiscountKind
 from shared.domain.errors import InvalidInput, NotFound
 from shared.domain.piles import BootInfo, Gun, Pile, PileKind, PileProtocol, Presence
-from shared.domain.stations import Station
+from shared.domain.stations import Station, WechatReceiver, WechatReceiverType
 from shared.domain.tariffs import PeriodKind, PowerBand, Tariff, TariffPeriod
 from shared.domain.tenancy import Role
 from shared.services.base_data_cards import TopUp
@@ -198,8 +198,29 @@ def station_fields(station: Station) -> Item:
         "partner_share_bp": station.partner_share_bp,
         "tariff_id": station.tariff_id,
         "partner_name": station.partner_name,
+        "partner_wechat_receiver": wechat_receiver_item(station.partner_wechat_receiver),
+        "partner_alipay_account": station.partner_alipay_account,
         "updated_at": station.updated_at,
     }
+
+
+def wechat_receiver_item(receiver: WechatReceiver | None) -> Item | None:
+    if receiver is None:
+        return None
+    item: Item = {"type": receiver.type.value, "account": receiver.account}
+    if receiver.name is not None:
+        item["name"] = receiver.name
+    return item
+
+
+def wechat_receiver_from(value: Any) -> WechatReceiver | None:
+    if not isinstance(value, Mapping):
+        return None
+    return WechatReceiver(
+        type=WechatReceiverType(str(value["type"])),
+        account=str(value["account"]),
+        name=opt_str(value.get("name")),
+    )
 
 
 def station_from(item: Item) -> Station:
@@ -214,6 +235,8 @@ def station_from(item: Item) -> Station:
         partner_share_bp=int(item["partner_share_bp"]),
         tariff_id=opt_str(item.get("tariff_id")),
         partner_name=opt_str(item.get("partner_name")),
+        partner_wechat_receiver=wechat_receiver_from(item.get("partner_wechat_receiver")),
+        partner_alipay_account=opt_str(item.get("partner_alipay_account")),
         created_at=as_time(item["created_at"]),
         updated_at=as_time(item["updated_at"]),
     )

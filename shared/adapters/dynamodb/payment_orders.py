@@ -110,6 +110,8 @@ def order_from(item: Mapping[str, Any]) -> PaymentOrder:
         partner_fen=_int(item.get("partner_fen", 0)),
         platform_fen=_int(item.get("platform_fen", 0)),
         share_status=opt_str("share_status"),
+        partner_account=opt_str("partner_account"),
+        partner_shared_fen=_int(item.get("partner_shared_fen", 0)),
         late_txn_id=opt_str("late_txn_id"),
         late_fen=_int(item.get("late_fen", 0)),
         late_refund_status=opt_str("late_refund_status"),
