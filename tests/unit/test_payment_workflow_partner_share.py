@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from shared.domain.errors import InvalidInput, UpstreamFailure
-from shared.domain.payment_orders import OrderState, money_problems
+from shared.domain.payment_orders import OrderState, PaymentOrder, money_problems
 from shared.domain.payments import PaymentMethod, ShareReceiver
 from shared.domain.stations import (
     Station,
@@ -74,7 +74,7 @@ def finish(world: World) -> dict[str, object]:
     return run(world, "share_profit")
 
 
-def stored(world: World):  # type: ignore[no-untyped-def]
+def stored(world: World) -> PaymentOrder:
     order = world.orders.get(ORDER)
     assert order is not None
     return order
