@@ -18,7 +18,7 @@ from shared.domain.ids import new_id
 if TYPE_CHECKING:
     from shared.adapters.apigw_ws import WebSocketConnections
     from shared.adapters.dynamodb.base_data import DynamoBaseDataRepository
-    from shared.adapters.dynamodb.gateways import DynamoSiteLoads
+    from shared.adapters.dynamodb.gateways import DynamoGateways, DynamoSiteLoads
     from shared.adapters.dynamodb.pile_events import DynamoPileEvents
     from shared.services.base_data import HealthProbe
     from shared.services.base_data_cards import Wallets
@@ -77,6 +77,16 @@ def site_loads() -> DynamoSiteLoads:
     from shared.adapters.dynamodb.gateways import DynamoSiteLoads
 
     return DynamoSiteLoads(os.environ["SESSIONS_TABLE"], _dynamodb_client())
+
+
+@cache
+def gateways() -> DynamoGateways:
+    """Gateway items (BaseDataTable) and their frame counters (StatsTable)."""
+    from shared.adapters.dynamodb.gateways import DynamoGateways
+
+    return DynamoGateways(
+        os.environ["BASE_DATA_TABLE"], _dynamodb_client(), stats_table=os.environ["STATS_TABLE"]
+    )
 
 
 @cache
@@ -206,6 +216,7 @@ def reset() -> None:
         pile_events,
         session_lookup,
         site_loads,
+        gateways,
     ):
         command_built.cache_clear()
     for money_built in MONEY_BUILDERS:

@@ -264,3 +264,27 @@ class GatewaySeen:
     # Transparent DTUs: replace the outstanding read (``None`` clears it) when ``set_pending``.
     set_pending: bool = False
     pending: PendingRead | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class GatewayRecord:
+    """A gateway as the operator API shows and configures it: its bus devices, the operator
+    that configured them (``operator_id``; older items carry it only on their devices),
+    ``devices_version`` (bumped by every configuration write, for optimistic locking) and
+    what the bridge last recorded."""
+
+    gateway_id: str
+    devices: Mapping[int, BusDevice]
+    operator_id: str | None = None
+    devices_version: int = 0
+    last_seen_at: datetime | None = None
+    last_seq: int | None = None
+    states_at: datetime | None = None
+    iccid: str | None = None
+
+    @property
+    def owner(self) -> str | None:
+        """The operator the gateway belongs to, or None while nobody has configured it."""
+        if self.operator_id is not None:
+            return self.operator_id
+        return next((device.operator_id for device in self.devices.values()), None)

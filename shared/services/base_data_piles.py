@@ -35,11 +35,13 @@ def create_pile(
     *,
     clock: Clock,
     random_bytes: RandomBytes,
+    before_store: Callable[[Pile], None] | None = None,
 ) -> tuple[Pile, list[Gun]]:
     """Register a pile in one of the caller's stations, with all its guns, in one transaction.
 
     ``fields`` holds the pile's own fields plus ``password`` (OCPP piles; stored only hashed)
-    and optionally ``name`` (defaults to the pile id).
+    and optionally ``name`` (defaults to the pile id). ``before_store`` sees the valid pile
+    before anything is written (and may refuse it by raising).
 
     Raises:
         Forbidden: maintenance staff. NotFound: the station is not the caller's.
@@ -64,6 +66,8 @@ def create_pile(
         **{**values, "kind": PileKind(values["kind"]), "protocol": protocol},
     )
     guns = guns_of(pile)
+    if before_store is not None:
+        before_store(pile)
     repo.create_pile(principal, pile, guns)
     return pile, guns
 
@@ -101,8 +105,10 @@ def update_pile(
     changes: Mapping[str, Any],
     *,
     clock: Clock,
+    before_store: Callable[[Pile, Pile], None] | None = None,
 ) -> Pile:
-    """Change a pile's descriptive fields or enabled flag (never its presence).
+    """Change a pile's descriptive fields or enabled flag (never its presence);
+    ``before_store(current, updated)`` may refuse the change by raising before it is written.
 
     Raises:
         Forbidden: maintenance staff. NotFound: not the caller's. InvalidInput: a rule broken.
@@ -110,6 +116,8 @@ def update_pile(
     require_writer(principal)
     current = repo.get_pile(principal, pile_id)
     updated = replace(current, updated_at=clock(), **changes)
+    if before_store is not None:
+        before_store(current, updated)
     repo.update_pile(principal, updated)
     return updated
 

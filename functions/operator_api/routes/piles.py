@@ -28,8 +28,10 @@ from functions.operator_api.routes.common import (
     page_request,
     path_id,
 )
+from shared.domain.modbus_maps import shipped_maps
 from shared.http_api import DocumentedRouter, created, no_content, parse_body, parse_query
 from shared.services import base_data_piles as piles
+from shared.services import gateway_devices
 
 router = DocumentedRouter("piles")
 ONE = "/operator/piles/<pile_id>"
@@ -39,7 +41,7 @@ IDS = {"pile_id": PILE_ID}
 @router.operation(
     "POST",
     "/operator/piles",
-    "Register a pile with its guns/ports (one transaction)",
+    "Register a pile with its guns/ports (one transaction); a modbus pile joins its gateway's bus",
     status=201,
     body=PileCreate,
     response=PileCreatedView,
@@ -47,12 +49,14 @@ IDS = {"pile_id": PILE_ID}
 )
 def create_pile() -> tuple[dict[str, Any], int]:
     body = parse_body(router.current_event, PileCreate)
-    pile, guns = piles.create_pile(
+    pile, guns = gateway_devices.create_pile(
         wiring.base_data(),
+        wiring.gateways(),
         caller(router),
         body.model_dump(),
         clock=wiring.clock,
         random_bytes=wiring.random_bytes,
+        maps=shipped_maps(),
     )
     view = PileCreatedView(**PileView.of(pile).model_dump(), guns=[GunView.of(gun) for gun in guns])
     return created(dump(view))
@@ -94,17 +98,23 @@ def get_pile(pile_id: str) -> dict[str, Any]:
 @router.operation(
     "PATCH",
     ONE,
-    "Change a pile's description or enabled flag",
+    "Change a pile's description or enabled flag (a modbus pile's bus entry follows)",
     body=PilePatch,
     response=PileView,
     path_patterns=IDS,
-    errors=(404,),
+    errors=(404, 409),
 )
 def update_pile(pile_id: str) -> dict[str, Any]:
     pile_id = path_id(pile_id, PILE_ID, "pile")
     body = parse_body(router.current_event, PilePatch)
-    pile = piles.update_pile(
-        wiring.base_data(), caller(router), pile_id, body.changes(), clock=wiring.clock
+    pile = gateway_devices.update_pile(
+        wiring.base_data(),
+        wiring.gateways(),
+        caller(router),
+        pile_id,
+        body.changes(),
+        clock=wiring.clock,
+        maps=shipped_maps(),
     )
     return dump(PileView.of(pile))
 
@@ -119,7 +129,7 @@ def update_pile(pile_id: str) -> dict[str, Any]:
 )
 def delete_pile(pile_id: str) -> Response[Any]:
     pile_id = path_id(pile_id, PILE_ID, "pile")
-    piles.delete_pile(wiring.base_data(), caller(router), pile_id)
+    gateway_devices.delete_pile(wiring.base_data(), wiring.gateways(), caller(router), pile_id)
     return no_content()
 
 

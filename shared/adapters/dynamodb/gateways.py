@@ -33,7 +33,14 @@ from shared.adapters.dynamodb.connections import (
     upstream,
 )
 from shared.domain.clock import from_wire, to_wire
-from shared.domain.gateways import BusDevice, GatewayConfig, GatewaySeen, PendingRead
+from shared.domain.errors import Conflict
+from shared.domain.gateways import (
+    BusDevice,
+    GatewayConfig,
+    GatewayRecord,
+    GatewaySeen,
+    PendingRead,
+)
 from shared.domain.modbus_readings import SiteLoad
 
 
@@ -163,6 +170,90 @@ class DynamoGateways:
             },
             condition=None,
         )
+
+    def gateway(self, gateway_id: str) -> GatewayRecord | None:
+        """The gateway as the operator API shows it (consistent read); None when never heard
+        of nor configured. Raises: UpstreamFailure."""
+        try:
+            item = self._client.get_item(
+                TableName=self._table,
+                Key=gateway_key(gateway_id),
+                ConsistentRead=True,
+                ProjectionExpression=(
+                    "devices, operator_id, devices_version, last_seen_at, last_seq, "
+                    "states_at, iccid"
+                ),
+            ).get("Item")
+        except (ClientError, BotoCoreError) as exc:
+            raise upstream("GetItem") from exc
+        if item is None:
+            return None
+        devices: dict[int, BusDevice] = {}
+        for key, value in item.get("devices", {}).get("M", {}).items():
+            if key.isdigit():
+                device = _device_from(int(key), value)
+                if device is not None:
+                    devices[device.address] = device
+        last_seen = text_of(item, "last_seen_at")
+        states_at = text_of(item, "states_at")
+        return GatewayRecord(
+            gateway_id=gateway_id,
+            devices=dict(sorted(devices.items())),
+            operator_id=text_of(item, "operator_id"),
+            devices_version=number_of(item, "devices_version") or 0,
+            last_seen_at=from_wire(last_seen) if last_seen else None,
+            last_seq=number_of(item, "last_seq"),
+            states_at=from_wire(states_at) if states_at else None,
+            iccid=text_of(item, "iccid"),
+        )
+
+    def replace_devices(
+        self,
+        gateway_id: str,
+        operator_id: str,
+        devices: Sequence[BusDevice],
+        expected_version: int,
+    ) -> int:
+        """Replace the bus devices and stamp the owning operator, if the configuration is
+        still at ``expected_version`` (0: never configured through this method); returns the
+        new version.
+
+        Raises:
+            Conflict: the configuration changed since it was read.
+            UpstreamFailure: the store failed.
+        """
+        if expected_version == 0:
+            condition = "attribute_not_exists(devices_version)"
+            values: dict[str, Any] = {}
+        else:
+            condition = "devices_version = :expected"
+            values = {":expected": n(expected_version)}
+        values.update(
+            {
+                ":id": s(gateway_id),
+                ":op": s(operator_id),
+                ":devices": {"M": {str(d.address): _device_value(d) for d in devices}},
+                ":version": n(expected_version + 1),
+            }
+        )
+        try:
+            self._update(
+                gateway_id,
+                [
+                    "gateway_id = :id",
+                    "operator_id = :op",
+                    "devices = :devices",
+                    "devices_version = :version",
+                ],
+                values,
+                condition=condition,
+            )
+        except ClientError as exc:
+            raise Conflict(
+                "the gateway's configuration changed meanwhile; read it and try again",
+                field="gateway_id",
+            ) from exc
+        return expected_version + 1
 
     def record(self, seen: GatewaySeen) -> bool:
         """Stamp the gateway; False when the message is not newer than the stored one (by the
