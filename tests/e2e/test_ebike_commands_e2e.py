@@ -6,20 +6,16 @@ command; the port's state reaches the operator API's gun list."""
 
 from __future__ import annotations
 
-import json
 import threading
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-import boto3
 import pytest
 
 from infra.local.simulators.ebike_gateway import EbikeGatewaySimulator
 from infra.local.simulators.modbus_frames import PortState
-from shared.adapters.dynamodb.gateways import DynamoGateways
-from shared.domain.gateways import BusDevice
 from tests.e2e.conformance_support import OperatorApi
 from tests.e2e.conftest import RunningStack
 from tests.e2e.payment_support import PaidSite, poll
@@ -84,22 +80,19 @@ def ebike(local_stack: RunningStack) -> Iterator[EbikeSite]:
             "modbus_address": 1,
         },
     )
-    tables = json.loads((local_stack.state_dir / "stack.json").read_text())["tables"]
-    dynamodb = boto3.client(
-        "dynamodb",
-        region_name="us-east-1",
-        endpoint_url=local_stack.aws_endpoint,
-        aws_access_key_id="local",
-        aws_secret_access_key="local",
-    )
-    # The gateway's bus: the pile at address 1, the station's transformer meter at 2.
-    DynamoGateways(tables["BASE_DATA_TABLE"], dynamodb).set_devices(
-        gateway_id,
+    # The pile joined the gateway's bus at address 1 when it was created; the station's
+    # transformer meter goes at 2 (the PUT names the whole bus).
+    bus = api.ok("GET", f"/operator/gateways/{gateway_id}")["devices"]
+    assert [(d["address"], d["map_id"], d["pile_id"]) for d in bus] == [(1, "cc-ebike-10", pile_id)]
+    configured = api.ok(
+        "PUT",
+        f"/operator/gateways/{gateway_id}/devices",
         [
-            BusDevice(1, "cc-ebike-10", site.operator_id, site.station_id, pile_id),
-            BusDevice(2, "acrel-adl400", site.operator_id, site.station_id),
+            {"address": 1, "map_id": "cc-ebike-10", "pile_id": pile_id},
+            {"address": 2, "map_id": "acrel-adl400", "station_id": site.station_id},
         ],
     )
+    assert [d["address"] for d in configured["devices"]] == [1, 2]
     gateway = EbikeGatewaySimulator(
         gateway_id,
         "89860000000000007777",
