@@ -44,6 +44,11 @@ CARD_TOP_UP_REQUEST_ID = "demo-card-1-initial-top-up"
 
 GATEWAY_ID = "DEMO-GW-1"
 GATEWAY_ICCID = "89860123456789012345"
+# The site meter the simulated gateway carries (infra/local/simulators/ebike_gateway.py):
+# an Acrel ADL400 at address 2 measuring Sunshine Garden's transformer, reading primary
+# values (PT and CT 1). DEMO-EB-1 joins the bus at its modbus_address when it is created.
+SITE_METER = {"address": 2, "map_id": "acrel-adl400", "pt_ratio": 1, "ct_ratio": 1}
+SITE_METER_STATION = "sunshine"
 
 REQUEST_TIMEOUT_S = 30
 
@@ -279,7 +284,7 @@ class OperatorApiClient:
         self,
         method: str,
         path: str,
-        body: Mapping[str, Any] | None = None,
+        body: Mapping[str, Any] | list[dict[str, Any]] | None = None,
         *,
         params: Mapping[str, str] | None = None,
         accept: tuple[int, ...] = (),
@@ -351,6 +356,7 @@ def seed(http_url: str) -> SeededIds:
     station_ids = _ensure_stations(api, tariff_ids)
     for pile in PILES:
         _ensure_pile(api, pile, station_ids[pile.station_key])
+    _ensure_site_meter(api, station_ids[SITE_METER_STATION])
     _ensure_card(api)
     return SeededIds(operator_id=operator_id, tariff_ids=tariff_ids, station_ids=station_ids)
 
@@ -436,6 +442,33 @@ def _ensure_pile(api: OperatorApiClient, pile: DemoPile, station_id: str) -> Non
         log.info("demo pile created: %s", pile.pile_id)
     elif found.get("is_enabled") is False:
         api.call("PATCH", f"/operator/piles/{pile.pile_id}", {"is_enabled": True})
+    elif pile.modbus_address is not None:
+        # A pile seeded before piles joined their gateway's bus joins it now (idempotent).
+        api.call(
+            "PATCH", f"/operator/piles/{pile.pile_id}", {"modbus_address": pile.modbus_address}
+        )
+
+
+def _ensure_site_meter(api: OperatorApiClient, station_id: str) -> None:
+    """Put the site meter on the demo gateway's bus, keeping the piles there (the PUT
+    replaces the whole bus; the piles joined it when they were created)."""
+    gateway = api.call("GET", f"/operator/gateways/{GATEWAY_ID}")
+    current = [_device_body(device) for device in gateway.get("devices", [])]
+    wanted = [d for d in current if d["address"] != SITE_METER["address"]]
+    wanted.append({**SITE_METER, "station_id": station_id})
+    wanted.sort(key=lambda device: int(device["address"]))
+    if wanted != current:
+        api.call("PUT", f"/operator/gateways/{GATEWAY_ID}/devices", wanted)
+        log.info("demo site meter configured on %s", GATEWAY_ID)
+
+
+def _device_body(device: Mapping[str, Any]) -> dict[str, Any]:
+    """A device as GET shows it -> as PUT takes it (a pile by its id, a meter by station)."""
+    if device.get("pile_id") is not None:
+        return {name: device[name] for name in ("address", "map_id", "pile_id")}
+    return {
+        name: device[name] for name in ("address", "map_id", "station_id", "pt_ratio", "ct_ratio")
+    }
 
 
 def _ensure_card(api: OperatorApiClient) -> None:

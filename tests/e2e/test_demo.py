@@ -165,6 +165,41 @@ def test_simulated_piles_come_online_with_gun_statuses_within_30_s(admin: Api) -
 
 
 @pytest.mark.e2e
+def test_demo_ebike_ports_get_statuses_and_the_site_load_appears_within_30_s(
+    admin: Api,
+) -> None:
+    ebike = next(p for p in demo.PILES if p.protocol == "modbus")
+    bus = admin.ok(f"/operator/gateways/{demo.GATEWAY_ID}")["devices"]
+    assert [(d["address"], d["map_id"], d["pile_id"]) for d in bus] == [
+        (ebike.modbus_address, "cc-ebike-10", ebike.pile_id),
+        (demo.SITE_METER["address"], demo.SITE_METER["map_id"], None),
+    ]
+
+    def every_port_reported() -> list[dict[str, Any]] | None:
+        guns: list[dict[str, Any]] = admin.ok(f"/operator/piles/{ebike.pile_id}/guns")["items"]
+        return guns if guns and all(g.get("status") for g in guns) else None
+
+    guns = _wait_for(every_port_reported, ONLINE_WITHIN_S, f"every {ebike.pile_id} port reported")
+    statuses = {g["gun_no"]: g["status"] for g in guns}
+    # build_fleet: ports 1-3 charging, 4 plugged, 9 faulted (over-temperature).
+    assert (statuses[1], statuses[4], statuses[9]) == ("Charging", "Preparing", "Faulted")
+    assert statuses[10] == "Available"
+
+    stations = {s["name"]: s["station_id"] for s in admin.ok("/operator/stations")["items"]}
+    sunshine = next(s for s in demo.STATIONS if s.key == demo.SITE_METER_STATION)
+    path = f"/operator/stations/{stations[sunshine.name]}/load"
+
+    def site_load() -> dict[str, Any] | None:
+        answer = admin.get(path)
+        return answer.json() if answer.status_code == 200 else None
+
+    load = _wait_for(site_load, ONLINE_WITHIN_S, "the Sunshine Garden site load")
+    # The simulated site draws 60 kW +- 25 % over the day (PT and CT 1).
+    assert 40_000 <= load["power_w"] <= 80_000
+    assert load["gateway_id"] == demo.GATEWAY_ID
+
+
+@pytest.mark.e2e
 def test_demo_card_holds_exactly_100_yuan_when_seeded_once_or_again(
     seeded: Any, admin: Api
 ) -> None:
