@@ -171,6 +171,45 @@ def test_session_stops_at_target_amount_when_driver_prepays_4_yuan(
     _check_one_credit(payments, order.order_no)
 
 
+def test_sandbox_shares_the_partner_part_with_the_stations_receiver_when_it_has_one(
+    paying_stack: RunningStack, payments: Payments, site: PaidSite, api: OperatorApi
+) -> None:
+    receiver = {"type": "PERSONAL_OPENID", "account": "oPartner_" + secrets.token_hex(6)}
+    api.ok("PATCH", f"/operator/stations/{site.station_id}", {"partner_wechat_receiver": receiver})
+    with Charger(paying_stack, site.new_pile(V16), V16) as charger:
+        order = payments.start(
+            site,
+            charger.pile.pile_id,
+            user_id=unique("driver"),
+            method=PaymentMethod.SANDBOX,
+            prepaid_fen=PREPAID_FEN,
+            target_mode="amount",
+            target_value=300,
+        )
+        payments.pay(order.order_no)
+        assert charger.start(charger.expect_remote_start(), METER_START_WH) == "Accepted"
+        _charge_until_stopped(charger, [METER_START_WH + 1_000, METER_START_WH + 3_000])
+        execution = payments.finished(order.order_no)
+
+    assert execution["status"] == "SUCCEEDED"
+    done = payments.order(order.order_no)
+    assert done.state is OrderState.COMPLETED
+    assert (done.consumed_fen, done.partner_fen, done.platform_fen) == (300, 99, 201)
+    assert (done.partner_account, done.partner_shared_fen) == (receiver["account"], 99)
+    sandbox = payments.sandbox_order(order.order_no)
+    assert [
+        (s["out_share_no"], s["amount_fen"], s["unfreeze_rest"]) for s in sandbox["shares"]
+    ] == [(f"{order.order_no}-S1", 99, True)]
+    assert [(r["account"], r["amount_fen"]) for r in sandbox["shares"][0]["receivers"]] == [
+        (receiver["account"], 99)
+    ]
+    assert money_problems(done) == []
+    balances = payments.balances(site.operator_id)
+    accounts = operator_accounts(site.operator_id, site.station_id)
+    assert balances[accounts["sandbox"]] == -300  # the ledger keeps the partner's due
+    assert (balances[accounts["partner"]], balances[accounts["platform"]]) == (99, 201)
+
+
 @pytest.mark.parametrize("protocol", [V16, V201])
 def test_platform_stops_at_the_cap_and_refunds_nothing_when_cost_reaches_4_yuan(
     paying_stack: RunningStack, payments: Payments, site: PaidSite, protocol: str
