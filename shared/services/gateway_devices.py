@@ -216,9 +216,7 @@ def put_gateway_devices(
     return stored
 
 
-def pile_map_id(pile: Pile, maps: Mapping[str, RegisterMap]) -> str:
-    """The e-bike map the pile's ``model`` names (a shipped map's id or model, any case),
-    else ``cc-ebike-10``."""
+def _named_map(pile: Pile, maps: Mapping[str, RegisterMap]) -> str | None:
     wanted = pile.model.strip().casefold()
     for map_id, register_map in sorted(maps.items()):
         if register_map.kind is DeviceKind.EBIKE_PILE and wanted in (
@@ -226,7 +224,13 @@ def pile_map_id(pile: Pile, maps: Mapping[str, RegisterMap]) -> str:
             register_map.model.casefold(),
         ):
             return map_id
-    return DEFAULT_PILE_MAP
+    return None
+
+
+def pile_map_id(pile: Pile, maps: Mapping[str, RegisterMap]) -> str:
+    """The e-bike map the pile's ``model`` names (a shipped map's id or model, any case),
+    else ``cc-ebike-10``."""
+    return _named_map(pile, maps) or DEFAULT_PILE_MAP
 
 
 def _is_on_bus(pile: Pile) -> bool:
@@ -255,10 +259,12 @@ def _placed(
     others = [
         a for a, d in devices.items() if d.pile_id == pile.pile_id and a != pile.modbus_address
     ]
-    named = pile_map_id(pile, maps)
+    named = _named_map(pile, maps)
+    if named is None:
+        named = current.map_id if current is not None else DEFAULT_PILE_MAP
     wanted = BusDevice(
         pile.modbus_address,
-        current.map_id if current is not None and named == DEFAULT_PILE_MAP else named,
+        named,
         pile.operator_id,
         pile.station_id,
         pile.pile_id,
