@@ -8,9 +8,7 @@ from typing import Any
 
 from functions.modbus_bridge import handler as bridge_handler
 from functions.modbus_bridge import wiring as bridge_wiring
-from shared.adapters.dynamodb.gateways import DynamoGateways
 from shared.domain.clock import to_wire
-from shared.domain.gateways import BusDevice
 from tests.integration.operator_api_support import Tenant, api, call, pile_body, tenants
 from tests.integration.test_ocpp_router_support import lambda_context
 from tests.unit.test_modbus_uplink_support import Port, meter_frames, pile_frame
@@ -33,15 +31,23 @@ def wire_gateway(tenant: Tenant, aws: dict[str, str]) -> None:
     body.pop("password", None)
     made = call("POST", "/operator/piles", tenant.admin, body=body)
     assert made.status == 201, made.body
-    import boto3
-
-    DynamoGateways(aws["BASE_DATA_TABLE"], boto3.client("dynamodb")).set_devices(
-        "GW-a",
-        [
-            BusDevice(1, "cc-ebike-10", tenant.operator_id, tenant.station_id, pile_id="EB-a"),
-            BusDevice(2, "acrel-adl400", tenant.operator_id, tenant.station_id, pt=10, ct=40),
+    # The pile joined GW-a's bus when created; the meter (PT 10, CT 40) goes on by the API.
+    put = call(
+        "PUT",
+        "/operator/gateways/GW-a/devices",
+        tenant.admin,
+        body=[
+            {"address": 1, "map_id": "cc-ebike-10", "pile_id": "EB-a"},
+            {
+                "address": 2,
+                "map_id": "acrel-adl400",
+                "station_id": tenant.station_id,
+                "pt_ratio": 10,
+                "ct_ratio": 40,
+            },
         ],
     )
+    assert put.status == 200, put.body
 
 
 def test_operator_sees_site_load_and_port_states_when_the_gateway_reported(
