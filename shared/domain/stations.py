@@ -135,6 +135,7 @@ class Station:
         """The partner's receiver account at the provider of ``method`` (a payment method
         value), or None: WeChat Pay and the local sandbox (which mimics it) use the WeChat
         receiver, Alipay the Alipay account, the wallet none (no provider holds the money)."""
+        # ``PaymentMethod`` values, by value: the station module stays free of the payments one.
         if method in ("wechat", "sandbox"):
             receiver = self.partner_wechat_receiver
             return None if receiver is None else receiver.account
