@@ -31,6 +31,7 @@ from shared.domain.gateways import GATEWAY_ID_PATTERN, BusDevice, GatewayRecord
 from shared.domain.modbus_maps import DeviceKind, RegisterMap
 from shared.domain.piles import Gun, Pile, PileProtocol
 from shared.domain.tenancy import Principal
+from shared.observability import logger
 from shared.services import base_data_piles
 from shared.services.base_data import BaseDataRepository, require_writer
 from shared.services.gateways import configure_gateway
@@ -233,6 +234,10 @@ def pile_map_id(pile: Pile, maps: Mapping[str, RegisterMap]) -> str:
     return _named_map(pile, maps) or DEFAULT_PILE_MAP
 
 
+def _place(pile: Pile) -> tuple[str | None, int | None]:
+    return pile.gateway_id, pile.modbus_address
+
+
 def _is_on_bus(pile: Pile) -> bool:
     return (
         pile.protocol is PileProtocol.MODBUS
@@ -383,11 +388,13 @@ def update_pile(
     (gateway or address) leaves its old place and takes the new one; a model that names a
     shipped map switches its map. Idempotent: nothing is written when the bus is right.
 
-    Raises: what ``base_data_piles.update_pile`` raises; NotFound, Conflict as for create.
+    Raises: what ``base_data_piles.update_pile`` raises; NotFound, Conflict as for create
+        when the pile moves (a pile that stays put and cannot join its bus is still changed,
+        and a warning is logged).
     """
 
     def check(current: Pile, updated: Pile) -> None:
-        if _is_on_bus(updated):
+        if _is_on_bus(updated) and _place(updated) != _place(current):
             assert updated.gateway_id is not None
             _placed(store.gateway(updated.gateway_id), updated, maps)
 
@@ -397,7 +404,22 @@ def update_pile(
     )
     if previous.gateway_id not in (None, updated.gateway_id) or not _is_on_bus(updated):
         _unregister(store, replace(updated, gateway_id=previous.gateway_id))
-    register_pile(store, updated, maps)
+    if _place(updated) != _place(previous):
+        register_pile(store, updated, maps)
+        return updated
+    try:
+        register_pile(store, updated, maps)
+    except (NotFound, Conflict) as refused:
+        # The pile did not move: a bus it cannot join (another operator's gateway, its
+        # address taken there) must not block renaming or disabling it.
+        logger.warning(
+            "pile left off its gateway's bus",
+            extra={
+                "pile_id": updated.pile_id,
+                "gateway_id": updated.gateway_id,
+                "code": refused.code,
+            },
+        )
     return updated
 
 

@@ -292,3 +292,51 @@ def test_moving_a_pile_around_leaves_it_once_on_the_bus_beside_the_meter(
     assert devices[addresses[-1]].map_id == "cc-ebike-10"
     changes = sum(1 for a, b in itertools.pairwise(addresses) if a != b)
     assert store.writes == 1 + changes
+
+
+def test_pile_that_stays_put_is_still_changed_when_its_bus_refuses_it(world: World) -> None:
+    from shared.services import base_data_piles
+
+    base_data_piles.create_pile(
+        world.repo,
+        world.admin_a,
+        {
+            "pile_id": "EB-old",
+            "station_id": world.station_a,
+            "serial": "SN",
+            "kind": "ebike",
+            "protocol": "modbus",
+            "model": "SIM-EB10",
+            "rated_power_w": 10_000,
+            "gun_count": 10,
+            "gateway_id": GW,
+            "modbus_address": 2,
+            "is_enabled": True,
+        },
+        clock=world.clock,
+        random_bytes=lambda n: b"\0" * n,
+    )
+    assert world.admin_b.operator_id is not None
+    theirs = BusDevice(1, "cc-ebike-10", world.admin_b.operator_id, world.station_b, "EB-b")
+    world.store.records[GW] = GatewayRecord(GW, {1: theirs})
+    renamed = gd.update_pile(
+        world.repo,
+        world.store,
+        world.admin_a,
+        "EB-old",
+        {"name": "x"},
+        clock=world.clock,
+        maps=MAPS,
+    )
+    assert renamed.name == "x" and world.store.writes == 0
+    with pytest.raises(NotFound):
+        gd.update_pile(
+            world.repo,
+            world.store,
+            world.admin_a,
+            "EB-old",
+            {"modbus_address": 3},
+            clock=world.clock,
+            maps=MAPS,
+        )
+    assert world.repo.get_pile(world.admin_a, "EB-old").modbus_address == 2
