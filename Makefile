@@ -50,11 +50,12 @@ typecheck: venv
 cfn-lint: venv
 	$(VENV)/bin/cfn-lint template.yaml
 
-# Unit and integration tests on two workers, then the end-to-end tests (which start the
-# local stack themselves) in one process.
+# Unit and integration tests on two workers, then the end-to-end tests (each worker starts
+# the local stacks its test files need; --dist loadfile keeps a file's stack in one worker).
+# The 25 slowest tests are listed, so the run's time stays visible.
 pytest: venv system-deps
-	$(PY) -m pytest -n 2 -m "not e2e" $(PYTEST_ARGS)
-	$(PY) -m pytest -m e2e $(PYTEST_ARGS)
+	$(PY) -m pytest -n 2 -m "not e2e" --durations=25 $(PYTEST_ARGS)
+	$(PY) -m pytest -n 2 --dist loadfile -m e2e --durations=25 $(PYTEST_ARGS)
 
 test: lint typecheck cfn-lint pytest
 
