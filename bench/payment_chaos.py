@@ -19,6 +19,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
+from shared.domain.ledger import driver_wallet_id
 from shared.domain.payment_orders import OrderState, PaymentOrder, money_problems
 from shared.domain.payments import PaymentMethod
 from shared.services.payment_workflow import start_paid_session
@@ -39,7 +40,7 @@ TASK_STEPS = (
 TASK_FAULTS = ("error_once", "crash_after", "fatal", "duplicate")
 CALLBACK_STEPS = ("wait_for_paid", "wait_for_session_end")
 WALLET_FUNDS_FEN = 10_000_000
-WALLET = f"driver:{USER}"
+WALLET = driver_wallet_id(OPERATOR, USER)
 BATCH = 6
 
 

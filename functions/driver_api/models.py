@@ -193,13 +193,25 @@ class ScanView(View):
 
 
 class WalletView(View):
+    operator_id: str = Field(description="The operator whose wallet this is")
     balance_fen: int
     held_fen: int
     available_fen: int
     is_frozen: bool
 
 
-class EntriesQuery(Query):
+OPERATOR_ID = r"^[A-Za-z0-9_.\-]{1,64}$"
+
+
+class WalletQuery(Query):
+    """Which of the driver's wallets (one per operator): name the operator or one of its
+    stations."""
+
+    operator_id: Annotated[str, StringConstraints(pattern=OPERATOR_ID)] | None = None
+    station_id: Annotated[str, StringConstraints(pattern=STATION_ID)] | None = None
+
+
+class EntriesQuery(WalletQuery):
     limit: int = Field(20, ge=1, le=100)
     next_token: Annotated[str, StringConstraints(min_length=1, max_length=512)] | None = None
 
@@ -230,7 +242,11 @@ class TopUpBody(Body):
     method: Literal["wechat", "alipay", "sandbox"]
     station_id: Annotated[str, StringConstraints(pattern=STATION_ID)] | None = Field(
         None,
-        description="A site of the operator whose wallet this is; needed for the first top-up",
+        description="A site of the operator whose wallet to top up (one wallet per operator)",
+    )
+    operator_id: Annotated[str, StringConstraints(pattern=OPERATOR_ID)] | None = Field(
+        None,
+        description="Or the operator itself, once the driver has a wallet there",
     )
 
 

@@ -193,8 +193,20 @@ def card_wallet_id(card_no: str) -> str:
     return f"card:{card_no}"
 
 
-def driver_wallet_id(user_id: str) -> str:
-    return f"driver:{user_id}"
+def driver_wallet_id(operator_id: str, user_id: str) -> str:
+    """A driver's wallet at one operator: a driver keeps one wallet per operator whose
+    stations they pay at (operator ids never contain ``:``, so the id splits back)."""
+    if not _OPERATOR_ID.fullmatch(operator_id):
+        raise InvalidInput("invalid operator id", field="operator_id")
+    return f"driver:{operator_id}:{user_id}"
+
+
+def driver_of_wallet(account_id: str) -> str | None:
+    """The user id of a driver wallet ``driver:{operator_id}:{user_id}``; None otherwise."""
+    if not account_id.startswith("driver:"):
+        return None
+    user_id = account_id.rsplit(":", 1)[1]
+    return user_id or None
 
 
 def clearing_account_id(operator_id: str, method: TopUpMethod | str) -> str:

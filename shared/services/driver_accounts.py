@@ -1,11 +1,13 @@
-"""Admin actions of operator staff on drivers' wallets (``driver:{user_id}``): read,
+"""Admin actions of operator staff on drivers' wallets (``driver:{operator_id}:{user_id}``,
+the driver's wallet at the caller's operator; a platform admin names the operator): read,
 top up, refund (money back to the driver outside a charging session), freeze, unfreeze,
 cancel, each leaving an audit record of who did it and why.
 
 Money moves through the ledger (``shared.domain.ledger``), one transfer per action with
 the business reference as its id, so a retried request moves nothing new:
-``driver-topup:{user_id}:{request_id}``, ``driver-refund:{user_id}:{request_id}``,
-``driver-cancel:{user_id}``. Freeze and unfreeze are the ledger's own state changes, which
+``driver-topup:{operator_id}:{user_id}:{request_id}``,
+``driver-refund:{operator_id}:{user_id}:{request_id}``, ``driver-cancel:{operator_id}:{user_id}``.
+Freeze and unfreeze are the ledger's own state changes, which
 write their own audit items; top-ups, refunds and the cancellation get an audit item here,
 keyed by the transfer, so a retry writes no second one.
 
@@ -165,8 +167,24 @@ def _reason(reason: object) -> str:
     return require_text(reason, "reason", MAX_REASON_LENGTH)
 
 
-def _visible_wallet(ledger: LedgerRepository, principal: Principal, user_id: str) -> Account:
-    account_id = driver_wallet_id(_user(user_id))
+def _operator(principal: Principal, operator_id: str | None) -> str:
+    """Whose wallet of the driver: the caller's operator's; a platform admin names one."""
+    if principal.is_platform_admin:
+        if operator_id is None:
+            raise InvalidInput(
+                "name the operator_id of the wallet (a driver has one per operator)",
+                field="operator_id",
+            )
+        return operator_id
+    if principal.operator_id is None or operator_id not in (None, principal.operator_id):
+        raise NotFound("driver account not found", kind="driver")
+    return principal.operator_id
+
+
+def _visible_wallet(
+    ledger: LedgerRepository, principal: Principal, user_id: str, operator_id: str | None
+) -> Account:
+    account_id = driver_wallet_id(_operator(principal, operator_id), _user(user_id))
     account = ledger.get_account(account_id)
     if (
         account is None
@@ -196,10 +214,14 @@ def _view(user_id: str, account: Account, closure: Closure | None) -> DriverWall
 
 
 def _open_account(
-    ledger: LedgerRepository, store: DriverAccountStore, principal: Principal, user_id: str
+    ledger: LedgerRepository,
+    store: DriverAccountStore,
+    principal: Principal,
+    user_id: str,
+    operator_id: str | None,
 ) -> Account:
     """The caller's driver wallet that is not cancelled. Raises: NotFound, Conflict."""
-    account = _visible_wallet(ledger, principal, user_id)
+    account = _visible_wallet(ledger, principal, user_id, operator_id)
     if store.get_closure(account.account_id) is not None:
         raise Conflict("the driver account is cancelled", kind="driver", id=user_id)
     return account
@@ -238,14 +260,19 @@ def _audit_transfer(
 
 
 def get_driver_wallet(
-    ledger: LedgerRepository, store: DriverAccountStore, principal: Principal, user_id: str
+    ledger: LedgerRepository,
+    store: DriverAccountStore,
+    principal: Principal,
+    user_id: str,
+    *,
+    operator_id: str | None = None,
 ) -> DriverWallet:
     """A driver's wallet with its status.
 
     Raises: Forbidden (maintenance staff), NotFound (none, or another operator's).
     """
     principal.require_role(Role.OPERATOR_ADMIN)
-    account = _visible_wallet(ledger, principal, user_id)
+    account = _visible_wallet(ledger, principal, user_id, operator_id)
     return _view(user_id, account, store.get_closure(account.account_id))
 
 
@@ -255,6 +282,7 @@ def top_up_driver(
     principal: Principal,
     user_id: str,
     *,
+    operator_id: str | None = None,
     amount_fen: int,
     request_id: str,
     method: str,
@@ -273,12 +301,12 @@ def top_up_driver(
     if method not in ADMIN_TOP_UP_METHODS:
         raise InvalidInput("method must be admin or cash", field="method")
     why, request = _reason(reason), _request_id(request_id)
-    account = _open_account(ledger, store, principal, user_id)
+    account = _open_account(ledger, store, principal, user_id, operator_id)
     transfer = top_up_transfer(
         account_id=account.account_id,
         operator_id=account.operator_id,
         amount_fen=amount_fen,
-        reference=f"driver-topup:{user_id}:{request}",
+        reference=f"driver-topup:{account.operator_id}:{user_id}:{request}",
         method=method,
         actor=principal.username,
         posted_at=clock(),
@@ -286,7 +314,7 @@ def top_up_driver(
     )
     posted = _post(ledger, transfer, user_id)
     _audit_transfer(store, posted, AuditAction.TOP_UP, why)
-    return get_driver_wallet(ledger, store, principal, user_id)
+    return get_driver_wallet(ledger, store, principal, user_id, operator_id=operator_id)
 
 
 def refund_driver(
@@ -295,6 +323,7 @@ def refund_driver(
     principal: Principal,
     user_id: str,
     *,
+    operator_id: str | None = None,
     amount_fen: int,
     request_id: str,
     reason: str,
@@ -310,19 +339,19 @@ def refund_driver(
     """
     principal.require_role(Role.OPERATOR_ADMIN)
     why, request = _reason(reason), _request_id(request_id)
-    account = _open_account(ledger, store, principal, user_id)
+    account = _open_account(ledger, store, principal, user_id, operator_id)
     transfer = withdrawal_transfer(
         account_id=account.account_id,
         operator_id=account.operator_id,
         amount_fen=amount_fen,
-        reference=f"driver-refund:{user_id}:{request}",
+        reference=f"driver-refund:{account.operator_id}:{user_id}:{request}",
         actor=principal.username,
         posted_at=clock(),
         details=TransferDetails(user_id=user_id, order_no=request, transaction_type="admin_refund"),
     )
     posted = _post(ledger, transfer, user_id)
     _audit_transfer(store, posted, AuditAction.REFUND, why)
-    return get_driver_wallet(ledger, store, principal, user_id)
+    return get_driver_wallet(ledger, store, principal, user_id, operator_id=operator_id)
 
 
 def _set_frozen(
@@ -331,13 +360,14 @@ def _set_frozen(
     principal: Principal,
     user_id: str,
     *,
+    operator_id: str | None = None,
     is_frozen: bool,
     reason: str,
     clock: Clock,
 ) -> DriverWallet:
     principal.require_role(Role.OPERATOR_ADMIN)
     why = _reason(reason)
-    account = _open_account(ledger, store, principal, user_id)
+    account = _open_account(ledger, store, principal, user_id, operator_id)
     # The ledger writes the audit record of a freeze or unfreeze with the state change.
     changed = ledger.set_frozen(
         account.account_id,
@@ -356,6 +386,7 @@ def freeze_driver(
     principal: Principal,
     user_id: str,
     *,
+    operator_id: str | None = None,
     reason: str,
     clock: Clock,
 ) -> DriverWallet:
@@ -365,7 +396,14 @@ def freeze_driver(
     Raises: Forbidden, NotFound, InvalidInput (reason), Conflict (cancelled).
     """
     return _set_frozen(
-        ledger, store, principal, user_id, is_frozen=True, reason=reason, clock=clock
+        ledger,
+        store,
+        principal,
+        user_id,
+        is_frozen=True,
+        reason=reason,
+        clock=clock,
+        operator_id=operator_id,
     )
 
 
@@ -375,12 +413,20 @@ def unfreeze_driver(
     principal: Principal,
     user_id: str,
     *,
+    operator_id: str | None = None,
     reason: str,
     clock: Clock,
 ) -> DriverWallet:
     """Unfreeze (a no-op when not frozen). Raises: Forbidden, NotFound, InvalidInput, Conflict."""
     return _set_frozen(
-        ledger, store, principal, user_id, is_frozen=False, reason=reason, clock=clock
+        ledger,
+        store,
+        principal,
+        user_id,
+        is_frozen=False,
+        reason=reason,
+        clock=clock,
+        operator_id=operator_id,
     )
 
 
@@ -390,6 +436,7 @@ def cancel_driver(
     principal: Principal,
     user_id: str,
     *,
+    operator_id: str | None = None,
     reason: str,
     clock: Clock,
 ) -> DriverWallet:
@@ -403,7 +450,7 @@ def cancel_driver(
     """
     principal.require_role(Role.OPERATOR_ADMIN)
     why = _reason(reason)
-    account = _visible_wallet(ledger, principal, user_id)
+    account = _visible_wallet(ledger, principal, user_id, operator_id)
     closure = store.get_closure(account.account_id)
     if closure is not None and closure.status is AccountStatus.CANCELLED:
         return _view(user_id, account, closure)
@@ -440,7 +487,7 @@ def cancel_driver(
             kind="driver",
             id=user_id,
         )
-    reference = f"driver-cancel:{user_id}"
+    reference = f"driver-cancel:{account.operator_id}:{user_id}"
     payout = ledger.get_transfer(reference)
     if payout is None and account.balance_fen > 0:
         payout = _post(
@@ -485,6 +532,7 @@ def list_driver_audit(
     principal: Principal,
     user_id: str,
     *,
+    operator_id: str | None = None,
     limit: int = 50,
     cursor: str | None = None,
 ) -> AuditPage:
@@ -495,5 +543,5 @@ def list_driver_audit(
     principal.require_role(Role.OPERATOR_ADMIN)
     if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_AUDIT_PAGE:
         raise InvalidInput(f"limit must be 1..{MAX_AUDIT_PAGE}", field="limit")
-    account = _visible_wallet(ledger, principal, user_id)
+    account = _visible_wallet(ledger, principal, user_id, operator_id)
     return store.list_audit(account.account_id, limit=limit, cursor=cursor)

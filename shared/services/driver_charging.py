@@ -247,7 +247,7 @@ def start_charge(
                 capacity_w=breach.capacity_w,
             )
     if method is PaymentMethod.WALLET:
-        account = ports.payments.ledger.get_account(driver_wallet_id(user_id))
+        account = ports.payments.ledger.get_account(driver_wallet_id(station.operator_id, user_id))
         available = 0 if account is None else account.available_fen
         if available < request.prepaid_fen:
             raise InsufficientBalance(

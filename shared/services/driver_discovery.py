@@ -250,7 +250,7 @@ def scan(
     tariff = _tariff(ports, station)
     price = None if tariff is None else price_now(tariff, now)
     holder = ports.reservations.holder_of(info.pile.pile_id, info.gun.gun_no, now)
-    account = ports.wallets.get_account(driver_wallet_id(user_id))
+    account = ports.wallets.get_account(driver_wallet_id(station.operator_id, user_id))
     available = int(getattr(account, "available_fen", 0)) if account is not None else 0
     estimate = None
     is_priced = tariff is not None and price is not None and price.total_fen_per_kwh > 0

@@ -1,20 +1,29 @@
-"""A driver's own wallet: balance and statement (top-ups, prepaid holds, captures, refunds).
+"""A driver's own wallets: balance and statement (top-ups, prepaid holds, captures, refunds).
 
-The wallet is the ledger account ``driver:{user_id}`` (``payment_workflow`` opens it on the
-first paid charge); a driver who never charged has an empty wallet, not an error.
+A driver keeps one wallet per operator whose stations they pay at: the ledger account
+``driver:{operator_id}:{user_id}`` (``payment_workflow`` or a top-up opens it). The driver
+names the wallet by the operator or by one of its stations; a wallet never opened is
+empty, not an error.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
-from shared.domain.errors import NotFound
+from shared.domain.errors import InvalidInput, NotFound
 from shared.domain.ledger import Entry, driver_wallet_id
+from shared.domain.stations import Station
 from shared.services.wallets import LedgerRepository, list_wallet_entries
+
+
+class StationReader(Protocol):
+    def station(self, station_id: str) -> Station | None: ...
 
 
 @dataclass(frozen=True, slots=True)
 class DriverWallet:
+    operator_id: str
     balance_fen: int
     held_fen: int
     is_frozen: bool
@@ -24,25 +33,58 @@ class DriverWallet:
         return self.balance_fen - self.held_fen
 
 
-def wallet_of(ledger: LedgerRepository, user_id: str) -> DriverWallet:
-    """The driver's wallet now (all zero before the first charge). Raises: UpstreamFailure."""
-    account = ledger.get_account(driver_wallet_id(user_id))
+def wallet_operator(
+    stations: StationReader, *, operator_id: str | None, station_id: str | None
+) -> str:
+    """The operator whose wallet the driver means: named, or the named station's.
+
+    Raises: InvalidInput (neither or both named), NotFound (no such station).
+    """
+    if (operator_id is None) == (station_id is None):
+        raise InvalidInput(
+            "name the operator_id or a station_id of the wallet (one wallet per operator)",
+            field="operator_id",
+        )
+    if station_id is not None:
+        station = stations.station(station_id)
+        if station is None:
+            raise NotFound("station not found", kind="station", id=station_id)
+        return station.operator_id
+    assert operator_id is not None
+    return operator_id
+
+
+def wallet_of(ledger: LedgerRepository, operator_id: str, user_id: str) -> DriverWallet:
+    """The driver's wallet at the operator now (all zero before it was opened).
+
+    Raises: InvalidInput (operator id), UpstreamFailure.
+    """
+    account = ledger.get_account(driver_wallet_id(operator_id, user_id))
     if account is None:
-        return DriverWallet(balance_fen=0, held_fen=0, is_frozen=False)
+        return DriverWallet(operator_id=operator_id, balance_fen=0, held_fen=0, is_frozen=False)
     return DriverWallet(
-        balance_fen=account.balance_fen, held_fen=account.held_fen, is_frozen=account.is_frozen
+        operator_id=operator_id,
+        balance_fen=account.balance_fen,
+        held_fen=account.held_fen,
+        is_frozen=account.is_frozen,
     )
 
 
 def wallet_entries(
-    ledger: LedgerRepository, user_id: str, *, limit: int, cursor: str | None
+    ledger: LedgerRepository,
+    operator_id: str,
+    user_id: str,
+    *,
+    limit: int,
+    cursor: str | None,
 ) -> tuple[tuple[Entry, ...], str | None]:
     """The wallet's entries newest first and the next page's cursor.
 
-    Raises: InvalidInput (limit, cursor), UpstreamFailure.
+    Raises: InvalidInput (operator id, limit, cursor), UpstreamFailure.
     """
+    account_id = driver_wallet_id(operator_id, user_id)
     try:
-        page = list_wallet_entries(ledger, driver_wallet_id(user_id), limit=limit, cursor=cursor)
+        page = list_wallet_entries(ledger, account_id, limit=limit, cursor=cursor)
     except NotFound:
         return (), None
     return page.entries, page.next_cursor

@@ -271,7 +271,7 @@ def _update(
 
 
 def _wallet(order: PaymentOrder) -> str:
-    return driver_wallet_id(order.user_id)
+    return driver_wallet_id(order.operator_id, order.user_id)
 
 
 def _details(order: PaymentOrder, transaction_type: str | None = None) -> TransferDetails:
@@ -328,8 +328,7 @@ def start_paid_session(ports: PaymentPorts, request: PaidSessionRequest) -> Paym
     Raises:
         InvalidInput: a malformed request; nothing is created.
         NotFound: the station, pile or tariff is not the operator's.
-        Conflict: the order number is taken by another request, or the driver's wallet is
-            another operator's.
+        Conflict: the order number is taken by another request.
         InsufficientBalance, WalletFrozen: a wallet payment the wallet cannot cover.
         UpstreamFailure: the table or Step Functions failed (the same request is safe to repeat).
     """

@@ -2,9 +2,9 @@
 sandbox): no Step Functions, the provider's notification credits the wallet.
 
 1. ``start_topup`` creates the top-up order once per client request id (its number is
-   derived from the driver and the request id), opens the driver's wallet (its operator is
-   the wallet's, or for a first top-up the named station's), opens the provider prepay and
-   keeps the app's pay parameters on the order.
+   derived from the driver and the request id), opens the driver's wallet at the named
+   station's operator (one wallet per operator; an operator where the driver has a wallet
+   may be named), opens the provider prepay and keeps the app's pay parameters on the order.
 2. The provider's "paid" notification (``POST /payments/notify/{provider}``, verified by
    ``payment_workflow.record_payment_notice``, which hands top-up order numbers here) posts
    the ledger top-up ``topup:{order_no}`` (wallet +a, ``operator:{op}:clearing:{method}``
@@ -95,6 +95,7 @@ class TopUpRequest:
     amount_fen: int
     method: str
     station_id: str | None = None
+    operator_id: str | None = None
 
 
 # ---------------------------------------------------------------- plumbing
@@ -128,24 +129,26 @@ def _payer(method: PaymentMethod, app: LoginApp, user_id: str, openids: Mapping[
     return openids[provider_app.value]
 
 
-def _operator_of(ports: TopUpPorts, user_id: str, station_id: str | None) -> str:
-    """The wallet's operator; for a first top-up, the named station's."""
-    account = ports.ledger.get_account(driver_wallet_id(user_id))
-    station = None
-    if station_id is not None:
-        station = ports.stations.station(station_id)
-        if station is None:
-            raise NotFound("station not found", kind="station", id=station_id)
-    if account is not None:
-        if station is not None and station.operator_id != account.operator_id:
-            raise Conflict("the wallet belongs to another operator's sites", kind="wallet")
-        return account.operator_id
-    if station is None:
+def _operator_of(ports: TopUpPorts, user_id: str, request: TopUpRequest) -> str:
+    """The wallet's operator (one wallet per operator): the named station's, or the named
+    operator where the driver already has a wallet."""
+    if (request.station_id is None) == (request.operator_id is None):
         raise InvalidInput(
-            "name the station_id of a site for the first top-up (the wallet is that operator's)",
+            "name the station_id of a site (or the operator_id) of the wallet's operator",
             field="station_id",
         )
-    return station.operator_id
+    if request.station_id is not None:
+        station = ports.stations.station(request.station_id)
+        if station is None:
+            raise NotFound("station not found", kind="station", id=request.station_id)
+        return station.operator_id
+    assert request.operator_id is not None
+    if ports.ledger.get_account(driver_wallet_id(request.operator_id, user_id)) is None:
+        raise InvalidInput(
+            "no wallet at this operator yet: name the station_id of one of its sites",
+            field="operator_id",
+        )
+    return request.operator_id
 
 
 # ---------------------------------------------------------------- driver side
@@ -158,10 +161,10 @@ def start_topup(
     carries the app's pay parameters (``client_params``).
 
     Raises:
-        InvalidInput: bad amount, method or request id, or no station for a first top-up.
+        InvalidInput: bad amount, method or request id; no station (or operator where the
+            driver has a wallet) named.
         NotFound: the station does not exist.
-        Conflict: the method is not the app's, the request id was used for another top-up,
-            or the station is another operator's than the wallet's.
+        Conflict: the method is not the app's, or the request id was used for another top-up.
         WalletFrozen: the wallet is frozen (nothing is created).
         UpstreamFailure: a table or the provider failed (the same request is safe to repeat).
     """
@@ -174,9 +177,7 @@ def start_topup(
     payer_id = _payer(method, app, user_id, driver.openids)
     existing = ports.orders.get(topup_order_no(user_id, request.request_id))
     operator_id = (
-        existing.operator_id
-        if existing is not None
-        else _operator_of(ports, user_id, request.station_id)
+        existing.operator_id if existing is not None else _operator_of(ports, user_id, request)
     )
     order = new_topup(
         request_id=request.request_id,
@@ -190,7 +191,7 @@ def start_topup(
     if existing is None:
         wallet = open_wallet(
             ports.ledger,
-            account_id=driver_wallet_id(user_id),
+            account_id=driver_wallet_id(operator_id, user_id),
             operator_id=operator_id,
             owner=user_id,
             clock=ports.clock,
@@ -296,7 +297,7 @@ def take_topup_notice(
         raise Conflict("top-up already paid by another payment", order_no=order.order_no)
     result = ledger.post_transfer(
         top_up_transfer(
-            account_id=driver_wallet_id(order.user_id),
+            account_id=driver_wallet_id(order.operator_id, order.user_id),
             operator_id=order.operator_id,
             amount_fen=order.amount_fen,
             reference=order.transfer_id,

@@ -172,15 +172,24 @@ class PaidSite:
         return pile_id
 
     def top_up_driver(self, user_id: str, amount_fen: int) -> dict[str, Any]:
-        """The operator credits a driver's wallet (``POST /operator/drivers/{id}/top-ups``)."""
+        """The operator credits the driver's wallet at this operator
+        (``POST /operator/drivers/{id}/top-ups?operator_id=``)."""
         wallet: dict[str, Any] = self.api.ok(
             "POST",
-            f"/operator/drivers/{user_id}/top-ups",
+            # The platform admin names the operator: a driver has one wallet per operator.
+            f"/operator/drivers/{user_id}/top-ups?operator_id={self.operator_id}",
             {
                 "amount_fen": amount_fen,
                 "request_id": unique("topup"),
                 "reason": "acceptance: wallet payment",
             },
+        )
+        return wallet
+
+    def driver_wallet(self, user_id: str) -> dict[str, Any]:
+        """The driver's wallet at this operator (``GET /operator/drivers/{id}/wallet``)."""
+        wallet: dict[str, Any] = self.api.ok(
+            "GET", f"/operator/drivers/{user_id}/wallet?operator_id={self.operator_id}"
         )
         return wallet
 
@@ -269,7 +278,7 @@ class Payments:
         """The driver's wallet, opened as the driver's sign-up does."""
         open_wallet(
             self.ports.ledger,
-            account_id=driver_wallet_id(user_id),
+            account_id=driver_wallet_id(site.operator_id, user_id),
             operator_id=site.operator_id,
             owner=user_id,
             clock=system_clock,

@@ -135,10 +135,10 @@ def test_a_new_driver_finds_scans_pays_watches_stops_and_sees_the_bill_and_refun
     assert (bill["energy_wh"], bill["consumed_fen"], bill["refunded_fen"]) == (1_500, 150, 250)
     history = driver.ok("GET", "/driver/charges")
     assert [c["order_no"] for c in history["items"]] == [order_no]
-    statement = driver.ok("GET", "/driver/wallet/entries")
+    statement = driver.ok("GET", "/driver/wallet/entries", station_id=site.station_id)
     moves = {e["transfer_id"]: e["amount_fen"] for e in statement["items"]}
     assert moves[f"payment:{order_no}"] == 400  # paid in
     assert moves[f"refund:{order_no}-R1"] == -250  # the unused part, back by the sandbox
-    assert driver.ok("GET", "/driver/wallet")["balance_fen"] == 0
+    assert driver.ok("GET", "/driver/wallet", station_id=site.station_id)["balance_fen"] == 0
     rated = driver.ok("PUT", f"/driver/charges/{order_no}/rating", {"stars": 5})
     assert rated["rating"] == 5

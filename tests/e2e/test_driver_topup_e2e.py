@@ -69,14 +69,15 @@ def test_a_driver_tops_up_50_yuan_by_the_sandbox_and_is_credited_once(
         TIMEOUT_S,
     )
     assert paid["paid_at"] is not None
-    assert driver.ok("GET", "/driver/wallet")["balance_fen"] == AMOUNT_FEN
-    statement = driver.ok("GET", "/driver/wallet/entries")["items"]
+    wallet = driver.ok("GET", "/driver/wallet", station_id=site.station_id)
+    assert (wallet["operator_id"], wallet["balance_fen"]) == (site.operator_id, AMOUNT_FEN)
+    statement = driver.ok("GET", "/driver/wallet/entries", operator_id=site.operator_id)["items"]
     assert [(e["transfer_id"], e["amount_fen"]) for e in statement] == [
         (f"topup:{order_no}", AMOUNT_FEN)
     ]
     history = driver.ok("GET", "/driver/wallet/top-ups")["items"]
     assert [(t["order_no"], t["state"]) for t in history] == [(order_no, "paid")]
     balances = payments.balances(site.operator_id)
-    assert balances[driver_wallet_id(user_id)] == AMOUNT_FEN
+    assert balances[driver_wallet_id(site.operator_id, user_id)] == AMOUNT_FEN
     assert balances[clearing_account_id(site.operator_id, "sandbox")] == -AMOUNT_FEN
     assert sandbox["status"] == "paid"

@@ -25,6 +25,7 @@ import pytest
 
 from shared.domain.clock import LOCAL_TZ, local_day
 from shared.domain.errors import InsufficientBalance
+from shared.domain.ledger import driver_wallet_id
 from shared.domain.payment_orders import OrderState, money_problems, new_order_no
 from shared.domain.payments import PaymentMethod
 from tests.e2e.conformance_support import V16, V201, OperatorApi, unique, wire_now
@@ -113,7 +114,9 @@ def _check_one_credit(payments: Payments, order_no: str) -> None:
     assert payment is not None
     assert (payment["amount_fen"], payment["kind"]) == (PREPAID_FEN, "top_up")
     assert sandbox["txn_id"] == order.provider_txn_id
-    wallet = payments.accounts(order.operator_id)[f"driver:{order.user_id}"]
+    wallet = payments.accounts(order.operator_id)[
+        driver_wallet_id(order.operator_id, order.user_id)
+    ]
     credits = [
         (e["transfer_id"], e["amount_fen"]) for e in wallet["entries"] if e["amount_fen"] > 0
     ]
@@ -161,7 +164,7 @@ def test_session_stops_at_target_amount_when_driver_prepays_4_yuan(
     assert balances[accounts["revenue"]] == 0
     assert balances[accounts["partner"]] == 99
     assert balances[accounts["platform"]] == 201
-    assert balances[f"driver:{user_id}"] == 0
+    assert balances[driver_wallet_id(site.operator_id, user_id)] == 0
     rows = [row for row in site.transactions() if row["order_no"] == order.order_no]
     assert sorted((r["type"], r["amount_fen"], r["balance_after_fen"]) for r in rows) == [
         ("consume", -300, 100),
@@ -250,7 +253,7 @@ def test_platform_stops_at_the_cap_and_refunds_nothing_when_cost_reaches_4_yuan(
     assert balances[accounts["sandbox"]] == -400
     assert (balances[accounts["partner"]], balances[accounts["platform"]]) == (133, 267)
     assert balances[accounts["revenue"]] == 0
-    assert balances[f"driver:{user_id}"] == 0
+    assert balances[driver_wallet_id(site.operator_id, user_id)] == 0
     _check_one_credit(payments, order.order_no)
 
 
@@ -298,7 +301,7 @@ def test_prepay_is_refunded_in_full_when_the_pile_rejects_the_remote_start(
     assert balances[accounts["sandbox"]] == 0
     assert balances.get(accounts["revenue"], 0) == 0
     assert balances.get(accounts["partner"], 0) == 0
-    assert balances[f"driver:{user_id}"] == 0
+    assert balances[driver_wallet_id(site.operator_id, user_id)] == 0
     _check_one_credit(payments, order.order_no)
 
 
@@ -329,7 +332,7 @@ def test_payment_is_credited_once_when_the_notification_is_delivered_three_times
     rows = [row for row in site.transactions() if row["order_no"] == order.order_no]
     assert [row["amount_fen"] for row in rows if row["type"] == "prepay"] == [400]
     books = payments.balances(site.operator_id)
-    assert books[f"driver:{user_id}"] == 0
+    assert books[driver_wallet_id(site.operator_id, user_id)] == 0
 
     # a copy that is not the provider's (forged signature) is refused and changes nothing
     forged = payments.forged_notification(order.order_no, amount_fen=PREPAID_FEN)
@@ -356,7 +359,7 @@ def test_wallet_payment_holds_captures_and_splits_when_the_driver_pays_from_the_
             target_value=300,
         )
         request = charger.expect_remote_start()
-        held = site.api.ok("GET", f"/operator/drivers/{user_id}/wallet")
+        held = site.driver_wallet(user_id)
         assert (held["balance_fen"], held["held_fen"], held["available_fen"]) == (1_000, 400, 600)
         assert charger.start(request, METER_START_WH) == "Accepted"
         _charge_until_stopped(charger, [METER_START_WH + 1_500, METER_START_WH + 3_000])
@@ -368,11 +371,11 @@ def test_wallet_payment_holds_captures_and_splits_when_the_driver_pays_from_the_
     assert (done.consumed_fen, done.partner_fen, done.platform_fen) == (300, 99, 201)
     assert money_problems(done) == []
     assert payments.sandbox("GET", f"/sandbox/orders/{order.order_no}").status_code == 404
-    wallet = site.api.ok("GET", f"/operator/drivers/{user_id}/wallet")
+    wallet = site.driver_wallet(user_id)
     assert (wallet["balance_fen"], wallet["held_fen"], wallet["available_fen"]) == (700, 0, 700)
     accounts = operator_accounts(site.operator_id, site.station_id)
     balances = payments.balances(site.operator_id)
-    assert balances[f"driver:{user_id}"] == 700
+    assert balances[driver_wallet_id(site.operator_id, user_id)] == 700
     assert (balances[accounts["partner"]], balances[accounts["platform"]]) == (99, 201)
     assert balances[accounts["revenue"]] == 0
     assert accounts["sandbox"] not in balances
@@ -417,7 +420,7 @@ def test_unused_part_is_refunded_when_the_pile_stops_before_the_target(
     balances = payments.balances(site.operator_id)
     assert balances[accounts["sandbox"]] == -150
     assert (balances[accounts["partner"]], balances[accounts["platform"]]) == (49, 101)
-    assert balances[f"driver:{user_id}"] == 0
+    assert balances[driver_wallet_id(site.operator_id, user_id)] == 0
     _check_one_credit(payments, order.order_no)
 
 
@@ -468,7 +471,7 @@ def test_retried_start_opens_one_execution_and_refunds_in_full_when_the_pile_is_
     ]
     balances = payments.balances(site.operator_id)
     assert balances[operator_accounts(site.operator_id, site.station_id)["sandbox"]] == 0
-    assert balances[f"driver:{user_id}"] == 0
+    assert balances[driver_wallet_id(site.operator_id, user_id)] == 0
     _check_one_credit(payments, order.order_no)
 
 
@@ -497,10 +500,10 @@ def test_wallet_hold_is_released_when_the_pile_rejects_the_remote_start(
     done = payments.order(order.order_no)
     assert (done.state, done.consumed_fen) == (OrderState.FAILED, 0)
     assert money_problems(done) == []
-    wallet = site.api.ok("GET", f"/operator/drivers/{user_id}/wallet")
+    wallet = site.driver_wallet(user_id)
     assert (wallet["balance_fen"], wallet["held_fen"], wallet["available_fen"]) == (500, 0, 500)
     balances = payments.balances(site.operator_id)
-    assert balances[f"driver:{user_id}"] == 500
+    assert balances[driver_wallet_id(site.operator_id, user_id)] == 500
     assert balances.get(operator_accounts(site.operator_id, site.station_id)["revenue"], 0) == 0
 
 
@@ -569,7 +572,7 @@ def test_wallet_payment_is_refused_and_nothing_starts_when_the_balance_is_short(
 
     assert payments.ports.orders.get(order_no) is None
     assert payments.executions_named(order_no) == []
-    wallet = site.api.ok("GET", f"/operator/drivers/{user_id}/wallet")
+    wallet = site.driver_wallet(user_id)
     assert (wallet["balance_fen"], wallet["held_fen"]) == (399, 0)
 
 
@@ -601,7 +604,7 @@ def test_platform_stops_over_the_new_connection_when_the_pile_reconnected_mid_ch
     assert (done.energy_wh, done.consumed_fen, done.refunded_fen) == (2_500, 250, 150)
     assert (done.partner_fen, done.platform_fen) == (83, 167)
     assert money_problems(done) == []
-    assert payments.balances(site.operator_id)[f"driver:{user_id}"] == 0
+    assert payments.balances(site.operator_id)[driver_wallet_id(site.operator_id, user_id)] == 0
     _check_one_credit(payments, order.order_no)
 
 
@@ -720,7 +723,7 @@ def test_cost_is_priced_per_period_when_the_session_crosses_a_tariff_boundary(
     assert (done.energy_wh, done.cost_fen, done.consumed_fen) == (3_000, 250, 250)
     assert (done.refunded_fen, done.partner_fen, done.platform_fen) == (150, 83, 167)
     assert money_problems(done) == []
-    assert payments.balances(site.operator_id)[f"driver:{user_id}"] == 0
+    assert payments.balances(site.operator_id)[driver_wallet_id(site.operator_id, user_id)] == 0
 
 
 def test_session_is_settled_at_the_tariff_version_it_started_under_when_prices_change(

@@ -20,6 +20,7 @@ from shared.adapters.dynamodb.paid_charging import DynamoPaidCharges
 from shared.adapters.dynamodb.payment_orders import DynamoPaymentOrders
 from shared.adapters.dynamodb.sessions import DynamoSessions
 from shared.domain.drivers import id_tag_of
+from shared.domain.ledger import driver_wallet_id
 from shared.domain.ocpp.versions import OcppVersion
 from shared.domain.paid_charging import PaidCharge
 from shared.domain.payment_orders import OrderState, PaymentOrder
@@ -303,14 +304,14 @@ def test_a_wallet_start_holds_nothing_here_and_is_taken_when_the_wallet_covers_i
     user_id = dcall("GET", "/driver/me", token).body["user_id"]
     wallets.open_wallet(
         wiring.ledger(),
-        account_id=f"driver:{user_id}",
+        account_id=driver_wallet_id(world.a.operator_id, user_id),
         operator_id=world.a.operator_id,
         owner=user_id,
         clock=world.clock,
     )
     wallets.top_up_wallet(
         wiring.ledger(),
-        account_id=f"driver:{user_id}",
+        account_id=driver_wallet_id(world.a.operator_id, user_id),
         operator_id=world.a.operator_id,
         amount_fen=1000,
         method="cash",
@@ -319,13 +320,15 @@ def test_a_wallet_start_holds_nothing_here_and_is_taken_when_the_wallet_covers_i
         clock=world.clock,
     )
 
-    wallet = dcall("GET", "/driver/wallet", token)
-    entries = dcall("GET", "/driver/wallet/entries", token)
+    at_a = {"station_id": world.a.station_id}
+    wallet = dcall("GET", "/driver/wallet", token, query=at_a)
+    entries = dcall("GET", "/driver/wallet/entries", token, query=at_a)
     answer = dcall(
         "POST", "/driver/charges", token, body=start_body(world, "req-wallet-1", method="wallet")
     )
 
     assert wallet.body == {
+        "operator_id": world.a.operator_id,
         "balance_fen": 1000,
         "held_fen": 0,
         "available_fen": 1000,
@@ -339,8 +342,16 @@ def test_a_wallet_start_holds_nothing_here_and_is_taken_when_the_wallet_covers_i
 
 def test_an_empty_wallet_reads_as_zero(world: DriverWorld, charging: FakeSender) -> None:
     token = sign_in("empty-wallet")
-    assert dcall("GET", "/driver/wallet", token).body["balance_fen"] == 0
-    assert dcall("GET", "/driver/wallet/entries", token).body == {"items": [], "next_token": None}
+    at_a = {"operator_id": world.a.operator_id}
+    assert dcall("GET", "/driver/wallet", token, query=at_a).body["balance_fen"] == 0
+    assert dcall("GET", "/driver/wallet/entries", token, query=at_a).body == {
+        "items": [],
+        "next_token": None,
+    }
+    # Which wallet (one per operator): naming neither is refused, an unknown station is 404.
+    assert dcall("GET", "/driver/wallet", token).status == 422
+    missing = {"station_id": "st-" + "0" * 20}
+    assert dcall("GET", "/driver/wallet/entries", token, query=missing).status == 404
 
 
 def test_live_figures_come_from_the_session_and_its_newest_meter_value(

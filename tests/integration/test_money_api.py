@@ -17,7 +17,7 @@ import boto3
 import pytest
 
 from functions.operator_api import wiring
-from shared.domain.ledger import TransferDetails, top_up_transfer
+from shared.domain.ledger import TransferDetails, driver_wallet_id, top_up_transfer
 from shared.services import wallets
 from tests.integration.operator_api_support import (
     PLATFORM_ADMIN,
@@ -36,7 +36,7 @@ DAY = "2026-11-01"  # the fixed clock: 2026-11-01 02:00 UTC = 10:00 in Shanghai
 def open_driver(tenant: Tenant, user_id: str) -> None:
     wallets.open_wallet(
         wiring.ledger(),
-        account_id=f"driver:{user_id}",
+        account_id=driver_wallet_id(tenant.operator_id, user_id),
         operator_id=tenant.operator_id,
         owner="",
         clock=wiring.clock,
@@ -60,7 +60,7 @@ def post_payment(a: Tenant, user: str, order_no: str, details: TransferDetails) 
     advance()
     wiring.ledger().post_transfer(
         top_up_transfer(
-            account_id=f"driver:{user}",
+            account_id=driver_wallet_id(a.operator_id, user),
             operator_id=a.operator_id,
             amount_fen=400 if order_no == "ORD-A1" else 100,
             reference=f"payment:{order_no}",
@@ -282,9 +282,9 @@ def test_audit_pages_newest_first_with_the_ledgers_freeze_records(world: World) 
 
     assert seen == [
         "freeze:None",
-        "top_up:driver-topup:u-a3:req-a3-0002",
-        "top_up:driver-topup:u-a3:req-a3-0001",
-        "top_up:driver-topup:u-a3:req-a3-0000",
+        f"top_up:driver-topup:{a.operator_id}:u-a3:req-a3-0002",
+        f"top_up:driver-topup:{a.operator_id}:u-a3:req-a3-0001",
+        f"top_up:driver-topup:{a.operator_id}:u-a3:req-a3-0000",
     ]
 
 
@@ -294,7 +294,7 @@ def test_cancel_waits_for_a_running_charge_then_finishes(world: World) -> None:
     assert driver_top_up(a, "u-a4", 1_000, "req-a4-0001").status == 201
     wallets.hold(
         wiring.ledger(),
-        account_id="driver:u-a4",
+        account_id=driver_wallet_id(a.operator_id, "u-a4"),
         operator_id=a.operator_id,
         amount_fen=400,
         reference="prepay:ORD-A4",
@@ -324,15 +324,22 @@ def test_platform_admin_acts_on_any_operators_driver(world: World) -> None:
     b = world.b
     open_driver(b, "u-b1")
 
+    body = {"amount_fen": 100, "request_id": "req-root-01", "reason": "补偿", "method": "cash"}
+    before = snapshot()
+    unnamed = call("POST", "/operator/drivers/u-b1/top-ups", PLATFORM_ADMIN, body=body)
+    assert unnamed.status == 422, unnamed.body  # which of the driver's wallets?
+    assert snapshot() == before
     answer = call(
         "POST",
         "/operator/drivers/u-b1/top-ups",
         PLATFORM_ADMIN,
-        body={"amount_fen": 100, "request_id": "req-root-01", "reason": "补偿", "method": "cash"},
+        body=body,
+        query={"operator_id": b.operator_id},
     )
 
     assert answer.status == 201, answer.body
     assert answer.body["operator_id"] == b.operator_id
+    assert answer.body["account_id"] == driver_wallet_id(b.operator_id, "u-b1")
 
 
 def _foreign_calls(b: Tenant) -> list[tuple[str, str, Any, dict[str, str] | None]]:
@@ -370,8 +377,8 @@ def test_operator_a_cannot_see_or_touch_bs_money(world: World) -> None:
         assert answer.status == 404, (method, path, answer.body)
 
     accounts = {row["account_id"] for row in listed(world.a.admin)}
-    assert {"driver:u-a", f"card:{world.a.card_no}"} <= accounts
-    assert not accounts & {"driver:u-b", f"card:{world.b.card_no}"}
+    assert {driver_wallet_id(world.a.operator_id, "u-a"), f"card:{world.a.card_no}"} <= accounts
+    assert not accounts & {driver_wallet_id(world.b.operator_id, "u-b"), f"card:{world.b.card_no}"}
     assert snapshot() == before
 
 
@@ -458,8 +465,8 @@ def test_platform_admin_must_name_the_operator_of_a_list(world: World) -> None:
 
     assert answer.status == 422
     accounts = {row["account_id"] for row in named.body["items"]}
-    assert {"driver:u-b", f"card:{world.b.card_no}"} <= accounts
-    assert not accounts & {"driver:u-a", f"card:{world.a.card_no}"}
+    assert {driver_wallet_id(world.b.operator_id, "u-b"), f"card:{world.b.card_no}"} <= accounts
+    assert not accounts & {driver_wallet_id(world.a.operator_id, "u-a"), f"card:{world.a.card_no}"}
 
 
 def test_the_openapi_document_lists_the_money_routes(world: World) -> None:

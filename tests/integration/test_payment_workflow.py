@@ -11,6 +11,7 @@ from collections.abc import Iterator
 import pytest
 
 from functions.payments import handler as payments_handler
+from shared.domain.ledger import driver_wallet_id
 from shared.domain.payment_orders import OrderState, money_problems
 from shared.domain.payments import PaymentMethod
 from shared.services.payment_workflow import start_paid_session
@@ -22,7 +23,7 @@ from tests.integration.test_payment_workflow_support import (
 )
 from tests.unit.test_payment_workflow_fakes import OPERATOR, STATION, USER, a_request
 
-WALLET = f"driver:{USER}"
+WALLET = driver_wallet_id(OPERATOR, USER)
 CLEARING = f"operator:{OPERATOR}:clearing:sandbox"
 PARTNER = f"operator:{OPERATOR}:partner:{STATION}"
 PLATFORM = f"operator:{OPERATOR}:platform"

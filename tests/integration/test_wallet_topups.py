@@ -13,6 +13,7 @@ import pytest
 
 from functions.payments import handler as payments_handler
 from functions.payments import wiring as payments_wiring
+from shared.domain.ledger import driver_wallet_id
 from shared.domain.payments import PaymentMethod
 from tests.integration.test_driver_api_support import (
     DriverWorld,
@@ -101,9 +102,11 @@ def test_a_top_up_paid_once_and_notified_15_times_credits_the_wallet_once(
 
     answers = [notify(order_no, "sbx-1", 5_000) for _ in range(15)]
     assert {(a["statusCode"], a["body"]) for a in answers} == {(200, '{"code":"SUCCESS"}')}
-    wallet = dcall("GET", "/driver/wallet", token)
+    wallet = dcall("GET", "/driver/wallet", token, query={"station_id": world.a.station_id})
     assert wallet.body["balance_fen"] == 5_000
-    entries = dcall("GET", "/driver/wallet/entries", token).body["items"]
+    entries = dcall(
+        "GET", "/driver/wallet/entries", token, query={"operator_id": world.a.operator_id}
+    ).body["items"]
     assert [(e["transfer_id"], e["amount_fen"], e["method"]) for e in entries] == [
         (f"topup:{order_no}", 5_000, "sandbox")
     ]
@@ -127,7 +130,12 @@ def test_tampered_and_mismatched_notices_are_refused_and_change_nothing(
         answer = notify(order, "sbx-9", amount, headers)
         assert answer["statusCode"] == status, answer
     assert snapshot(("LEDGER_TABLE",)) == before
-    assert dcall("GET", "/driver/wallet", token).body["balance_fen"] == 0
+    assert (
+        dcall("GET", "/driver/wallet", token, query={"station_id": world.a.station_id}).body[
+            "balance_fen"
+        ]
+        == 0
+    )
 
 
 def test_bad_top_up_requests_answer_4xx_and_store_nothing(
@@ -170,7 +178,7 @@ def test_a_notice_for_a_wallet_frozen_meanwhile_is_409_and_credits_nothing(
     user_id = dcall("GET", "/driver/me", token).body["user_id"]
     freeze_wallet(
         wiring.ledger(),
-        account_id=f"driver:{user_id}",
+        account_id=driver_wallet_id(world.a.operator_id, user_id),
         operator_id=world.a.operator_id,
         actor="op-admin",
         reason="dispute",

@@ -18,7 +18,7 @@ from shared.domain.errors import (
     UpstreamFailure,
     WalletFrozen,
 )
-from shared.domain.ledger import TransferKind
+from shared.domain.ledger import TransferKind, driver_wallet_id
 from shared.domain.tenancy import Principal, Role
 from shared.services import driver_accounts as accounts
 from shared.services import wallets
@@ -33,7 +33,7 @@ OTHER_ADMIN = Principal("bob", Role.OPERATOR_ADMIN, "op-2")
 TECH = Principal("tom", Role.MAINTENANCE, OP)
 ROOT = Principal("root", Role.PLATFORM_ADMIN, None)
 USER = "u-1"
-WALLET = "driver:u-1"
+WALLET = driver_wallet_id(OP, USER)
 
 
 class World:
@@ -123,13 +123,13 @@ def test_top_up_credits_once_per_request_and_is_audited(world: World) -> None:
         "goodwill",
         1_000,
     )
-    assert record.reference == "driver-topup:u-1:req-0001"
+    assert record.reference == "driver-topup:op-1:u-1:req-0001"
 
 
 def test_top_up_transfer_carries_the_user_for_the_transaction_list(world: World) -> None:
     world.top_up(1_000)
 
-    transfer = world.ledger.transfers["driver-topup:u-1:req-0001"]
+    transfer = world.ledger.transfers["driver-topup:op-1:u-1:req-0001"]
     assert transfer.details is not None and transfer.details.user_id == USER
 
 
@@ -149,7 +149,7 @@ def test_refund_pays_out_and_is_marked_admin_refund(world: World) -> None:
     wallet = world.refund(300)
 
     assert wallet.balance_fen == 700
-    transfer = world.ledger.transfers["driver-refund:u-1:ref-0001"]
+    transfer = world.ledger.transfers["driver-refund:op-1:u-1:ref-0001"]
     assert transfer.kind is TransferKind.WITHDRAWAL
     assert transfer.details is not None and transfer.details.transaction_type == "admin_refund"
     assert world.audit_actions() == ["refund", "top_up"]
@@ -187,7 +187,7 @@ def test_cancel_freezes_pays_out_the_balance_and_closes(world: World) -> None:
     assert cancelled.status is AccountStatus.CANCELLED
     assert cancelled.balance_fen == 0
     assert cancelled.closure is not None and cancelled.closure.refunded_fen == 1_000
-    payout = world.ledger.transfers["driver-cancel:u-1"]
+    payout = world.ledger.transfers["driver-cancel:op-1:u-1"]
     assert payout.kind is TransferKind.CLOSURE and payout.amount_fen == 1_000
     assert world.ledger.entry_sum("operator:op-1:clearing:cash") == 1_000
     assert world.ledger.accounts[WALLET].is_frozen
@@ -230,7 +230,7 @@ def test_cancel_of_an_empty_frozen_wallet_moves_no_money(world: World) -> None:
     cancelled = world.act("cancel")
 
     assert cancelled.status is AccountStatus.CANCELLED
-    assert "driver-cancel:u-1" not in world.ledger.transfers
+    assert "driver-cancel:op-1:u-1" not in world.ledger.transfers
 
 
 def test_cancel_waits_for_money_on_hold_then_resumes(world: World) -> None:
@@ -288,6 +288,11 @@ def test_other_operators_drivers_do_not_exist(world: World) -> None:
         lambda: world.act("cancel", OTHER_ADMIN),
         lambda: accounts.get_driver_wallet(world.ledger, world.store, OTHER_ADMIN, USER),
         lambda: accounts.list_driver_audit(world.ledger, world.store, OTHER_ADMIN, USER),
+        # Staff naming another operator's wallet of the driver get nothing either.
+        lambda: world.top_up(100, request_id="req-0002", principal=OTHER_ADMIN, operator_id=OP),
+        lambda: accounts.get_driver_wallet(
+            world.ledger, world.store, OTHER_ADMIN, USER, operator_id=OP
+        ),
     ):
         with pytest.raises(NotFound):
             attempt()
@@ -295,10 +300,55 @@ def test_other_operators_drivers_do_not_exist(world: World) -> None:
 
 
 def test_platform_admin_acts_on_any_operators_driver(world: World) -> None:
-    wallet = world.top_up(1_000, principal=ROOT)
+    wallet = world.top_up(1_000, principal=ROOT, operator_id=OP)
 
     assert wallet.operator_id == OP
     assert world.audit_actions() == ["top_up"]
+
+
+def test_platform_admin_names_the_operator_of_the_wallet_or_changes_nothing(
+    world: World,
+) -> None:
+    before = world.state()
+    for attempt in (
+        lambda: world.top_up(1_000, principal=ROOT),
+        lambda: world.top_up(1_000, principal=ROOT, operator_id="op:1"),
+        lambda: accounts.get_driver_wallet(world.ledger, world.store, ROOT, USER),
+    ):
+        with pytest.raises(InvalidInput):
+            attempt()
+    with pytest.raises(NotFound):
+        world.top_up(1_000, principal=ROOT, operator_id="op-2")
+    assert world.state() == before
+
+
+def test_a_driver_has_one_wallet_per_operator_each_operator_acts_on_its_own(
+    world: World,
+) -> None:
+    wallets.open_wallet(
+        world.ledger,
+        account_id=driver_wallet_id("op-2", USER),
+        operator_id="op-2",
+        owner="",
+        clock=world.clock,
+    )
+    world.top_up(1_000)
+    world.top_up(400, principal=OTHER_ADMIN)  # the same request id at another operator
+    world.act("freeze", OTHER_ADMIN)
+
+    mine = accounts.get_driver_wallet(world.ledger, world.store, ADMIN, USER)
+    theirs = accounts.get_driver_wallet(world.ledger, world.store, ROOT, USER, operator_id="op-2")
+    assert (mine.account_id, mine.balance_fen, mine.status) == (
+        WALLET,
+        1_000,
+        AccountStatus.ACTIVE,
+    )
+    assert (theirs.account_id, theirs.balance_fen, theirs.status) == (
+        "driver:op-2:u-1",
+        400,
+        AccountStatus.FROZEN,
+    )
+    assert sum(a.balance_fen for a in world.ledger.accounts.values()) == 0
 
 
 def test_maintenance_staff_are_forbidden(world: World) -> None:
@@ -352,7 +402,7 @@ def test_audit_pages_newest_first(world: World) -> None:
     )
 
     refs = [r.reference for r in (*first.records, *second.records)]
-    assert refs == [f"driver-topup:u-1:req-000{n}" for n in (4, 3, 2, 1, 0)]
+    assert refs == [f"driver-topup:op-1:u-1:req-000{n}" for n in (4, 3, 2, 1, 0)]
     assert second.next_cursor is None
     with pytest.raises(InvalidInput):
         accounts.list_driver_audit(world.ledger, world.store, ADMIN, USER, limit=0)

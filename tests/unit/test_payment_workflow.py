@@ -14,7 +14,7 @@ from shared.domain.errors import (
     NotFound,
     UpstreamFailure,
 )
-from shared.domain.ledger import TransferKind
+from shared.domain.ledger import TransferKind, driver_wallet_id
 from shared.domain.payment_orders import OrderState, money_problems
 from shared.domain.payments import NotificationRejected, PaymentMethod
 from shared.domain.pricing import price_energy
@@ -39,7 +39,7 @@ from tests.unit.test_payment_workflow_fakes import (
 )
 
 ORDER = "PO2611020200000001"
-WALLET = f"driver:{USER}"
+WALLET = driver_wallet_id(OPERATOR, USER)
 CLEARING = f"operator:{OPERATOR}:clearing:sandbox"
 REVENUE = f"operator:{OPERATOR}:revenue"
 PARTNER = f"operator:{OPERATOR}:partner:{STATION}"

@@ -239,11 +239,15 @@ def test_wallet_payment_keeps_the_partner_part_in_the_ledger() -> None:
     from shared.services.wallets import open_wallet, top_up_wallet
 
     open_wallet(
-        world.ledger, account_id="driver:u-1", operator_id="op-pay", owner="u-1", clock=world.clock
+        world.ledger,
+        account_id="driver:op-pay:u-1",
+        operator_id="op-pay",
+        owner="u-1",
+        clock=world.clock,
     )
     top_up_wallet(
         world.ledger,
-        account_id="driver:u-1",
+        account_id="driver:op-pay:u-1",
         operator_id="op-pay",
         amount_fen=1000,
         reference="topup-1",

@@ -44,7 +44,7 @@ from tests.unit.test_payment_workflow_fakes import (
 
 USER = "dr-" + "a" * 20
 OTHER = "dr-" + "b" * 20
-WALLET = driver_wallet_id(USER)
+WALLET = driver_wallet_id(OPERATOR, USER)
 
 
 class InMemoryTopUps:
@@ -248,7 +248,9 @@ def test_bad_top_up_requests_are_refused_and_store_nothing() -> None:
         ({"amount_fen": 500_001}, InvalidInput),
         ({"method": "wallet"}, InvalidInput),
         ({"method": "alipay"}, Conflict),  # signed in with WeChat
-        ({"station_id": None}, InvalidInput),  # no wallet yet and no station
+        ({"station_id": None}, InvalidInput),  # no station and no operator
+        ({"station_id": None, "operator_id": OPERATOR}, InvalidInput),  # no wallet there yet
+        ({"operator_id": OPERATOR}, InvalidInput),  # both named
         ({"station_id": "st-missing"}, NotFound),
     ):
         with pytest.raises(error):
@@ -265,10 +267,10 @@ def test_a_reused_request_id_with_other_money_is_a_conflict() -> None:
         a_topup(world, amount_fen=6_000)
 
 
-def test_the_wallets_operator_decides_later_top_ups_without_a_station() -> None:
+def test_a_later_top_up_may_name_the_operator_of_an_existing_wallet() -> None:
     world = TopUpWorld()
     a_topup(world)
-    second = a_topup(world, request_id="req-00002", station_id=None)
+    second = a_topup(world, request_id="req-00002", station_id=None, operator_id=OPERATOR)
     assert second.operator_id == OPERATOR
 
 

@@ -1,4 +1,5 @@
-"""The driver's wallet: balance, the statement (top-ups, prepaid holds, bills, refunds), and
+"""The driver's wallets (one per operator, named by ``?operator_id=`` or ``?station_id=``):
+balance, the statement (top-ups, prepaid holds, bills, refunds), and
 top-ups paid through WeChat Pay, Alipay or the sandbox (shared/services/wallet_topups.py)."""
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from functions.driver_api.models import (
     TopUpPage,
     TopUpsQuery,
     TopUpView,
+    WalletQuery,
     WalletView,
 )
 from functions.driver_api.routes.common import driver, dump, path_id
@@ -28,13 +30,24 @@ router = DocumentedRouter("wallet")
 
 
 @router.operation(
-    "GET", "/driver/wallet", "The wallet's balance, held and available amounts", response=WalletView
+    "GET",
+    "/driver/wallet",
+    "The balance, held and available amounts of the driver's wallet at an operator (named, "
+    "or the operator of the named station)",
+    query=WalletQuery,
+    response=WalletView,
+    errors=(404,),
 )
 def wallet() -> dict[str, Any]:
     who = driver(router)
-    found = driver_wallets.wallet_of(wiring.ledger(), who.user_id)
+    query = parse_query(router.current_event, WalletQuery)
+    operator_id = driver_wallets.wallet_operator(
+        wiring.base_data(), operator_id=query.operator_id, station_id=query.station_id
+    )
+    found = driver_wallets.wallet_of(wiring.ledger(), operator_id, who.user_id)
     return dump(
         WalletView(
+            operator_id=found.operator_id,
             balance_fen=found.balance_fen,
             held_fen=found.held_fen,
             available_fen=found.available_fen,
@@ -46,15 +59,20 @@ def wallet() -> dict[str, Any]:
 @router.operation(
     "GET",
     "/driver/wallet/entries",
-    "The wallet's statement, newest first: top-ups, prepaid holds, bills and refunds",
+    "The statement of the driver's wallet at an operator, newest first: top-ups, prepaid "
+    "holds, bills and refunds",
     query=EntriesQuery,
     response=EntryPage,
+    errors=(404,),
 )
 def entries() -> dict[str, Any]:
     who = driver(router)
     query = parse_query(router.current_event, EntriesQuery)
+    operator_id = driver_wallets.wallet_operator(
+        wiring.base_data(), operator_id=query.operator_id, station_id=query.station_id
+    )
     found, cursor = driver_wallets.wallet_entries(
-        wiring.ledger(), who.user_id, limit=query.limit, cursor=query.next_token
+        wiring.ledger(), operator_id, who.user_id, limit=query.limit, cursor=query.next_token
     )
     items = [
         EntryView(
@@ -107,6 +125,7 @@ def start_topup() -> tuple[dict[str, Any], int]:
             amount_fen=body.amount_fen,
             method=body.method,
             station_id=body.station_id,
+            operator_id=body.operator_id,
         ),
     )
     return created(dump(topup_view(order)))

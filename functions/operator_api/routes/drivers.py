@@ -1,6 +1,7 @@
 """Admin actions on drivers' wallets: read, audit trail, top up, refund, freeze, unfreeze,
 cancel. Operator admins act on their own operator's drivers (another operator's answer
-404), platform admins on any; maintenance staff are refused (403)."""
+404), platform admins on any (naming ``?operator_id=``: a driver has one wallet per
+operator); maintenance staff are refused (403)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from functions.operator_api.routes.drivers_models import (
     DriverTopUpBody,
     DriverWalletView,
     ReasonBody,
+    WalletQuery,
 )
 from shared.http_api import DocumentedRouter, created, parse_body, parse_query
 from shared.services import driver_accounts as accounts
@@ -30,17 +32,27 @@ def _user(user_id: str) -> str:
     return path_id(user_id, USER_ID, "driver")
 
 
+def _operator() -> str | None:
+    """``?operator_id=``: which of the driver's wallets (one per operator)."""
+    return parse_query(router.current_event, WalletQuery).operator_id
+
+
 @router.operation(
     "GET",
     f"{ONE}/wallet",
     "A driver's wallet: balance, money on hold, status",
     response=DriverWalletView,
+    query=WalletQuery,
     path_patterns=IDS,
     errors=(404,),
 )
 def get_wallet(user_id: str) -> dict[str, Any]:
     wallet = accounts.get_driver_wallet(
-        wiring.ledger(), wiring.driver_accounts(), caller(router), _user(user_id)
+        wiring.ledger(),
+        wiring.driver_accounts(),
+        caller(router),
+        _user(user_id),
+        operator_id=_operator(),
     )
     return dump(DriverWalletView.of(wallet))
 
@@ -64,6 +76,7 @@ def list_audit(user_id: str) -> dict[str, Any]:
         user_id,
         limit=query.limit,
         cursor=query.next_token,
+        operator_id=query.operator_id,
     )
     return {
         "items": [dump(AuditView.of(record)) for record in page.records],
@@ -77,6 +90,7 @@ def list_audit(user_id: str) -> dict[str, Any]:
     "Credit a driver's wallet (idempotent on request_id)",
     status=201,
     body=DriverTopUpBody,
+    query=WalletQuery,
     response=DriverWalletView,
     path_patterns=IDS,
     errors=(404, 409),
@@ -94,6 +108,7 @@ def top_up(user_id: str) -> tuple[dict[str, Any], int]:
         method=body.method,
         reason=body.reason,
         clock=wiring.clock,
+        operator_id=_operator(),
     )
     return created(dump(DriverWalletView.of(wallet)))
 
@@ -104,6 +119,7 @@ def top_up(user_id: str) -> tuple[dict[str, Any], int]:
     "Pay money back to a driver outside a session (idempotent on request_id)",
     status=201,
     body=DriverRefundBody,
+    query=WalletQuery,
     response=DriverWalletView,
     path_patterns=IDS,
     errors=(404, 409),
@@ -120,6 +136,7 @@ def refund(user_id: str) -> tuple[dict[str, Any], int]:
         request_id=body.request_id,
         reason=body.reason,
         clock=wiring.clock,
+        operator_id=_operator(),
     )
     return created(dump(DriverWalletView.of(wallet)))
 
@@ -134,6 +151,7 @@ def _reasoned(user_id: str, action: Any) -> dict[str, Any]:
         user_id,
         reason=body.reason,
         clock=wiring.clock,
+        operator_id=_operator(),
     )
     return dump(DriverWalletView.of(wallet))
 
@@ -143,6 +161,7 @@ def _reasoned(user_id: str, action: Any) -> dict[str, Any]:
     f"{ONE}/freeze",
     "Freeze a driver's wallet: no top-up, refund or new payment until unfrozen",
     body=ReasonBody,
+    query=WalletQuery,
     response=DriverWalletView,
     path_patterns=IDS,
     errors=(404, 409),
@@ -156,6 +175,7 @@ def freeze(user_id: str) -> dict[str, Any]:
     f"{ONE}/unfreeze",
     "Unfreeze a driver's wallet",
     body=ReasonBody,
+    query=WalletQuery,
     response=DriverWalletView,
     path_patterns=IDS,
     errors=(404, 409),
@@ -170,6 +190,7 @@ def unfreeze(user_id: str) -> dict[str, Any]:
     "Cancel a driver's account: pay its balance out and close it for good (409 while a "
     "charge holds money; call again once it has settled)",
     body=ReasonBody,
+    query=WalletQuery,
     response=DriverWalletView,
     path_patterns=IDS,
     errors=(404, 409),

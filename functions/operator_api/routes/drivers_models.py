@@ -43,7 +43,18 @@ class ReasonBody(Body):
     reason: Reason
 
 
-class AuditQuery(Query):
+class WalletQuery(Query):
+    operator_id: str | None = Field(
+        None,
+        min_length=1,
+        max_length=64,
+        pattern=r"^[A-Za-z0-9_.\-]+$",
+        description="whose wallet of the driver (one per operator): platform admins name it; "
+        "operator staff get their own operator's",
+    )
+
+
+class AuditQuery(WalletQuery):
     limit: int = Field(50, ge=1, le=100)
     next_token: str | None = Field(None, min_length=1, max_length=1024, description=PAGING_HELP)
 

@@ -30,7 +30,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from shared.adapters.dynamodb.ledger import entry_from_item
 from shared.domain.clock import from_wire, to_wire
 from shared.domain.errors import InvalidInput, UpstreamFailure
-from shared.domain.ledger import Entry
+from shared.domain.ledger import Entry, driver_of_wallet
 from shared.domain.topup_orders import is_topup_order_no
 from shared.services.driver_accounts import AccountStatus, AuditPage, AuditRecord, Closure
 from shared.services.money_reports import DayPage, WalletOwner
@@ -149,7 +149,13 @@ class DynamoRowDirectory(_Dynamo):
 
     def wallet_owners(self, account_ids: Collection[str]) -> Mapping[str, WalletOwner]:
         card_nos = sorted({a.split(":", 1)[1] for a in account_ids if a.startswith("card:")})
-        user_ids = sorted({a.split(":", 1)[1] for a in account_ids if a.startswith("driver:")})
+        # One wallet per (operator, driver): every wallet of a driver shows their profile.
+        wallets_of: dict[str, list[str]] = {}
+        for account_id in account_ids:
+            user = driver_of_wallet(account_id)
+            if user is not None:
+                wallets_of.setdefault(user, []).append(account_id)
+        user_ids = sorted(wallets_of)
         found: dict[str, WalletOwner] = {}
         cards = [{"pk": _s(f"CARD#{no}"), "sk": _s("CARD")} for no in card_nos]
         for item in self._batch_get(self._table, cards, "card_no, holder_name, phone"):
@@ -162,9 +168,11 @@ class DynamoRowDirectory(_Dynamo):
         for item in self._batch_get(self._table, drivers, "user_id, nickname, phone"):
             user_id = _text(item, "user_id")
             if user_id:
-                found[f"driver:{user_id}"] = WalletOwner(
+                owner = WalletOwner(
                     name=_text(item, "nickname") or "", phone=_text(item, "phone") or ""
                 )
+                for account_id in wallets_of.get(user_id, ()):
+                    found[account_id] = owner
         return found
 
     def pile_names(self, operator_id: str, pile_ids: Collection[str]) -> Mapping[str, str]:
