@@ -484,3 +484,43 @@ def test_a_reservation_whose_reserve_now_fails_frees_the_gun() -> None:
         )
 
     assert s.holds.holder_of(PILE, 1, T0) is None
+
+
+def test_a_wallet_start_is_covered_only_by_the_wallet_at_the_guns_operator() -> None:
+    from shared.domain.ledger import driver_wallet_id
+    from shared.services.wallets import open_wallet, top_up_wallet
+    from tests.unit.test_payment_workflow_fakes import OPERATOR
+
+    s = setup()
+
+    def fund(operator_id: str, amount_fen: int) -> None:
+        account_id = driver_wallet_id(operator_id, USER)
+        open_wallet(
+            s.world.ledger,
+            account_id=account_id,
+            operator_id=operator_id,
+            owner=USER,
+            clock=s.world.clock,
+        )
+        top_up_wallet(
+            s.world.ledger,
+            account_id=account_id,
+            operator_id=operator_id,
+            amount_fen=amount_fen,
+            reference=f"topup-{operator_id}",
+            method="cash",
+            actor="test",
+            clock=s.world.clock,
+        )
+
+    fund("op-elsewhere", 10_000)  # another operator's wallet never pays here
+    with pytest.raises(InsufficientBalance):
+        driver_charging.start_charge(s.ports, USER, LoginApp.WECHAT, a_start(method="wallet"))
+    assert s.world.orders.orders == {}
+
+    fund(OPERATOR, 400)
+    order = driver_charging.start_charge(
+        s.ports, USER, LoginApp.WECHAT, a_start(request_id="req-000002", method="wallet")
+    )
+    assert order.operator_id == OPERATOR
+    assert s.world.balance(driver_wallet_id("op-elsewhere", USER)) == 10_000
