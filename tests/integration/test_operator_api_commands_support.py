@@ -107,6 +107,8 @@ def _online_fleet(
     patch.setattr(router_wiring, "websocket", shared_sender)
     patch.setattr(housekeeping_wiring, "clock", clock)
     patch.setattr(housekeeping_wiring, "websocket", shared_sender)
+    # Commands use the API's DynamoDB client: rebuild it on the session whose calls count.
+    api_wiring._dynamodb_client.cache_clear()
     api_wiring.command_ports.cache_clear()
     housekeeping_wiring.reset()
     fleet = Fleet(a=a, b=b, side=side, sender=sender, clock=clock)
