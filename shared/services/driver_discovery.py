@@ -236,7 +236,7 @@ def locate_gun(ports: DiscoveryPorts, ref: GunRef) -> tuple[Station, GunInfo]:
     return station, info
 
 
-def scan(
+def scan_qr_code(
     ports: DiscoveryPorts, user_id: str, code: str, amount_fen: int | None, now: datetime
 ) -> ScannedGun:
     """What a scanned QR code names, for this driver, now.

@@ -119,10 +119,10 @@ def station(station_id: str) -> dict[str, Any]:
     response=ScanView,
     errors=(404,),
 )
-def scan() -> dict[str, Any]:
+def scan_qr_code() -> dict[str, Any]:
     who = driver(router)
     body = parse_body(router.current_event, ScanBody)
-    found = driver_discovery.scan(
+    found = driver_discovery.scan_qr_code(
         wiring.discovery(), who.user_id, body.code, body.amount_fen, wiring.clock()
     )
     info = found.info

@@ -35,6 +35,33 @@ def is_condition_failure(exc: ClientError) -> bool:
     return bool(exc.response.get("Error", {}).get("Code") == CONDITION_FAILED)
 
 
+def conditional_put(
+    client: Any,
+    table: str,
+    item: dict[str, Any],
+    condition: str,
+    values: dict[str, Any] | None,
+    *,
+    refused: str,
+) -> bool:
+    """PutItem under ``condition``; False when the condition fails.
+
+    Raises: UpstreamFailure (``refused`` names what the table refused).
+    """
+    kwargs: dict[str, Any] = {"TableName": table, "Item": item, "ConditionExpression": condition}
+    if values:
+        kwargs["ExpressionAttributeValues"] = values
+    try:
+        client.put_item(**kwargs)
+    except ClientError as exc:
+        if is_condition_failure(exc):
+            return False
+        raise UpstreamFailure(f"the table refused {refused}", operation="PutItem") from exc
+    except BotoCoreError as exc:
+        raise UpstreamFailure("the table did not answer", operation="PutItem") from exc
+    return True
+
+
 def s(value: str) -> dict[str, str]:
     return {"S": value}
 

@@ -17,6 +17,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from shared.adapters.dynamodb.base_data import DynamoBaseDataRepository
 from shared.adapters.dynamodb.base_data_items import decode_item, encode_item
+from shared.adapters.dynamodb.connections import conditional_put
 from shared.domain.clock import from_wire, to_wire
 from shared.domain.errors import InvalidInput, NotFound, UpstreamFailure
 from shared.domain.payment_orders import OrderState, PaymentOrder, SettleBasis
@@ -128,24 +129,14 @@ class DynamoPaymentOrders:
         self._client = client if client is not None else boto3.client("dynamodb")
 
     def _put(self, order: PaymentOrder, condition: str, values: dict[str, Any] | None) -> bool:
-        kwargs: dict[str, Any] = {
-            "TableName": self._table,
-            "Item": encode_item(order_item(order)),
-            "ConditionExpression": condition,
-        }
-        if values:
-            kwargs["ExpressionAttributeValues"] = values
-        try:
-            self._client.put_item(**kwargs)
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
-                return False
-            raise UpstreamFailure(
-                "the ledger table refused the order", operation="PutItem"
-            ) from exc
-        except BotoCoreError as exc:
-            raise UpstreamFailure("the ledger table did not answer", operation="PutItem") from exc
-        return True
+        return conditional_put(
+            self._client,
+            self._table,
+            encode_item(order_item(order)),
+            condition,
+            values,
+            refused="the order",
+        )
 
     def create(self, order: PaymentOrder) -> bool:
         """Store a new order; False if its number exists. Raises: UpstreamFailure."""

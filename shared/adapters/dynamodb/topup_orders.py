@@ -17,6 +17,7 @@ import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
 from shared.adapters.dynamodb.base_data_items import decode_item, encode_item
+from shared.adapters.dynamodb.connections import conditional_put
 from shared.domain.clock import from_wire, to_wire
 from shared.domain.errors import InvalidInput, UpstreamFailure
 from shared.domain.payments import PaymentMethod
@@ -103,24 +104,14 @@ class DynamoTopUpOrders:
         self._client = client if client is not None else boto3.client("dynamodb")
 
     def _put(self, order: TopUpOrder, condition: str, values: dict[str, Any] | None) -> bool:
-        kwargs: dict[str, Any] = {
-            "TableName": self._table,
-            "Item": encode_item(topup_item(order)),
-            "ConditionExpression": condition,
-        }
-        if values:
-            kwargs["ExpressionAttributeValues"] = values
-        try:
-            self._client.put_item(**kwargs)
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
-                return False
-            raise UpstreamFailure(
-                "the ledger table refused the top-up", operation="PutItem"
-            ) from exc
-        except BotoCoreError as exc:
-            raise UpstreamFailure("the ledger table did not answer", operation="PutItem") from exc
-        return True
+        return conditional_put(
+            self._client,
+            self._table,
+            encode_item(topup_item(order)),
+            condition,
+            values,
+            refused="the top-up",
+        )
 
     def create(self, order: TopUpOrder) -> bool:
         return self._put(order, "attribute_not_exists(pk)", None)
