@@ -8,17 +8,49 @@ active power only, and at a charging site's power factor near 1 this errs by a f
 on the side of starting. An export (negative load) counts as 0. A reading older than
 ``STALE_AFTER`` (by the gateway's time or by when we received it, whichever is older) is
 ignored: a silent meter never blocks charging, as before any meter reported.
+
+Load bands (SPEC "Load management"): with the site above ``LIMIT_ABOVE_BP`` (50 %) of its
+capacity, a newly started charge is limited to half its rated power; above
+``REFUSE_ABOVE_BP`` (80 %) no new charge starts until the load falls. ``start_allowance``
+gives the decision at the moment the pile is switched on (after payment), so a start paid
+while the site was calm is still limited or refused if the load rose meanwhile.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 
 from shared.domain.modbus_readings import SiteLoad
 
 STALE_AFTER = timedelta(minutes=5)
 SITE_AT_LOAD_LIMIT = "site_at_load_limit"
+LIMIT_ABOVE_BP = 5_000  # above 50 % of capacity: new charges at half power
+REFUSE_ABOVE_BP = 8_000  # above 80 %: no new charge
+LIMITED_SHARE_BP = 5_000  # the limited charge's share of its rated power
+
+
+class LoadBand(StrEnum):
+    """Where the site's live load sits for a new charge."""
+
+    NORMAL = "normal"  # no live reading, or at most 50 %: full rated power
+    LIMITED = "limited"  # above 50 %: half the rated power
+    REFUSED = "refused"  # above 80 %, or even the allowed power would overload the site
+
+
+@dataclass(frozen=True, slots=True)
+class StartAllowance:
+    """The decision for one new charge; ``power_limit_w`` None means the rated power."""
+
+    band: LoadBand
+    power_limit_w: int | None
+    load_w: int | None  # None: no live reading
+    capacity_w: int | None
+
+    @property
+    def is_refused(self) -> bool:
+        return self.band is LoadBand.REFUSED
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,4 +81,42 @@ def load_limit_breach(
     return LoadCheck(load_w=load_w, rated_power_w=rated_power_w, capacity_w=capacity_w)
 
 
-__all__ = ["SITE_AT_LOAD_LIMIT", "STALE_AFTER", "LoadCheck", "is_live", "load_limit_breach"]
+def start_allowance(
+    *, capacity_kva: int | None, load: SiteLoad | None, rated_power_w: int, now: datetime
+) -> StartAllowance:
+    """The band and power limit for a charge of ``rated_power_w`` starting ``now``.
+
+    No capacity or no live reading: NORMAL at full power (a silent meter never blocks).
+    Above 80 % of capacity: REFUSED. Above 50 %: LIMITED to half the rated power (at least
+    1 W). In any band, a charge whose allowed power would push the load over the capacity
+    is REFUSED.
+    """
+    if capacity_kva is None or capacity_kva <= 0 or load is None or not is_live(load, now):
+        return StartAllowance(LoadBand.NORMAL, None, None, None)
+    capacity_w = capacity_kva * 1000
+    load_w = max(load.power_w, 0)
+    if load_w * 10_000 > capacity_w * REFUSE_ABOVE_BP:
+        return StartAllowance(LoadBand.REFUSED, None, load_w, capacity_w)
+    if load_w * 10_000 > capacity_w * LIMIT_ABOVE_BP:
+        limit_w = max(rated_power_w * LIMITED_SHARE_BP // 10_000, 1)
+        band, allowed_w, power_limit_w = LoadBand.LIMITED, limit_w, limit_w
+    else:
+        band, allowed_w, power_limit_w = LoadBand.NORMAL, rated_power_w, None
+    if load_w + allowed_w > capacity_w:
+        return StartAllowance(LoadBand.REFUSED, None, load_w, capacity_w)
+    return StartAllowance(band, power_limit_w, load_w, capacity_w)
+
+
+__all__ = [
+    "LIMITED_SHARE_BP",
+    "LIMIT_ABOVE_BP",
+    "REFUSE_ABOVE_BP",
+    "SITE_AT_LOAD_LIMIT",
+    "STALE_AFTER",
+    "LoadBand",
+    "LoadCheck",
+    "StartAllowance",
+    "is_live",
+    "load_limit_breach",
+    "start_allowance",
+]
