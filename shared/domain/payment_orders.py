@@ -462,7 +462,8 @@ def record_shared(
     partner_shared_fen: int = 0,
 ) -> PaymentOrder:
     """The consumed money is split: the order is complete. ``partner_shared_fen`` is what
-    the provider sent to the partner's account (0 or ``partner_fen``).
+    the provider sent to the partner's account (0..``partner_fen``: capped at the provider's
+    maximum share ratio; the rest the operator owes the partner in the ledger).
 
     Raises:
         Conflict: not refunded yet.
@@ -488,9 +489,9 @@ def record_shared(
 
 
 def _check_shared(partner_shared_fen: int, partner_fen: int) -> None:
-    if partner_shared_fen not in (0, partner_fen):
+    if not 0 <= partner_shared_fen <= partner_fen:
         raise InvalidInput(
-            "the provider shares the partner's whole part or nothing", field="partner_shared_fen"
+            "the provider shares at most the partner's part", field="partner_shared_fen"
         )
 
 
@@ -574,8 +575,8 @@ def money_problems(order: PaymentOrder) -> list[str]:
             problems.append("prepaid != consumed + refunded")
         if order.partner_fen + order.platform_fen != order.consumed_fen:
             problems.append("consumed != partner + platform")
-        if order.partner_shared_fen not in (0, order.partner_fen):
-            problems.append("provider share != partner part")
+        if not 0 <= order.partner_shared_fen <= order.partner_fen:
+            problems.append("provider share > partner part")
     if order.state is OrderState.CLOSED and (order.is_paid or order.consumed_fen):
         problems.append("closed order holds money")
     if order.late_txn_id is not None and order.late_refund_status is None:

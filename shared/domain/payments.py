@@ -36,6 +36,38 @@ _REFERENCE = re.compile(r"^[0-9A-Za-z_|*@-]{1,64}$")
 _YUAN = re.compile(r"^(0|[1-9][0-9]{0,8})(?:\.([0-9]{1,2}))?$")
 MAX_RECEIVERS = 50
 MAX_TEXT = 127
+# Basis points. WeChat Pay limits what one order may share to receivers to the merchant's
+# maximum ratio, 30 % unless raised with WeChat; Alipay's royalty ratio is capped the same
+# way by default. A provider's cap comes from its secret (``max_share_bp``).
+FULL_SHARE_BP = 10_000
+DEFAULT_MAX_SHARE_BP = 3_000
+
+
+def share_cap_bp(value: object) -> int:
+    """A provider's maximum share ratio from its configuration (default 30 %).
+
+    Raises: InvalidInput unless an integer 1..10000 (or absent/empty).
+    """
+    if value is None or value == "":
+        return DEFAULT_MAX_SHARE_BP
+    try:
+        cap = int(str(value))
+    except ValueError as exc:
+        raise InvalidInput(
+            "max_share_bp must be an integer 1..10000", field="max_share_bp"
+        ) from exc
+    if not 1 <= cap <= FULL_SHARE_BP:
+        raise InvalidInput("max_share_bp must be an integer 1..10000", field="max_share_bp")
+    return cap
+
+
+def provider_share_fen(*, partner_fen: int, consumed_fen: int, max_share_bp: int) -> int:
+    """What the provider can send the partner of one order: the ledger's partner part, at
+    most ``max_share_bp`` of the consumed amount (rounded down: never above the cap). The
+    rest of the partner part stays owed by the operator in the ledger."""
+    if partner_fen <= 0 or consumed_fen <= 0:
+        return 0
+    return min(partner_fen, consumed_fen * max_share_bp // FULL_SHARE_BP)
 
 
 class PaymentMethod(StrEnum):
@@ -227,6 +259,11 @@ class PaymentProvider(Protocol):
 
     @property
     def method(self) -> PaymentMethod: ...
+
+    @property
+    def max_share_bp(self) -> int:
+        """The most of an order the provider shares to receivers (basis points)."""
+        ...
 
     def create_prepay(self, req: PrepayRequest) -> PrepayTicket:
         """Open the order at the provider. Raises: UpstreamFailure."""

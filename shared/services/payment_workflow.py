@@ -76,6 +76,7 @@ from shared.domain.payments import (
     ShareReceiver,
     ShareRequest,
     ensure_notice_matches,
+    provider_share_fen,
 )
 from shared.domain.piles import Pile
 from shared.domain.pricing import MeterReading, price_energy, require_tariff, split_profit
@@ -545,23 +546,32 @@ def _provider_share(ports: PaymentPorts, order: PaymentOrder, partner_fen: int) 
     and what went to the partner at the provider.
 
     With a partner receiver account on the order (the station's when the order was created)
-    and a partner part above 0 fen: one profit-sharing order of that part to it, the rest
-    unfrozen for the operator (WeChat Pay ``unfreeze_unsplit``, Alipay ``royalty_finish``).
-    Otherwise the consumed funds are only released to the operator, who owes the partner
+    and a partner part above 0 fen: one profit-sharing order to it of that part, capped at
+    the provider's maximum share ratio of the consumed amount (WeChat Pay's 30 % unless
+    raised), the rest unfrozen for the operator (WeChat Pay ``unfreeze_unsplit``, Alipay
+    ``royalty_finish``). What the provider does not send, the operator owes the partner in
     the ledger's partner balance. Raises: UpstreamFailure.
     """
     if order.is_wallet or order.consumed_fen == 0 or order.provider_txn_id is None:
         return "ledger", 0
+    provider = _provider(ports, order)
+    routed_fen = 0
+    if order.partner_account is not None:
+        routed_fen = provider_share_fen(
+            partner_fen=partner_fen,
+            consumed_fen=order.consumed_fen,
+            max_share_bp=provider.max_share_bp,
+        )
     receivers: tuple[ShareReceiver, ...] = ()
-    if order.partner_account is not None and partner_fen > 0:
+    if routed_fen > 0 and order.partner_account is not None:
         receivers = (
             ShareReceiver(
                 account=order.partner_account,
-                amount_fen=partner_fen,
+                amount_fen=routed_fen,
                 description=f"site partner share {order.order_no}",
             ),
         )
-    result = _provider(ports, order).share_profit(
+    result = provider.share_profit(
         ShareRequest(
             order_no=order.order_no,
             out_share_no=order.out_share_no,
@@ -570,7 +580,7 @@ def _provider_share(ports: PaymentPorts, order: PaymentOrder, partner_fen: int) 
             unfreeze_rest=True,
         )
     )
-    return result.status, partner_fen if receivers else 0
+    return result.status, routed_fen if receivers else 0
 
 
 # ---------------------------------------------------------------- task steps

@@ -283,3 +283,22 @@ def test_config_refused_when_secret_incomplete() -> None:
     assert "platform_public_key" in exc.value.fields["missing"]
     assert "SECRETVALUE" not in repr(exc.value.fields) + str(exc.value)
     assert "PRIVATE" not in repr(wechat_config())
+
+
+def test_share_cap_is_30_percent_unless_the_secret_raises_it() -> None:
+    config = wechat_config()
+    fields = {name: str(getattr(config, name)) for name in config.__dataclass_fields__}
+    del fields["max_share_bp"]
+    assert WeChatPayConfig.from_secret(fields).max_share_bp == 3_000
+    raised = WeChatPayConfig.from_secret({**fields, "max_share_bp": "5000"})
+    assert raised.max_share_bp == 5_000
+    assert WeChatPayProvider(raised, notify_url="https://x.example/n").max_share_bp == 5_000
+
+
+@pytest.mark.parametrize("value", ["0", "10001", "half"])
+def test_config_refused_when_the_share_cap_is_not_1_to_10000(value: str) -> None:
+    config = wechat_config()
+    fields = {name: str(getattr(config, name)) for name in config.__dataclass_fields__}
+    with pytest.raises(UpstreamFailure) as exc:
+        WeChatPayConfig.from_secret({**fields, "max_share_bp": value})
+    assert "max_share_bp" in str(exc.value)

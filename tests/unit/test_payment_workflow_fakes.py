@@ -92,8 +92,9 @@ class FakeProvider:
     """A provider that keeps its books in memory; ``fail_next[op] = n`` makes the next n
     calls of ``op`` raise ``UpstreamFailure`` (after doing nothing)."""
 
-    def __init__(self, method: PaymentMethod) -> None:
+    def __init__(self, method: PaymentMethod, *, max_share_bp: int = 10_000) -> None:
         self._method = method
+        self.max_share_bp = max_share_bp
         self._lock = threading.RLock()
         self.prepays: dict[str, PrepayRequest] = {}
         self.paid: dict[str, int] = {}

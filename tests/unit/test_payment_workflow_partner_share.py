@@ -13,7 +13,13 @@ from hypothesis import strategies as st
 
 from shared.domain.errors import InvalidInput, UpstreamFailure
 from shared.domain.payment_orders import OrderState, PaymentOrder, money_problems
-from shared.domain.payments import PaymentMethod, ShareReceiver
+from shared.domain.payments import (
+    DEFAULT_MAX_SHARE_BP,
+    PaymentMethod,
+    ShareReceiver,
+    provider_share_fen,
+    share_cap_bp,
+)
 from shared.domain.stations import (
     Station,
     WechatReceiver,
@@ -290,6 +296,66 @@ def test_provider_share_never_exceeds_what_was_consumed(
     expected = done.partner_fen if has_receiver else 0
     assert done.partner_shared_fen == expected
     assert done.prepaid_fen == done.consumed_fen + done.refunded_fen
+
+
+# ---------------------------------------------------------------- the provider's share cap
+
+
+@pytest.mark.parametrize("method", ["wechat", "alipay"])
+def test_a_50_50_share_sends_the_provider_its_30_percent_cap_and_the_ledger_keeps_the_rest(
+    method: str,
+) -> None:
+    world = world_with(wechat=MERCHANT, alipay=ALIPAY_USER)
+    world.providers[PaymentMethod(method)].max_share_bp = 3_000
+    until_started(world, method)
+    answer = finish(world)
+
+    done = stored(world)
+    assert done.state is OrderState.COMPLETED
+    assert (done.consumed_fen, done.partner_fen, done.platform_fen) == (300, 150, 150)
+    assert done.partner_shared_fen == 90 and answer["partner_shared_fen"] == 90
+    (share,) = world.providers[PaymentMethod(method)].shares.values()
+    assert [r.amount_fen for r in share.receivers] == [90]
+    assert share.unfreeze_rest is True
+    assert money_problems(done) == [] and world.ledger_problems() == []
+
+
+def test_a_share_below_the_cap_is_sent_whole() -> None:
+    world = world_with(wechat=MERCHANT, partner_share_bp=2_000)
+    world.providers[PaymentMethod.WECHAT].max_share_bp = 3_000
+    until_started(world, "wechat")
+    finish(world)
+
+    done = stored(world)
+    assert (done.partner_fen, done.partner_shared_fen) == (60, 60)
+
+
+@given(
+    partner_fen=st.integers(min_value=0, max_value=10**7),
+    consumed_fen=st.integers(min_value=0, max_value=10**7),
+    cap_bp=st.integers(min_value=1, max_value=10_000),
+)
+def test_the_provider_never_gets_more_than_the_part_or_the_cap(
+    partner_fen: int, consumed_fen: int, cap_bp: int
+) -> None:
+    sent = provider_share_fen(
+        partner_fen=partner_fen, consumed_fen=consumed_fen, max_share_bp=cap_bp
+    )
+    assert 0 <= sent <= max(partner_fen, 0)
+    assert sent * 10_000 <= consumed_fen * cap_bp
+    if partner_fen > 0 and partner_fen * 10_000 <= consumed_fen * cap_bp:
+        assert sent == partner_fen
+
+
+@pytest.mark.parametrize("value", ["0", "10001", "30%", "-1"])
+def test_a_misconfigured_share_cap_is_refused(value: str) -> None:
+    with pytest.raises(InvalidInput):
+        share_cap_bp(value)
+
+
+def test_the_share_cap_defaults_to_30_percent_and_reads_the_secret() -> None:
+    assert share_cap_bp(None) == share_cap_bp("") == DEFAULT_MAX_SHARE_BP == 3_000
+    assert share_cap_bp("5000") == 5_000
 
 
 # ---------------------------------------------------------------- the station's receivers

@@ -18,11 +18,22 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from shared.domain.errors import InvalidInput, UpstreamFailure
-from shared.domain.payments import PaymentMethod, PaymentProvider
+from shared.domain.payments import PaymentMethod, PaymentProvider, share_cap_bp
 
 _providers: dict[PaymentMethod, PaymentProvider] = {}
 _secrets: dict[str, dict[str, str]] = {}
 _lock = threading.Lock()
+
+
+def secret_share_cap(secret: Mapping[str, Any]) -> int:
+    """The provider's maximum share ratio from its secret's optional ``max_share_bp``.
+
+    Raises: UpstreamFailure (a misconfigured secret) unless 1..10000 or absent.
+    """
+    try:
+        return share_cap_bp(secret.get("max_share_bp"))
+    except InvalidInput as exc:
+        raise UpstreamFailure("payment secret max_share_bp must be 1..10000", missing=[]) from exc
 
 
 def provider_for(method: PaymentMethod) -> PaymentProvider:

@@ -33,9 +33,11 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
+from shared.adapters.payments import secret_share_cap
 from shared.domain.clock import LOCAL_TZ, Clock, system_clock
 from shared.domain.errors import Conflict, InvalidInput, UpstreamFailure
 from shared.domain.payments import (
+    DEFAULT_MAX_SHARE_BP,
     FRESHNESS_WINDOW_S,
     NotificationRejected,
     PaidNotice,
@@ -72,6 +74,8 @@ class AlipayConfig:
     app_private_key: str
     alipay_public_key: str
     seller_id: str
+    # The app's maximum royalty ratio at Alipay (optional secret field).
+    max_share_bp: int = DEFAULT_MAX_SHARE_BP
 
     def __repr__(self) -> str:
         return f"AlipayConfig(app_id={self.app_id!r}, seller_id={self.seller_id!r}, keys=***)"
@@ -83,7 +87,10 @@ class AlipayConfig:
         missing = [name for name in names if not str(secret.get(name, "")).strip()]
         if missing:
             raise UpstreamFailure("Alipay secret incomplete", missing=missing)
-        return cls(**{name: str(secret[name]) for name in names})
+        return cls(
+            **{name: str(secret[name]) for name in names},
+            max_share_bp=secret_share_cap(secret),
+        )
 
 
 def _pem(text: str, kind: str) -> str:
@@ -115,6 +122,10 @@ class AlipayProvider:
         self._download = download or _download
         self._client: Any = None
         self._lock = threading.Lock()
+
+    @property
+    def max_share_bp(self) -> int:
+        return self._config.max_share_bp
 
     # --- outgoing --------------------------------------------------------------------------
 

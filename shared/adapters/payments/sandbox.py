@@ -21,6 +21,7 @@ from typing import Any
 from shared.domain.clock import from_wire, to_wire
 from shared.domain.errors import Conflict, InvalidInput, UpstreamFailure
 from shared.domain.payments import (
+    FULL_SHARE_BP,
     NotificationRejected,
     PaidNotice,
     PaymentMethod,
@@ -45,6 +46,8 @@ class SandboxPaymentProvider:
     """``PaymentProvider`` on the sandbox at ``base_url``."""
 
     method = PaymentMethod.SANDBOX
+    # The sandbox shares any ratio (a 50:50 partner share runs whole locally).
+    max_share_bp = FULL_SHARE_BP
 
     def __init__(self, base_url: str, *, timeout_s: float = TIMEOUT_S) -> None:
         self._base_url = base_url.rstrip("/")

@@ -34,9 +34,11 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
+from shared.adapters.payments import secret_share_cap
 from shared.domain.clock import LOCAL_TZ, Clock, from_wire, system_clock
 from shared.domain.errors import Conflict, InvalidInput, UpstreamFailure
 from shared.domain.payments import (
+    DEFAULT_MAX_SHARE_BP,
     NotificationRejected,
     PaidNotice,
     PaymentMethod,
@@ -71,6 +73,8 @@ class WeChatPayConfig:
     cert_serial_no: str
     platform_public_key: str
     platform_public_key_id: str
+    # The merchant's maximum profit-sharing ratio at WeChat Pay (optional secret field).
+    max_share_bp: int = DEFAULT_MAX_SHARE_BP
 
     def __repr__(self) -> str:
         return f"WeChatPayConfig(mchid={self.mchid!r}, appid={self.appid!r}, keys=***)"
@@ -92,7 +96,10 @@ class WeChatPayConfig:
             raise UpstreamFailure("WeChat Pay secret incomplete", missing=missing)
         if len(secret["apiv3_key"].encode("utf-8")) != 32:
             raise UpstreamFailure("WeChat Pay API v3 key must be 32 bytes", missing=[])
-        return cls(**{name: str(secret[name]) for name in names})
+        return cls(
+            **{name: str(secret[name]) for name in names},
+            max_share_bp=secret_share_cap(secret),
+        )
 
 
 class WeChatPayProvider:
@@ -117,6 +124,10 @@ class WeChatPayProvider:
         }
         self._client: Any = None
         self._lock = threading.Lock()
+
+    @property
+    def max_share_bp(self) -> int:
+        return self._config.max_share_bp
 
     # --- outgoing --------------------------------------------------------------------------
 
