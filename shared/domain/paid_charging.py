@@ -184,6 +184,11 @@ class PaidCharge:
     end: SessionEnd | None = None
     failure: str | None = None  # why it never started
     failed_at: datetime | None = None
+    # The site's load band when the pile was switched on (``shared.domain.site_load``;
+    # None: no live meter reading) and the power the remote start capped the charge at
+    # (None: the rated power). A retried begin re-sends the same cap.
+    load_band: str | None = None
+    power_limit_w: int | None = None
 
     @property
     def keys(self) -> tuple[str, ...]:

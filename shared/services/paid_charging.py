@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -72,7 +72,10 @@ from shared.services.sessions import SessionStore, owned_gun_samples
 from shared.services.workflow_ports import WorkflowResumer
 
 if TYPE_CHECKING:
+    from shared.domain.modbus_readings import SiteLoad
+    from shared.domain.ocpp.commands import ChargingProfile
     from shared.domain.pricing import MeterReading
+    from shared.domain.site_load import StartAllowance
     from shared.domain.tariffs import Tariff
     from shared.services.ebike_charging import EbikeChargePorts
 
@@ -84,6 +87,7 @@ __all__ = [
     "PaidChargePorts",
     "PaidChargeRequest",
     "PaidChargeStore",
+    "SiteLimits",
     "await_session_end",
     "begin_paid_charge",
     "charge_outcome",
@@ -97,6 +101,10 @@ STARTABLE_201 = frozenset({"Available", "Occupied"})
 # (consumed is capped at the prepaid amount), so the driver gets exactly what was paid.
 STOP_MARGIN_FEN = 0
 SWEEP_BATCH = 200
+# The cap of a LIMITED switch-on travels as a TxProfile in the remote start (1.6 §5.11 /
+# 2.0.1 F01.FR.08-10). Stack level 0: the lowest, the cap is the only TxProfile the
+# transaction starts with.
+LIMIT_STACK_LEVEL = 0
 _OPEN_SESSIONS_READ = 20
 
 
@@ -155,6 +163,20 @@ class PaidChargeStore(Protocol):
     def logged_samples(self, session_id: str) -> list[MeterSample]:
         """The samples stored beside a session (eventually consistent)."""
 
+    def site_load(self, station_id: str) -> SiteLoad | None:
+        """The station's last transformer-meter reading (``SITELOAD#``), or None."""
+
+    def site_limits(self, station_id: str, pile_id: str) -> SiteLimits:
+        """The station's transformer capacity and the pile's rated power."""
+
+
+@dataclass(frozen=True, slots=True)
+class SiteLimits:
+    """What the load bands weigh a switch-on against (None: the item or value is missing)."""
+
+    capacity_kva: int | None
+    rated_power_w: int | None
+
 
 @dataclass(frozen=True, slots=True)
 class PaidChargePorts:
@@ -183,8 +205,17 @@ def begin_paid_charge(ports: PaidChargePorts, request: PaidChargeRequest, now: d
     Idempotent per ``order_no``: a retry answers the same call id and sends nothing new
     (unless the first attempt stopped before the call was stored).
 
+    Load bands at switch-on (SPEC "Load management", ``site_load.start_allowance``): with
+    the station's transformer meter live, a site above 50 % of its capacity gets a remote
+    start carrying a TxProfile that caps the charge at half the pile's rated power (in W);
+    above 80 % (or when even that would overload the site) nothing is sent: the marker is
+    stored ``never_started`` with a ``site_at_load_limit`` reason, so the workflow's wait
+    fails with ``PileNeverStarted`` and the prepayment is refunded in full, exactly like a
+    start the pile rejected. The decision is made once and kept on the marker.
+
     DynamoDB: 1 GetItem (marker), 1 GetItem (pile), 1 GetItem (gun) (+ 1 Query of the
-    pile's active sessions for a 2.0.1 gun that is Occupied), 1 PutItem (marker), 1-2
+    pile's active sessions for a 2.0.1 gun that is Occupied), 1 GetItem (site load; with a
+    live reading + 1 BatchGetItem of the station and pile), 1 PutItem (marker), 1-2
     PutItems (start keys), 1 PutItem (call). API Gateway: 1 PostToConnection.
 
     Raises:
@@ -214,6 +245,7 @@ def begin_paid_charge(ports: PaidChargePorts, request: PaidChargeRequest, now: d
     if not route.is_online or route.connection_id is None:
         raise Conflict("the pile is offline", kind="pile", id=request.pile_id)
     _require_free_gun(ports, request, version)
+    allowance = _switch_on_allowance(ports, request, now)
     call_id = call_message_id(now, ports.new_id)
     charge = PaidCharge(
         order_no=request.order_no,
@@ -231,18 +263,75 @@ def begin_paid_charge(ports: PaidChargePorts, request: PaidChargeRequest, now: d
         created_at=now,
         check_at=now + CALL_TIMEOUT + timedelta(seconds=5),
         remote_start_id=numeric_id(call_id) if version is OcppVersion.V201 else None,
+        load_band=None if allowance.load_w is None else allowance.band.value,
+        power_limit_w=allowance.power_limit_w,
     )
+    if allowance.is_refused:
+        charge = replace(
+            charge,
+            state=PaidChargeState.NEVER_STARTED,
+            failure=_refusal(allowance),
+            failed_at=now,
+        )
     if not store.create(charge):
         raced = store.get(request.order_no)
         if raced is None:
             raise Conflict("the order's marker could not be stored", order_no=request.order_no)
         return _resume_begin(ports, raced, request)
+    if allowance.is_refused:
+        logger.info(
+            "paid charge refused at the site's load limit",
+            extra={
+                "order_no": charge.order_no,
+                "station_id": charge.station_id,
+                "load_w": allowance.load_w,
+                "capacity_w": allowance.capacity_w,
+            },
+        )
+        return call_id
     _send_remote_start(ports, charge)
     logger.info(
         "paid charge begun",
-        extra={"order_no": charge.order_no, "pile_id": charge.pile_id, "gun_no": charge.gun_no},
+        extra={
+            "order_no": charge.order_no,
+            "pile_id": charge.pile_id,
+            "gun_no": charge.gun_no,
+            "power_limit_w": charge.power_limit_w,
+        },
     )
     return call_id
+
+
+def _switch_on_allowance(
+    ports: PaidChargePorts, request: PaidChargeRequest, now: datetime
+) -> StartAllowance:
+    """The load band for switching the gun on now; without a live meter reading nothing
+    else is read (a silent meter never blocks charging). The pile's rated power stands for
+    the gun's: pile models carry no per-gun rating."""
+    from shared.domain.site_load import LoadBand, StartAllowance, is_live, start_allowance
+
+    load = ports.paid_charges.site_load(request.station_id)
+    if load is None or not is_live(load, now):
+        return StartAllowance(LoadBand.NORMAL, None, None, None)
+    limits = ports.paid_charges.site_limits(request.station_id, request.pile_id)
+    if limits.rated_power_w is None:
+        logger.warning("pile without a rated power", extra={"pile_id": request.pile_id})
+        return StartAllowance(LoadBand.NORMAL, None, None, None)
+    return start_allowance(
+        capacity_kva=limits.capacity_kva,
+        load=load,
+        rated_power_w=limits.rated_power_w,
+        now=now,
+    )
+
+
+def _refusal(allowance: StartAllowance) -> str:
+    from shared.domain.site_load import SITE_AT_LOAD_LIMIT
+
+    return (
+        f"{SITE_AT_LOAD_LIMIT}: the site draws {allowance.load_w} W of its "
+        f"{allowance.capacity_w} W transformer capacity, no new charge may start"
+    )
 
 
 def _begin_ebike(ports: PaidChargePorts, request: PaidChargeRequest, now: datetime) -> str:
@@ -299,7 +388,8 @@ def _send_remote_start(ports: PaidChargePorts, charge: PaidCharge) -> None:
 
     ports.paid_charges.put_start_keys(charge)
     route, version = remote_calls.route_to(charge.pile_id, None, ports.piles)
-    request = RemoteStart(charge.gun_no, charge.id_tag).to_ocpp(version, numeric_id(charge.call_id))
+    command = RemoteStart(charge.gun_no, charge.id_tag, charging_profile=_limit_profile(charge))
+    request = command.to_ocpp(version, numeric_id(charge.call_id))
     remote_calls.place_call(
         route,
         version,
@@ -311,6 +401,32 @@ def _send_remote_start(ports: PaidChargePorts, charge: PaidCharge) -> None:
         schemas=ports.schemas,
         sender=ports.sender,
         clock=ports.clock,
+    )
+
+
+def _limit_profile(charge: PaidCharge) -> ChargingProfile | None:
+    """The TxProfile capping a LIMITED charge: relative to the transaction's start, one
+    period from 0 s at ``power_limit_w`` W (1.6 chargingRateUnit W, 2.0.1 likewise); None
+    for a charge at its rated power."""
+    if charge.power_limit_w is None:
+        return None
+    from shared.domain.ocpp.commands import (
+        ChargingProfile,
+        ChargingSchedule,
+        ProfileKind,
+        ProfilePurpose,
+        RateUnit,
+        SchedulePeriod,
+    )
+
+    return ChargingProfile(
+        profile_id=numeric_id(charge.call_id),
+        stack_level=LIMIT_STACK_LEVEL,
+        purpose=ProfilePurpose.TX,
+        kind=ProfileKind.RELATIVE,
+        schedule=ChargingSchedule(
+            rate_unit=RateUnit.W, periods=(SchedulePeriod(start_s=0, limit=charge.power_limit_w),)
+        ),
     )
 
 

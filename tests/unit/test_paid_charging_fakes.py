@@ -12,6 +12,7 @@ from typing import Any
 from shared.adapters.ocpp_schemas import OcppSchemas
 from shared.domain.clock import to_wire
 from shared.domain.errors import TariffMissing
+from shared.domain.modbus_readings import SiteLoad
 from shared.domain.ocpp.authorization import CardRecord
 from shared.domain.ocpp.dispatch import CallContext
 from shared.domain.ocpp.versions import OcppVersion
@@ -30,7 +31,7 @@ from shared.services import paid_charging
 from shared.services.ocpp import transactions
 from shared.services.ocpp.ports import OcppPorts, PileRoute
 from shared.services.ocpp.router import handle_frame
-from shared.services.paid_charging import PaidChargePorts
+from shared.services.paid_charging import PaidChargePorts, SiteLimits
 from tests.unit.ocpp_command_fakes import FakePendingCalls, FakeSender
 from tests.unit.sessions_fakes import FakeSessionStore
 
@@ -57,8 +58,13 @@ class FakePaidCharges:
     guns: dict[tuple[str, int], str | None] = field(default_factory=dict)
     tariffs: dict[tuple[str, int], Tariff] = field(default_factory=dict)
     samples: dict[str, list[MeterSample]] = field(default_factory=dict)
+    # load bands at switch-on: station -> meter reading, station -> kVA, pile -> W
+    loads: dict[str, SiteLoad] = field(default_factory=dict)
+    capacities_kva: dict[str, int] = field(default_factory=dict)
+    rated_powers_w: dict[str, int] = field(default_factory=dict)
     writes: int = 0
     log_reads: int = 0
+    limit_reads: int = 0
 
     def get(self, order_no: str) -> PaidCharge | None:
         return self.charges.get(order_no)
@@ -161,6 +167,13 @@ class FakePaidCharges:
     def logged_samples(self, session_id: str) -> list[MeterSample]:
         self.log_reads += 1
         return list(self.samples.get(session_id, []))
+
+    def site_load(self, station_id: str) -> SiteLoad | None:
+        return self.loads.get(station_id)
+
+    def site_limits(self, station_id: str, pile_id: str) -> SiteLimits:
+        self.limit_reads += 1
+        return SiteLimits(self.capacities_kva.get(station_id), self.rated_powers_w.get(pile_id))
 
 
 @dataclass

@@ -44,13 +44,16 @@ from shared.domain.paid_charging import (
 from shared.domain.sessions import MeterSample
 
 if TYPE_CHECKING:
+    from shared.domain.modbus_readings import SiteLoad
     from shared.domain.pricing import ChargeTarget
     from shared.domain.tariffs import Tariff
+    from shared.services.paid_charging import SiteLimits
 
 PAID_STARTING = "PAID_STARTING"
 MARKER_RETENTION = timedelta(days=90)
 START_KEY_RETENTION = timedelta(days=2)
 _TARIFF_CACHE = 64
+_BATCH_ATTEMPTS = 3
 
 
 def marker_key(order_no: str) -> dict[str, dict[str, str]]:
@@ -280,6 +283,44 @@ class DynamoPaidCharges:
             )
         return tariff_from(decode_item(raw))
 
+    # -- load bands at switch-on
+
+    def site_load(self, station_id: str) -> SiteLoad | None:
+        from shared.adapters.dynamodb.gateways import DynamoSiteLoads
+
+        return DynamoSiteLoads(self._table, self._client).get(station_id)
+
+    def site_limits(self, station_id: str, pile_id: str) -> SiteLimits:
+        from shared.services.paid_charging import SiteLimits
+
+        station_key = {"pk": s(f"STATION#{station_id}"), "sk": s("STATION")}
+        pile_key = {"pk": s(f"PILE#{pile_id}"), "sk": s("PILE")}
+        request: dict[str, Any] = {
+            self._base_table: {
+                "Keys": [station_key, pile_key],
+                "ProjectionExpression": "pk, transformer_capacity_kva, rated_power_w",
+                "ConsistentRead": True,
+            }
+        }
+        items: list[dict[str, Any]] = []
+        for _ in range(_BATCH_ATTEMPTS):
+            response = self._call("batch_get_item", RequestItems=request)
+            items.extend(response.get("Responses", {}).get(self._base_table, []))
+            request = response.get("UnprocessedKeys") or {}
+            if not request:
+                break
+        else:
+            raise upstream("BatchGetItem")
+        by_pk = {text_of(item, "pk"): item for item in items}
+        station = by_pk.get(f"STATION#{station_id}")
+        pile = by_pk.get(f"PILE#{pile_id}")
+        return SiteLimits(
+            capacity_kva=None
+            if station is None
+            else number_of(station, "transformer_capacity_kva"),
+            rated_power_w=None if pile is None else number_of(pile, "rated_power_w"),
+        )
+
     # -- plumbing
 
     def _transition(
@@ -375,6 +416,14 @@ def charge_item(charge: PaidCharge) -> dict[str, Any]:
     }
     if charge.remote_start_id is not None:
         item["remote_start_id"] = n(charge.remote_start_id)
+    if charge.load_band is not None:
+        item["load_band"] = s(charge.load_band)
+    if charge.power_limit_w is not None:
+        item["power_limit_w"] = n(charge.power_limit_w)
+    if charge.failure is not None:  # refused at switch-on: stored never_started
+        item["failure"] = s(charge.failure)
+    if charge.failed_at is not None:
+        item["failed_at"] = s(to_wire(charge.failed_at))
     if charge.is_starting:
         item["gsi2pk"] = s(PAID_STARTING)
         item["gsi2sk"] = s(f"{to_wire(charge.check_at)}#{charge.order_no}")
@@ -431,6 +480,8 @@ def charge_from(item: dict[str, Any]) -> PaidCharge:
         end=end,
         failure=text_of(item, "failure"),
         failed_at=at("failed_at"),
+        load_band=text_of(item, "load_band"),
+        power_limit_w=number_of(item, "power_limit_w"),
     )
 
 
