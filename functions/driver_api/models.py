@@ -180,6 +180,26 @@ class ScanView(View):
     ]
     can_start: bool
     refusal: str | None = Field(description="Why a charge cannot start now, when it cannot")
+    refusal_reason: (
+        Literal[
+            "pile_offline",
+            "gun_faulted",
+            "gun_busy",
+            "gun_reserved",
+            "gun_unavailable",
+            "no_price",
+            "site_at_load_limit",
+        ]
+        | None
+    ) = Field(description="The refusal as a code (site_at_load_limit: the site is above 80 %)")
+    load_band: Literal["normal", "limited", "refused"] = Field(
+        description="The site's load band for a charge starting now: limited above 50 % of "
+        "the transformer's capacity (half the rated power), refused above 80 %"
+    )
+    power_limit_w: int | None = Field(
+        description="The power a charge starting now is limited to (load band limited), "
+        "else null (the pile's rated power)"
+    )
     tariff_id: str | None
     price_now: PriceView | None
     power_bands: list[PowerBandView] = Field(

@@ -167,6 +167,7 @@ def discovery() -> DiscoveryPorts:
         wallets=ledger(),
         reservations=reservations(),
         qr_base_url=qr_base_url(),
+        site_loads=site_loads(),
     )
 
 

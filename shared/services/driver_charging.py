@@ -20,16 +20,22 @@ from shared.domain.base_data import Page, PageRequest
 from shared.domain.drivers import DEFAULT_CONSUMPTION_WH_PER_KM, GunRef, LoginApp, id_tag_of
 from shared.domain.errors import Conflict, InsufficientBalance, InvalidInput, NotFound
 from shared.domain.ledger import driver_wallet_id
-from shared.domain.modbus_readings import SiteLoad
 from shared.domain.payment_orders import OrderState, PaymentOrder, new_order_no
 from shared.domain.payments import PaymentMethod
 from shared.domain.pricing import ChargeTarget, MeterReading, mileage_target, price_energy
 from shared.domain.sessions import MeterSample, Session, live_energy_wh
-from shared.domain.site_load import SITE_AT_LOAD_LIMIT, load_limit_breach
+from shared.domain.site_load import SITE_AT_LOAD_LIMIT
 from shared.domain.tariffs import Tariff
 from shared.domain.tenancy import Principal, Role
 from shared.services import payment_workflow
-from shared.services.driver_discovery import DiscoveryPorts, locate_gun, start_refusal
+from shared.services.driver_discovery import (
+    SITE_AT_LIMIT_TEXT,
+    DiscoveryPorts,
+    SiteLoads,
+    locate_gun,
+    site_allowance,
+    start_refusal,
+)
 from shared.services.driver_login import DriverStore, get_profile
 
 NEWEST_SAMPLES = 3
@@ -128,12 +134,6 @@ class TariffVersions(Protocol):
     def tariff_version(self, tariff_id: str, version: int) -> Tariff | None: ...
 
 
-class SiteLoads(Protocol):
-    def get(self, station_id: str) -> SiteLoad | None:
-        """The station's live load from its transformer meter, or None. Raises:
-        UpstreamFailure."""
-
-
 @dataclass(frozen=True, slots=True)
 class ChargingPorts:
     payments: payment_workflow.PaymentPorts
@@ -210,9 +210,10 @@ def start_charge(
         NotFound: no such gun.
         Conflict: the gun cannot start now (busy, faulted, offline, reserved by someone
             else, no price), the site is at its load limit (details ``reason``
-            ``site_at_load_limit``: live load + the pile's rated power above the
-            transformer's capacity, ``shared.domain.site_load``), the method is not the
-            app's, or the request id was used for another charge.
+            ``site_at_load_limit``: ``site_load.start_allowance`` REFUSED, the live load
+            above 80 % of the transformer's capacity or the allowed power would overload
+            it; a LIMITED start goes ahead, the pile is limited at switch-on), the method
+            is not the app's, or the request id was used for another charge.
         InsufficientBalance, WalletFrozen: a wallet payment the wallet cannot cover.
         UpstreamFailure: a table or Step Functions failed (the same request is safe to repeat).
     """
@@ -230,22 +231,17 @@ def start_charge(
     )
     if refusal is not None:
         raise Conflict(refusal, kind="gun", state=info.state.value)
-    if ports.site_loads is not None:
-        breach = load_limit_breach(
-            capacity_kva=station.transformer_capacity_kva,
-            load=ports.site_loads.get(station.station_id),
+    allowance = site_allowance(ports.site_loads, station, info.pile, now)
+    if allowance.is_refused:
+        raise Conflict(
+            SITE_AT_LIMIT_TEXT,
+            kind="site",
+            reason=SITE_AT_LOAD_LIMIT,
+            load_band=allowance.band.value,
+            load_w=allowance.load_w,
             rated_power_w=info.pile.rated_power_w,
-            now=now,
+            capacity_w=allowance.capacity_w,
         )
-        if breach is not None:
-            raise Conflict(
-                "the site is at its load limit: try again later",
-                kind="site",
-                reason=SITE_AT_LOAD_LIMIT,
-                load_w=breach.load_w,
-                rated_power_w=breach.rated_power_w,
-                capacity_w=breach.capacity_w,
-            )
     if method is PaymentMethod.WALLET:
         account = ports.payments.ledger.get_account(driver_wallet_id(station.operator_id, user_id))
         available = 0 if account is None else account.available_fen

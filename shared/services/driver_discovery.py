@@ -26,12 +26,20 @@ from shared.domain.drivers import (
 )
 from shared.domain.errors import InvalidInput, NotFound
 from shared.domain.ledger import driver_wallet_id
+from shared.domain.modbus_readings import SiteLoad
 from shared.domain.piles import Gun, Pile
 from shared.domain.pricing import estimate_energy_wh
+from shared.domain.site_load import (
+    SITE_AT_LOAD_LIMIT,
+    LoadBand,
+    StartAllowance,
+    start_allowance,
+)
 from shared.domain.stations import Station
 from shared.domain.tariffs import Tariff
 
 MAX_NEARBY = 50
+NO_LOAD_BAND = StartAllowance(LoadBand.NORMAL, None, None, None)
 
 
 class StationIndex(Protocol):
@@ -62,6 +70,12 @@ class ReservationCheck(Protocol):
         """The user id holding a live reservation of the gun, or None."""
 
 
+class SiteLoads(Protocol):
+    def get(self, station_id: str) -> SiteLoad | None:
+        """The station's live load from its transformer meter, or None. Raises:
+        UpstreamFailure."""
+
+
 @dataclass(frozen=True, slots=True)
 class DiscoveryPorts:
     index: StationIndex
@@ -69,6 +83,9 @@ class DiscoveryPorts:
     wallets: WalletReader
     reservations: ReservationCheck
     qr_base_url: str
+    # The transformer meters' live loads (the Modbus bridge's ``SITELOAD#`` items); None:
+    # no load band is checked (every start at full power).
+    site_loads: SiteLoads | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +121,9 @@ class ScannedGun:
     refusal: str | None
     wallet_available_fen: int
     estimated_energy_wh: int | None
+    # The site's load band for a charge starting now (NORMAL when no meter reports).
+    allowance: StartAllowance = NO_LOAD_BAND
+    refusal_reason: str | None = None  # a code for ``refusal`` (``REFUSAL_REASONS``)
 
 
 def _state(pile: Pile, gun: Gun) -> GunState:
@@ -201,6 +221,18 @@ _REFUSALS = {
     GunState.RESERVED: "the gun is reserved by someone else",
     GunState.UNAVAILABLE: "the gun is out of service",
 }
+NO_PRICE = "the station has no price yet"
+SITE_AT_LIMIT_TEXT = "the site is at its load limit: try again later"
+# The machine-readable code of each refusal (the scan's ``refusal_reason``).
+REFUSAL_REASONS = {
+    _REFUSALS[GunState.OFFLINE]: "pile_offline",
+    _REFUSALS[GunState.FAULTED]: "gun_faulted",
+    _REFUSALS[GunState.BUSY]: "gun_busy",
+    _REFUSALS[GunState.RESERVED]: "gun_reserved",
+    _REFUSALS[GunState.UNAVAILABLE]: "gun_unavailable",
+    NO_PRICE: "no_price",
+    SITE_AT_LIMIT_TEXT: SITE_AT_LOAD_LIMIT,
+}
 
 
 def start_refusal(
@@ -214,8 +246,28 @@ def start_refusal(
     if state in _REFUSALS:
         return _REFUSALS[state]
     if not has_tariff:
-        return "the station has no price yet"
+        return NO_PRICE
     return None
+
+
+def site_allowance(
+    site_loads: SiteLoads | None, station: Station, pile: Pile, now: datetime
+) -> StartAllowance:
+    """The site's load band for a charge of ``pile`` starting now (``site_load.
+    start_allowance``: above 50 % of the transformer's capacity half the rated power, above
+    80 % or when even that would overload it, refused). No meter wired or reporting: NORMAL.
+
+    DynamoDB: 1 GetItem (``SITELOAD#{station}``) when loads are wired.
+
+    Raises: UpstreamFailure.
+    """
+    load = None if site_loads is None else site_loads.get(station.station_id)
+    return start_allowance(
+        capacity_kva=station.transformer_capacity_kva,
+        load=load,
+        rated_power_w=pile.rated_power_w,
+        now=now,
+    )
 
 
 def locate_gun(ports: DiscoveryPorts, ref: GunRef) -> tuple[Station, GunInfo]:
@@ -239,9 +291,14 @@ def locate_gun(ports: DiscoveryPorts, ref: GunRef) -> tuple[Station, GunInfo]:
 def scan_qr_code(
     ports: DiscoveryPorts, user_id: str, code: str, amount_fen: int | None, now: datetime
 ) -> ScannedGun:
-    """What a scanned QR code names, for this driver, now.
+    """What a scanned QR code names, for this driver, now: ``refusal`` when a charge cannot
+    start (the gun's state, someone else's reservation, no price, or the site's load above
+    80 % of its capacity: ``refusal_reason`` ``site_at_load_limit``), and the load band a
+    charge starting now would get (LIMITED: ``allowance.power_limit_w``, half the pile's
+    rated power), so the driver knows before paying.
 
-    DynamoDB: 1 Query (pile + guns), 1 GetItem each (station, tariff, reservation, wallet).
+    DynamoDB: 1 Query (pile + guns), 1 GetItem each (station, tariff, reservation, wallet,
+    the site's live load when wired).
 
     Raises:
         InvalidInput: not one of our codes. NotFound: no such pile or gun.
@@ -256,14 +313,20 @@ def scan_qr_code(
     is_priced = tariff is not None and price is not None and price.total_fen_per_kwh > 0
     if amount_fen is not None and tariff is not None and is_priced:
         estimate = estimate_energy_wh(tariff, amount_fen, now)
+    refusal = start_refusal(
+        info.state, reserved_by=holder, user_id=user_id, has_tariff=tariff is not None
+    )
+    allowance = site_allowance(ports.site_loads, station, info.pile, now)
+    if refusal is None and allowance.is_refused:
+        refusal = SITE_AT_LIMIT_TEXT
     return ScannedGun(
         station=station,
         info=info,
         tariff=tariff,
         price=price,
-        refusal=start_refusal(
-            info.state, reserved_by=holder, user_id=user_id, has_tariff=tariff is not None
-        ),
+        refusal=refusal,
         wallet_available_fen=available,
         estimated_energy_wh=estimate,
+        allowance=allowance,
+        refusal_reason=None if refusal is None else REFUSAL_REASONS[refusal],
     )

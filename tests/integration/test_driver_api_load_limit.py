@@ -1,8 +1,9 @@
-"""The site load limit on moto through the driver API handler: the transformer meter's live
-load (``SITELOAD#{station}``, written by the Modbus bridge's store) plus the pile's rated
-power above the station's capacity refuses POST /driver/charges with 409
-``site_at_load_limit``, nothing stored and no workflow started; below it, or with a stale
-reading, the charge starts."""
+"""The site load bands on moto through the driver API handler: the transformer meter's live
+load (``SITELOAD#{station}``, written by the Modbus bridge's store) above 80 % of the
+station's capacity (``site_load.start_allowance`` REFUSED) refuses POST /driver/charges
+with 409 ``site_at_load_limit``, nothing stored and no workflow started, and the scan
+answers can_start false with that reason; above 50 % the charge starts and the scan tells
+the half-power limit; a stale reading or no meter is the normal band."""
 
 from __future__ import annotations
 
@@ -58,11 +59,14 @@ def clear_load(world: DriverWorld) -> None:
     )
 
 
-def test_a_start_over_the_sites_capacity_is_refused_and_changes_nothing(
+REFUSE_ABOVE_W = CAPACITY_W * 8 // 10  # 504 kW
+
+
+def test_a_start_over_eighty_percent_is_refused_and_changes_nothing(
     world: DriverWorld, charging: FakeSender, machine: str
 ) -> None:
     clear_load(world)
-    record_load(world, CAPACITY_W - RATED_W + 1)
+    record_load(world, REFUSE_ABOVE_W + 1)
     token = sign_in("load-limited")
     before, started = snapshot(), executions(machine)
 
@@ -78,7 +82,7 @@ def test_a_start_over_the_sites_capacity_is_refused_and_changes_nothing(
 @pytest.mark.parametrize(
     ("power_w", "age"),
     [
-        (CAPACITY_W - RATED_W, timedelta(seconds=20)),  # exactly fits
+        (REFUSE_ABOVE_W, timedelta(seconds=20)),  # exactly 80 %: limited, starts
         (CAPACITY_W * 2, timedelta(minutes=6)),  # stale: ignored
         (None, None),  # no meter has reported
     ],
@@ -100,4 +104,38 @@ def test_a_start_that_fits_or_has_no_live_reading_goes_ahead(
     )
 
     assert answer.status == 201, answer.body
+    clear_load(world)
+
+
+@pytest.mark.parametrize(
+    ("power_w", "band", "limit_w", "can_start", "reason"),
+    [
+        (REFUSE_ABOVE_W + 1, "refused", None, False, "site_at_load_limit"),
+        (REFUSE_ABOVE_W, "limited", RATED_W // 2, True, None),
+        (CAPACITY_W // 2, "normal", None, True, None),
+        (None, "normal", None, True, None),
+    ],
+)
+def test_the_scan_tells_the_load_band_before_paying_and_changes_nothing(
+    world: DriverWorld,
+    power_w: int | None,
+    band: str,
+    limit_w: int | None,
+    can_start: bool,
+    reason: str | None,
+) -> None:
+    clear_load(world)
+    if power_w is not None:
+        record_load(world, power_w)
+    token = sign_in(f"load-scan-{power_w}")
+    before = snapshot()
+
+    code = f"https://h.example/q/{world.a.pile_id}/1"
+    answer = dcall("POST", "/driver/scan", token, body={"code": code})
+
+    assert answer.status == 200, answer.body
+    body = answer.body
+    assert (body["load_band"], body["power_limit_w"]) == (band, limit_w)
+    assert (body["can_start"], body["refusal_reason"]) == (can_start, reason)
+    assert snapshot() == before
     clear_load(world)

@@ -139,6 +139,9 @@ def scan_qr_code() -> dict[str, Any]:
             state=info.state.value,
             can_start=found.refusal is None,
             refusal=found.refusal,
+            refusal_reason=found.refusal_reason,
+            load_band=found.allowance.band.value,
+            power_limit_w=found.allowance.power_limit_w,
             tariff_id=None if found.tariff is None else found.tariff.tariff_id,
             price_now=price_view(found.price),
             power_bands=[
