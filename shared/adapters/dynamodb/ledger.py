@@ -116,6 +116,34 @@ def details_from_item(item: Item) -> TransferDetails | None:
     )
 
 
+DRIVER_WALLETS_INDEX = "GSI3"
+_BATCH_GET_LIMIT = 100
+_BATCH_ATTEMPTS = 5
+
+
+def driver_wallet_owner(account_id: str) -> str | None:
+    """The user of a driver wallet ``driver:{operator_id}:{user_id}`` (operator ids never
+    contain ``:``, so everything after the second ``:`` is the user id); None otherwise."""
+    parts = account_id.split(":", 2)
+    if len(parts) != 3 or parts[0] != "driver" or not parts[1] or not parts[2]:
+        return None
+    return parts[2]
+
+
+def driver_wallets_key(user_id: str) -> str:
+    """GSI3 partition of a driver's wallets (sparse: only ``driver:`` accounts carry it)."""
+    return f"DRIVER#{user_id}#WALLETS"
+
+
+def driver_index_attributes(account_id: str) -> Item:
+    """The GSI3 attributes of an account item: one partition per driver listing their
+    wallets (one per operator), nothing for any other account."""
+    user_id = driver_wallet_owner(account_id)
+    if user_id is None:
+        return {}
+    return {"gsi3pk": _s(driver_wallets_key(user_id)), "gsi3sk": _s(account_id)}
+
+
 def account_item(account: Account) -> Item:
     return {
         **account_key(account.account_id),
@@ -131,6 +159,7 @@ def account_item(account: Account) -> Item:
         "updated_at": _s(to_wire(account.updated_at)),
         "gsi1pk": _s(f"OPERATOR#{account.operator_id}#ACCOUNTS"),
         "gsi1sk": _s(account.account_id),
+        **driver_index_attributes(account.account_id),
     }
 
 
@@ -326,6 +355,48 @@ class DynamoLedgerRepository:
         has_more = len(items) > limit or "LastEvaluatedKey" in response
         next_cursor = encode_entry_cursor(page[-1].sort_key) if has_more and page else None
         return EntryPage(tuple(page), next_cursor)
+
+    def driver_accounts(self, user_id: str) -> list[Account]:
+        """The driver's wallets (one per operator), by operator id: the ids from GSI3
+        (eventually consistent: a wallet opened a moment ago may be missing), the accounts
+        themselves by strongly consistent BatchGetItem (exact balances).
+
+        DynamoDB: 1 Query (+1 per 1 MB page), 1 BatchGetItem per 100 wallets.
+        """
+        request: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": DRIVER_WALLETS_INDEX,
+            "KeyConditionExpression": "gsi3pk = :owner",
+            "ExpressionAttributeValues": {":owner": _s(driver_wallets_key(user_id))},
+        }
+        keys: list[Item] = []
+        while True:
+            response = self._call("query", request)
+            keys.extend({"pk": item["pk"], "sk": item["sk"]} for item in response["Items"])
+            last = response.get("LastEvaluatedKey")
+            if not last:
+                break
+            request = {**request, "ExclusiveStartKey": last}
+        accounts = [
+            account_from_item(item)
+            for start in range(0, len(keys), _BATCH_GET_LIMIT)
+            for item in self._batch_get(keys[start : start + _BATCH_GET_LIMIT])
+        ]
+        # The index key is derived from the account id; checking it again costs nothing.
+        mine = [a for a in accounts if driver_wallet_owner(a.account_id) == user_id]
+        return sorted(mine, key=lambda account: account.operator_id)
+
+    def _batch_get(self, keys: list[Item]) -> list[Item]:
+        items: list[Item] = []
+        pending: Any = {self._table: {"Keys": keys, "ConsistentRead": True}}
+        for attempt in range(_BATCH_ATTEMPTS):
+            response = self._call("batch_get_item", {"RequestItems": pending})
+            items.extend(response.get("Responses", {}).get(self._table, []))
+            pending = response.get("UnprocessedKeys") or {}
+            if not pending:
+                return items
+            self._pause(attempt)
+        raise UpstreamFailure("ledger store too busy, try again", operation="batch_get_item")
 
     # ------------------------------------------------------------ writes
 
@@ -642,3 +713,68 @@ class DynamoLedgerRepository:
         if _TRANSACTION_CONFLICT in codes:
             return _Cancelled(is_contended=True)
         raise UpstreamFailure("ledger write cancelled", reasons=",".join(codes))
+
+
+@dataclass(frozen=True, slots=True)
+class WalletIndexBackfill:
+    """What one backfill run did: driver wallets found without the index, and indexed."""
+
+    scanned: int
+    indexed: int
+
+
+def backfill_driver_wallet_index(client: Any, table_name: str) -> WalletIndexBackfill:
+    """One-off migration (``python -m infra.backfill_wallet_index``): give the driver
+    wallets opened before GSI3 existed their index attributes, so ``driver_accounts``
+    lists them. A Scan, run once by an operator, never on a request path; idempotent (an
+    account already indexed is skipped by the filter and the condition) and safe beside
+    live traffic (postings never touch the index attributes).
+
+    DynamoDB: Scan pages of the whole table (filtered to unindexed driver accounts), 1
+    conditional UpdateItem per such account.
+
+    Raises: UpstreamFailure.
+    """
+    request: dict[str, Any] = {
+        "TableName": table_name,
+        "FilterExpression": "begins_with(pk, :wallets) AND sk = :account "
+        "AND attribute_not_exists(gsi3pk)",
+        "ExpressionAttributeValues": {
+            ":wallets": _s("ACCOUNT#driver:"),
+            ":account": _s(ACCOUNT_SK),
+        },
+        "ProjectionExpression": "pk, account_id",
+    }
+    scanned = indexed = 0
+    while True:
+        try:
+            response = client.scan(**request)
+        except (ClientError, BotoCoreError) as exc:
+            raise UpstreamFailure("ledger store failed", operation="scan") from exc
+        for item in response.get("Items", []):
+            scanned += 1
+            attributes = driver_index_attributes(_text(item, "account_id"))
+            if attributes and _set_index(client, table_name, item["pk"], attributes):
+                indexed += 1
+        last = response.get("LastEvaluatedKey")
+        if not last:
+            return WalletIndexBackfill(scanned=scanned, indexed=indexed)
+        request["ExclusiveStartKey"] = last
+
+
+def _set_index(client: Any, table_name: str, pk: Item, attributes: Item) -> bool:
+    try:
+        client.update_item(
+            TableName=table_name,
+            Key={"pk": pk, "sk": _s(ACCOUNT_SK)},
+            UpdateExpression="SET gsi3pk = :pk3, gsi3sk = :sk3",
+            ConditionExpression="attribute_exists(pk) AND attribute_not_exists(gsi3pk)",
+            ExpressionAttributeValues={":pk3": attributes["gsi3pk"], ":sk3": attributes["gsi3sk"]},
+        )
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+            return False
+        raise UpstreamFailure("ledger store failed", operation="update_item") from exc
+    except BotoCoreError as exc:
+        raise UpstreamFailure("ledger store failed", operation="update_item") from exc
+    return True
