@@ -26,7 +26,7 @@ Port side:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Protocol
 
@@ -58,7 +58,9 @@ from shared.services import modbus_commands
 from shared.services.modbus_commands import ModbusCommandPorts
 
 if TYPE_CHECKING:
+    from shared.domain.piles import Pile
     from shared.domain.pricing import Cost, LiveCharge, MeterReading
+    from shared.domain.site_load import StartAllowance
     from shared.domain.tariffs import Tariff
     from shared.services.paid_charging import PaidChargePorts
 
@@ -106,8 +108,18 @@ def begin_ebike_charge(ports: PaidChargePorts, request: PaidChargeRequest, now: 
 
     Idempotent per ``order_no`` like ``begin_paid_charge``.
 
-    DynamoDB: 1 GetItem (marker), 1 GetItem (pile), 1 GetItem (port), 1 PutItem (marker),
-    1 PutItem (port key), 1 TransactWriteItems (command). IoT: 1 Publish.
+    Load bands at switch-on (SPEC "Load management", as ``begin_paid_charge`` for car
+    piles): with the station's transformer meter live, a site above 50 % of its capacity
+    gets a START whose power limit is half the port's rated power (the pile's rating over
+    its ports); above 80 % (or when even that would overload the site) no frame is sent:
+    the marker is stored ``never_started`` with a ``site_at_load_limit`` reason, so the
+    workflow's wait fails with ``PileNeverStarted`` and the prepayment is refunded in full,
+    as for a START the pile refused. The decision is kept on the marker (a retry re-sends
+    the same limit).
+
+    DynamoDB: 1 GetItem (marker), 1 GetItem (pile), 1 GetItem (port), 1 GetItem (site load;
+    with a live reading + 1 BatchGetItem of the station and pile), 1 PutItem (marker), 1
+    PutItem (port key), 1 TransactWriteItems (command). IoT: 1 Publish.
 
     Raises:
         NotFound: no such pile or port for the order's operator.
@@ -136,6 +148,7 @@ def begin_ebike_charge(ports: PaidChargePorts, request: PaidChargeRequest, now: 
         raise NotFound(f"port {request.gun_no} of pile {request.pile_id} not found", id=port_id)
     if status is not None and status not in STARTABLE_PORT:
         raise Conflict(f"port {request.gun_no} is {status}, not free to start", id=port_id)
+    allowance = port_allowance(ports, request, pile, now)
     command_id = call_message_id(now, ports.new_id)
     charge = PaidCharge(
         order_no=request.order_no,
@@ -152,7 +165,16 @@ def begin_ebike_charge(ports: PaidChargePorts, request: PaidChargeRequest, now: 
         call_id=command_id,
         created_at=now,
         check_at=now + COMMAND_TIMEOUT + timedelta(seconds=5),
+        load_band=None if allowance.load_w is None else allowance.band.value,
+        power_limit_w=allowance.power_limit_w,
     )
+    if allowance.is_refused:
+        charge = replace(
+            charge,
+            state=PaidChargeState.NEVER_STARTED,
+            failure=refusal_reason(allowance),
+            failed_at=now,
+        )
     if not store.create(charge):
         raced = store.get(request.order_no)
         if raced is None or not raced.is_same_request(request):
@@ -160,12 +182,67 @@ def begin_ebike_charge(ports: PaidChargePorts, request: PaidChargeRequest, now: 
                 "the order was begun with other terms", kind="order", id=request.order_no
             )
         return raced.call_id
+    if allowance.is_refused:
+        logger.info(
+            "paid e-bike charge refused at the site's load limit",
+            extra={
+                "order_no": charge.order_no,
+                "station_id": charge.station_id,
+                "load_w": allowance.load_w,
+                "capacity_w": allowance.capacity_w,
+            },
+        )
+        return command_id
     _send_start(ports, charge)
     logger.info(
         "paid e-bike charge begun",
-        extra={"order_no": charge.order_no, "pile_id": charge.pile_id, "port_no": charge.gun_no},
+        extra={
+            "order_no": charge.order_no,
+            "pile_id": charge.pile_id,
+            "port_no": charge.gun_no,
+            "power_limit_w": charge.power_limit_w,
+        },
     )
     return command_id
+
+
+def port_rated_power_w(pile: Pile) -> int:
+    """A port's share of the pile's rated power (the pile's rating covers all its ports;
+    at least 1 W)."""
+    return max(1, pile.rated_power_w // max(1, pile.gun_count))
+
+
+def port_allowance(
+    ports: PaidChargePorts, request: PaidChargeRequest, pile: Pile, now: datetime
+) -> StartAllowance:
+    """The site's load band for switching a port on now (``site_load.start_allowance`` with
+    the station's transformer capacity, its live load and the port's rated power). Without
+    a live meter reading nothing more is read: a silent meter never blocks charging.
+
+    DynamoDB: 1 GetItem (site load); with a live reading + 1 BatchGetItem (station, pile).
+    """
+    from shared.domain.site_load import LoadBand, StartAllowance, is_live, start_allowance
+
+    load = ports.paid_charges.site_load(request.station_id)
+    if load is None or not is_live(load, now):
+        return StartAllowance(LoadBand.NORMAL, None, None, None)
+    limits = ports.paid_charges.site_limits(request.station_id, request.pile_id)
+    return start_allowance(
+        capacity_kva=limits.capacity_kva,
+        load=load,
+        rated_power_w=port_rated_power_w(pile),
+        now=now,
+    )
+
+
+def refusal_reason(allowance: StartAllowance) -> str:
+    """The never-started reason of a start the site's load refused."""
+    from shared.domain.site_load import SITE_AT_LOAD_LIMIT
+
+    return (
+        f"{SITE_AT_LOAD_LIMIT}: the site draws {allowance.load_w} W of its "
+        f"{allowance.capacity_w} W transformer capacity, no new charge may start"
+    )
 
 
 def _other_terms(request: PaidChargeRequest) -> Conflict:
@@ -174,7 +251,9 @@ def _other_terms(request: PaidChargeRequest) -> Conflict:
 
 def start_command(charge: PaidCharge) -> PortCommand:
     """The START of an order: the pile's own limits from the target (time rounded up to a
-    minute, energy when it fits a register); the platform stops at the target itself."""
+    minute, energy when it fits a register; the platform stops at the target itself) and
+    the power limit of the site's load band (``PaidCharge.power_limit_w``, LIMITED: half the
+    port's rated power; 0 = the pile's default)."""
     from shared.domain.pricing import ChargeMode
 
     target = charge.target
@@ -186,7 +265,7 @@ def start_command(charge: PaidCharge) -> PortCommand:
     return PortCommand(
         PortCommandKind.START,
         charge.gun_no,
-        power_limit_w=0,
+        power_limit_w=charge.power_limit_w or 0,
         time_limit_min=time_limit_min,
         energy_limit_wh=energy_limit_wh,
     )
@@ -285,9 +364,20 @@ def _span(ports: PaidChargePorts, charge: PaidCharge, until: datetime) -> _Span:
     found = _ebike(ports).readings.port_readings(
         charge.pile_id, charge.gun_no, charge.linked_at - BASELINE_WINDOW, until
     )
-    before = [r for r in found if r.at <= charge.linked_at]
-    after = [r for r in found if r.at > charge.linked_at]
-    return _Span(charge.linked_at, tuple(before[-1:] + after))
+    return _Span(charge.linked_at, tuple(span_readings(found, charge.linked_at)))
+
+
+def span_readings(found: list[PortReading], linked_at: datetime) -> list[PortReading]:
+    """The readings of an order's charge: from the baseline on. The baseline is the port's
+    last reading before the link that does not show it charging: the pile switches the port
+    on when the START arrives, and its echo links the order a moment later (by our clock),
+    so a poll in between already counts energy of this charge (a started port was not
+    charging: ``begin_ebike_charge`` refuses one that is). Without such a reading, the last
+    one at or before the link."""
+    before = [r for r in found if r.at <= linked_at]
+    idle = [i for i, r in enumerate(before) if r.state is not PortState.CHARGING]
+    first = idle[-1] if idle else max(0, len(before) - 1)
+    return before[first:] + [r for r in found if r.at > linked_at]
 
 
 def price_span(tariff: Tariff, span: _Span, until: datetime) -> Cost:

@@ -90,6 +90,22 @@ def test_energy_limit_switches_the_port_off_at_exactly_that_energy() -> None:
     assert ports[1].energy_wh == 125 and ports[1].stop_reason is StopReason.ENERGY_LIMIT
 
 
+def test_speed_runs_the_devices_clock_faster_at_a_realistic_power() -> None:
+    clock = Clock()
+    gateway = _gateway(clock, speed=120.0)
+    gateway.plug_in(4, draw_w=300)
+    gateway.handle_down(_command(PortCommand(PortCommandKind.START, 4, 0, 0, energy_limit_wh=50)))
+    clock.ns += 10**9  # one real second: two simulated minutes at 300 W
+    ports, _ = gateway.readings()
+    assert (ports[3].state, ports[3].energy_wh) == (PortState.CHARGING, 10)
+    assert 290 <= ports[3].power_w <= 310 and ports[3].elapsed_s == 120
+    clock.ns += 10 * 10**9
+    ports, _ = gateway.readings()
+    assert ports[3].energy_wh == 50 and ports[3].stop_reason is StopReason.ENERGY_LIMIT
+    with pytest.raises(ValueError):
+        _gateway(clock, speed=0)
+
+
 def test_stop_and_power_limit_are_echoed_and_obeyed() -> None:
     clock = Clock()
     gateway = _gateway(clock)

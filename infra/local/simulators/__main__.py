@@ -38,6 +38,12 @@ def main(argv: list[str] | None = None) -> None:
     gateway.add_argument("--mqtt-port", type=int, default=1883)
     gateway.add_argument("--interval", type=float, default=60.0, help="seconds between polls")
     gateway.add_argument(
+        "--speed",
+        type=float,
+        default=1.0,
+        help="run the pile's and meter's clock this many times faster (energy, limits)",
+    )
+    gateway.add_argument(
         "--mode",
         choices=("envelope", "transparent"),
         default="envelope",
@@ -66,6 +72,7 @@ def main(argv: list[str] | None = None) -> None:
             args.mqtt_port,
             report_interval_s=args.interval,
             mode=args.mode,
+            speed=args.speed,
         )
         Fleet([], [simulator]).run(stop)
 
