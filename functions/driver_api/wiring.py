@@ -234,27 +234,20 @@ def topup_ports() -> TopUpPorts:
 
 @cache
 def _websocket_sender() -> Any:
-    import boto3
+    from shared.adapters.pile_commands import websocket_sender
 
-    from shared.adapters.apigw_ws import WebSocketConnections
-
-    return WebSocketConnections(
-        boto3.client("apigatewaymanagementapi", endpoint_url=os.environ["WS_MANAGEMENT_ENDPOINT"])
-    )
+    return websocket_sender(os.environ["WS_MANAGEMENT_ENDPOINT"])
 
 
 @cache
 def command_ports() -> CommandPorts:
     """Remote commands to piles (stop, reserve) through the pile command service."""
-    from shared.adapters.dynamodb.connections import DynamoPendingCalls
-    from shared.adapters.dynamodb.piles import DynamoPiles
-    from shared.adapters.ocpp_schemas import OcppSchemas
-    from shared.services.ocpp.commands import CommandPorts
+    from shared.adapters.pile_commands import pile_command_ports
 
-    return CommandPorts(
-        piles=DynamoPiles(os.environ["BASE_DATA_TABLE"], _dynamodb_client()),
-        pending_calls=DynamoPendingCalls(os.environ["SESSIONS_TABLE"], _dynamodb_client()),
-        schemas=OcppSchemas(),
+    return pile_command_ports(
+        base_data_table=os.environ["BASE_DATA_TABLE"],
+        sessions_table=os.environ["SESSIONS_TABLE"],
+        dynamodb=_dynamodb_client(),
         sender=_websocket_sender(),
         clock=clock,
         new_id=make_id,
@@ -264,6 +257,7 @@ def command_ports() -> CommandPorts:
 @cache
 def charge_sessions() -> SessionsOnPiles:
     from shared.adapters.dynamodb.paid_charging import DynamoPaidCharges
+    from shared.adapters.dynamodb.session_log_window import DynamoSessionLogWindow
     from shared.adapters.dynamodb.sessions import DynamoSessions
     from shared.services.driver_charging import SessionsOnPiles
 
@@ -272,6 +266,7 @@ def charge_sessions() -> SessionsOnPiles:
         DynamoPaidCharges(sessions_table, base_table, _dynamodb_client()),
         DynamoSessions(sessions_table, base_table, _dynamodb_client()),
         _LazyCommandPorts(),
+        DynamoSessionLogWindow(sessions_table, _dynamodb_client()),
     )
 
 

@@ -11,9 +11,10 @@ another driver's order number answers 404 like one that does not exist.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import pairwise
 from typing import Any, Protocol
 
 from shared.domain.base_data import Page, PageRequest
@@ -22,8 +23,20 @@ from shared.domain.errors import Conflict, InsufficientBalance, InvalidInput, No
 from shared.domain.ledger import driver_wallet_id
 from shared.domain.payment_orders import OrderState, PaymentOrder, new_order_no
 from shared.domain.payments import PaymentMethod
-from shared.domain.pricing import ChargeTarget, MeterReading, mileage_target, price_energy
-from shared.domain.sessions import MeterSample, Session, live_energy_wh
+from shared.domain.pricing import (
+    ChargeTarget,
+    Cost,
+    MeterReading,
+    mileage_target,
+    price_energy,
+)
+from shared.domain.sessions import (
+    MeterSample,
+    Session,
+    is_within,
+    live_energy_wh,
+    session_readings,
+)
 from shared.domain.site_load import SITE_AT_LOAD_LIMIT
 from shared.domain.tariffs import Tariff
 from shared.domain.tenancy import Principal, Role
@@ -78,6 +91,15 @@ class ChargeSessions(Protocol):
 
     def newest_samples(self, session_id: str, limit: int) -> list[MeterSample]: ...
 
+    def samples_around(
+        self, session_id: str, at: datetime
+    ) -> tuple[list[MeterSample], list[MeterSample]]:
+        """The samples of the few log entries keyed at or before ``at``, and of the first
+        keyed after it (a bounded read)."""
+
+    def logged_samples(self, session_id: str) -> list[MeterSample]:
+        """Every sample of the session's log (the stop check's read)."""
+
     def samples(
         self, principal: Principal, session_id: str, page: PageRequest, now: datetime
     ) -> Page[MeterSample]: ...
@@ -90,16 +112,28 @@ class PaidChargeMarkers(Protocol):
     def get(self, order_no: str) -> Any:
         """The pile side's marker of an order (with ``session_id``), or None."""
 
+    def logged_samples(self, session_id: str) -> list[MeterSample]:
+        """The samples stored beside a session (the paid stop check's read)."""
+
+
+class LogWindow(Protocol):
+    def samples_around(
+        self, session_id: str, at: datetime
+    ) -> tuple[list[MeterSample], list[MeterSample]]: ...
+
 
 class SessionsOnPiles:
     """``ChargeSessions`` on the pile side: the paid-charge marker names the session, the
     session store and the operator session queries read it, the pile command service stops
     it (as the platform acting for the driver on the order's operator)."""
 
-    def __init__(self, markers: PaidChargeMarkers, store: Any, commands: Any) -> None:
+    def __init__(
+        self, markers: PaidChargeMarkers, store: Any, commands: Any, window: LogWindow
+    ) -> None:
         self._markers = markers
         self._store = store  # shared.services.sessions.SessionStore
         self._commands = commands  # shared.services.ocpp.commands.CommandPorts
+        self._window = window
 
     def session_of(self, order_no: str) -> str | None:
         marker = self._markers.get(order_no)
@@ -113,6 +147,14 @@ class SessionsOnPiles:
     def newest_samples(self, session_id: str, limit: int) -> list[MeterSample]:
         found: list[MeterSample] = self._store.newest_samples(session_id, limit)
         return found
+
+    def samples_around(
+        self, session_id: str, at: datetime
+    ) -> tuple[list[MeterSample], list[MeterSample]]:
+        return self._window.samples_around(session_id, at)
+
+    def logged_samples(self, session_id: str) -> list[MeterSample]:
+        return self._markers.logged_samples(session_id)
 
     def samples(
         self, principal: Principal, session_id: str, page: PageRequest, now: datetime
@@ -303,27 +345,90 @@ def _session_id(ports: ChargingPorts, order: PaymentOrder) -> str | None:
     return order.session_id or ports.sessions.session_of(order.order_no)
 
 
+def session_cost(tariff: Tariff, session: Session, samples: Iterable[MeterSample]) -> Cost:
+    """A session's cost so far exactly as the paid stop check prices it
+    (``paid_charging.check_live_charge``): ``price_energy`` with the order's tariff version
+    over the session's register readings (``session_readings``: its start and stop, and
+    every sample's energy within its bounds, with the readings kept on the session item),
+    ordered and deduplicated."""
+    pairs = sorted(set(session_readings(session, [*samples, *session.extra_samples])))
+    return price_energy(tariff, [MeterReading(at=at, register_wh=wh) for at, wh in pairs])
+
+
+def _has_bracket(
+    session: Session, before: Sequence[MeterSample], after: Sequence[MeterSample], at: datetime
+) -> bool:
+    """The entries read next to ``at`` hold the readings just before and after it: an
+    energy reading of the session on each side, unless no entry lies on that side (the
+    start, the newest readings or the session item's own then are the nearest)."""
+    times = [
+        s.sampled_at
+        for s in (*before, *after)
+        if s.energy_wh is not None and is_within(session, s.sampled_at)
+    ]
+    has_before = not before or any(t <= at for t in times)
+    has_after = not after or any(t >= at for t in times)
+    return has_before and has_after
+
+
+def _is_monotonic(session: Session, samples: Iterable[MeterSample]) -> bool:
+    pairs = sorted(set(session_readings(session, [*samples, *session.extra_samples])))
+    return all(b >= a for (_, a), (_, b) in pairwise(pairs))
+
+
+def live_cost(
+    sessions: ChargeSessions, tariff: Tariff, session: Session, newest: Sequence[MeterSample]
+) -> Cost:
+    """The session's exact cost so far (``session_cost``, the stop check's figure) from a
+    bounded read of its log.
+
+    ``price_energy`` spreads each step between two readings over its time and cuts it at the
+    tariff's period boundaries; between boundaries a run of rising readings adds up to its
+    last minus its first. So the readings that decide the figure are the start, the newest
+    and, at each period boundary crossed, the readings just before and after it: those are
+    read (``samples_around``) and priced, which gives the same lines, rounding and total as
+    every reading. A drop among them (a meter reset) or a boundary with no reading on one
+    side among the entries read falls back to the whole log (``logged_samples``, the stop
+    check's own read).
+
+    DynamoDB: 2 Queries (Limit 2 / 1 entries) per period boundary crossed since the start
+    (none for a charge inside one period); the whole log (1 Query page per ~1 MB) only after
+    a meter reset.
+    """
+    known = [*newest]
+    first = session_cost(tariff, session, known)
+    boundaries = [line.starts_at for line in first.lines[1:]]
+    if session.started_at is None:
+        return session_cost(tariff, session, sessions.logged_samples(session.session_id))
+    for at in boundaries:
+        before, after = sessions.samples_around(session.session_id, at)
+        known.extend((*before, *after))
+        if not _has_bracket(session, before, after, at):
+            return session_cost(tariff, session, sessions.logged_samples(session.session_id))
+    if not _is_monotonic(session, known):
+        return session_cost(tariff, session, sessions.logged_samples(session.session_id))
+    return session_cost(tariff, session, known)
+
+
 def _cost_so_far(
-    ports: ChargingPorts, order: PaymentOrder, session: Session, newest: MeterSample | None
-) -> int:
-    if order.state.is_settled:
-        return order.cost_fen
-    if newest is None or newest.energy_wh is None or session.meter_start_wh is None:
-        return 0
+    ports: ChargingPorts, order: PaymentOrder, session: Session, newest: Sequence[MeterSample]
+) -> Cost | None:
+    """None when the order's tariff version cannot be read (the cost stays 0 on the view)."""
     tariff = ports.tariffs.tariff_version(order.tariff_id, order.tariff_version)
     if tariff is None:
-        return 0
-    readings = [
-        MeterReading(session.effective_start, session.meter_start_wh),
-        MeterReading(newest.sampled_at, newest.energy_wh),
-    ]
-    return price_energy(tariff, readings).total_fen
+        return None
+    return live_cost(ports.sessions, tariff, session, newest)
 
 
 def live_charge(ports: ChargingPorts, user_id: str, order_no: str, now: datetime) -> LiveFigures:
-    """The charge as it runs: energy, cost so far (by the order's tariff version, from the
-    start and newest register reading; the bill settles on every reading), elapsed time and
-    the newest sample (power, voltage, current, SoC).
+    """The charge as it runs: energy and cost so far (exactly what the paid stop check
+    computes: ``live_cost``; once settled, the bill's), elapsed time and the newest sample
+    (power, voltage, current, SoC).
+
+    DynamoDB per call: 1 Query (link) + 1 GetItem (order) + 1 GetItem (marker, until the
+    order names its session) + 1 GetItem (session) + 1 Query (the 3 newest log entries) +
+    1 GetItem (tariff version) + 2 small Queries per tariff period boundary the charge has
+    crossed (``live_cost``). A settled order reads no log.
 
     Raises: NotFound.
     """
@@ -333,16 +438,20 @@ def live_charge(ports: ChargingPorts, user_id: str, order_no: str, now: datetime
     session = None if session_id is None else ports.sessions.session(session_id)
     if session is None:
         return LiveFigures(order, None, 0, order.energy_wh, order.cost_fen, None)
-    newest = ports.sessions.newest_samples(session.session_id, NEWEST_SAMPLES)
-    latest = newest[0] if newest else None
-    newest_energy = next((s for s in newest if s.energy_wh is not None), None)
-    energy = live_energy_wh(session, newest_energy) if session.is_open else session.energy_wh
-    if order.state.is_settled:
-        energy = order.energy_wh
     end = now if session.is_open else (session.stopped_at or now)
     elapsed = max(0, int((end - session.effective_start).total_seconds()))
-    cost = _cost_so_far(ports, order, session, newest_energy)
-    return LiveFigures(order, session, elapsed, energy, cost, latest)
+    newest = ports.sessions.newest_samples(session.session_id, NEWEST_SAMPLES)
+    latest = newest[0] if newest else None
+    if order.state.is_settled:
+        return LiveFigures(order, session, elapsed, order.energy_wh, order.cost_fen, latest)
+    newest_energy = next((s for s in newest if s.energy_wh is not None), None)
+    energy = live_energy_wh(session, newest_energy) if session.is_open else session.energy_wh
+    cost = _cost_so_far(ports, order, session, newest)
+    if cost is None:
+        return LiveFigures(order, session, elapsed, energy, 0, latest)
+    if session.is_open:
+        energy = cost.energy_wh  # the stop check's energy (an energy target stops on it)
+    return LiveFigures(order, session, elapsed, energy, cost.total_fen, latest)
 
 
 def _principal(order: PaymentOrder, user_id: str) -> Principal:

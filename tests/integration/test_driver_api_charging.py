@@ -24,9 +24,10 @@ from shared.domain.ledger import driver_wallet_id
 from shared.domain.ocpp.versions import OcppVersion
 from shared.domain.paid_charging import PaidCharge
 from shared.domain.payment_orders import OrderState, PaymentOrder
-from shared.domain.pricing import ChargeMode, ChargeTarget
+from shared.domain.pricing import ChargeMode, ChargeTarget, price_energy
 from shared.domain.sessions import LogEntry, MeterSample, Session
 from shared.services import wallets
+from shared.services.paid_charging import _readings as stop_check_readings
 from tests.integration.test_driver_api_support import (
     DriverWorld,
     dcall,
@@ -102,14 +103,22 @@ def orders() -> DynamoPaymentOrders:
     return DynamoPaymentOrders(os.environ["LEDGER_TABLE"])
 
 
-def mark_charging(world: DriverWorld, order_no: str, session_id: str) -> PaymentOrder:
+def mark_charging(
+    world: DriverWorld,
+    order_no: str,
+    session_id: str,
+    *,
+    start: datetime = START,
+    readings: tuple[tuple[int, int, int], ...] = ((10, 2000, 6800), (30, 4000, 7000)),
+) -> PaymentOrder:
     """What the workflow and the pile side write once paid and started: the order started,
-    the paid-charge marker linked to the session, the session and two meter values."""
+    the paid-charge marker linked to the session, the session and its meter values
+    (``readings``: minutes after the start, register Wh, power W)."""
     store = orders()
     order = store.get(order_no)
     assert order is not None
     saved = store.save(
-        replace(order, state=OrderState.STARTED, paid_fen=order.prepaid_fen, paid_at=START)
+        replace(order, state=OrderState.STARTED, paid_fen=order.prepaid_fen, paid_at=start)
     )
     assert saved is not None
     sessions_table, base_table = os.environ["SESSIONS_TABLE"], os.environ["BASE_DATA_TABLE"]
@@ -128,11 +137,11 @@ def mark_charging(world: DriverWorld, order_no: str, session_id: str) -> Payment
             tariff_version=order.tariff_version,
             protocol=OcppVersion.V16,
             call_id="261101020000000-aa",
-            created_at=START,
-            check_at=START + timedelta(minutes=3),
+            created_at=start,
+            check_at=start + timedelta(minutes=3),
         )
     )
-    markers.link(order_no, session_id, START)
+    markers.link(order_no, session_id, start)
     store_sessions = DynamoSessions(sessions_table, base_table)
     assert store_sessions.create(
         Session(
@@ -141,21 +150,21 @@ def mark_charging(world: DriverWorld, order_no: str, session_id: str) -> Payment
             operator_id=order.operator_id,
             pile_id=order.pile_id,
             ocpp_transaction_id="7",
-            anchor_at=START,
-            created_at=START,
-            last_message_at=START,
+            anchor_at=start,
+            created_at=start,
+            last_message_at=start,
             station_id=order.station_id,
             gun_no=order.gun_no,
             id_tag=order.id_tag,
             tariff_id=order.tariff_id,
             tariff_version=order.tariff_version,
-            started_at=START,
-            start_received_at=START,
+            started_at=start,
+            start_received_at=start,
             meter_start_wh=1000,
         )
     )
-    for minutes, wh, power in ((10, 2000, 6800), (30, 4000, 7000)):
-        at = START + timedelta(minutes=minutes)
+    for minutes, wh, power in readings:
+        at = start + timedelta(minutes=minutes)
         store_sessions.append_log(
             session_id,
             LogEntry(
@@ -387,6 +396,39 @@ def test_live_figures_come_from_the_session_and_its_newest_meter_value(
         70.0,
     )
     assert [s["energy_wh"] for s in trend.body["items"]] == [2000, 4000]
+
+
+def test_the_live_cost_is_the_stop_checks_figure_across_a_tariff_boundary(
+    world: DriverWorld, charging: FakeSender
+) -> None:
+    """09:40-10:20 local: flat (65 + 40) until 10:00, then peak (95 + 40). The power rose
+    at 09:55, so the exact split differs from spreading start-to-newest evenly."""
+    token = sign_in("live-tou")
+    order_no = dcall(
+        "POST", "/driver/charges", token, body=start_body(world, "req-live-tou", value=5000)
+    ).body["order_no"]
+    start = START - timedelta(minutes=20)  # 01:40 UTC = 09:40 local
+    readings = ((15, 1500, 2000), (25, 3500, 12000), (35, 5500, 12000), (40, 6500, 12000))
+    mark_charging(world, order_no, "se-livetou00000000001", start=start, readings=readings)
+    world.clock.now = start + timedelta(minutes=41)
+
+    live = dcall("GET", f"/driver/charges/{order_no}/live", token)
+
+    assert live.status == 200, live.body
+    sessions_table, base_table = os.environ["SESSIONS_TABLE"], os.environ["BASE_DATA_TABLE"]
+    markers = DynamoPaidCharges(sessions_table, base_table)
+    session = DynamoSessions(sessions_table, base_table).get("se-livetou00000000001")
+    assert session is not None
+    marker = markers.get(order_no)
+    assert marker is not None
+    tariff = markers.tariff(marker.tariff_id, marker.tariff_version)
+    stop_check = price_energy(
+        tariff, stop_check_readings(session, markers.logged_samples(session.session_id))
+    )
+    # flat: 500 Wh to 09:55 + 1000 of the 09:55-10:05 step; peak: the other 4000 Wh
+    assert [line.energy_wh for line in stop_check.lines] == [1500, 4000]
+    assert stop_check.total_fen == round(1.5 * 105) + 4 * 135
+    assert (live.body["cost_fen"], live.body["energy_wh"]) == (stop_check.total_fen, 5500)
 
 
 def test_stop_sends_the_remote_stop_of_the_drivers_running_charge(
