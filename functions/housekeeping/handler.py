@@ -1,5 +1,5 @@
 """Scheduled housekeeping: ``{"job": "minute"}`` every minute (CSMS-call timeouts and
-deliveries, stale sessions, unstarted paid charges). The result
+deliveries, stale sessions, unstarted paid charges, Modbus piles of silent gateways). The result
 names the parts that ran and failed; it is logged as one line."""
 
 from __future__ import annotations

@@ -115,11 +115,13 @@ def decoder() -> PymodbusRtuDecoder:
 def uplink() -> UplinkPorts:
     client = _dynamodb()
     sessions = os.environ["SESSIONS_TABLE"]
+    piles = DynamoPiles(os.environ["BASE_DATA_TABLE"], client)
     return UplinkPorts(
         gateways=gateways(),
         decoder=decoder(),
         readings=DynamoPortReadings(sessions, client),
-        statuses=DynamoPiles(os.environ["BASE_DATA_TABLE"], client),
+        statuses=piles,
+        presence=piles,
         faults=DynamoPileFaults(os.environ["FAULTS_TABLE"], client),
         site_loads=DynamoSiteLoads(sessions, client),
         maps=shipped_maps(),

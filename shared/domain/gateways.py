@@ -20,7 +20,7 @@ import base64
 import binascii
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
@@ -247,6 +247,88 @@ class GatewayConfig:
     states_at: datetime | None = None
     pending: PendingRead | None = None  # transparent DTUs only
     cycle_started_at: datetime | None = None  # transparent DTUs: the last poll cycle's start
+    # Presence of the piles on the bus: when the offline sweep looks at the gateway next
+    # (None: its piles are marked offline, or were never marked online), which piles the
+    # bridge marked online, and the gateway's own silence threshold (seconds) if set.
+    presence_due: datetime | None = None
+    present_piles: frozenset[str] = frozenset()
+    offline_after_s: int | None = None
+
+
+# Presence of the piles on a gateway's bus ------------------------------------------------
+#
+# A Modbus pile is online while its gateway speaks. The bridge writes the pile items only on
+# a change (the gateway's piles were offline, or a pile joined the bus), never per message;
+# the gateway item then carries ``presence_due`` (a sparse, keys-only index), and the
+# housekeeping minute job looks only at gateways whose due time has passed: one still heard
+# from gets its due time moved to ``last_seen_at + threshold``, a silent one has its piles
+# marked offline.
+
+# A gateway that polls every minute and publishes 10 cycles a message is heard from every
+# ~10 minutes; 25 minutes is 2.5 of those intervals (a message lost or delayed is no outage).
+OFFLINE_AFTER = timedelta(minutes=25)
+MIN_OFFLINE_AFTER = timedelta(minutes=2)
+MAX_OFFLINE_AFTER = timedelta(hours=24)
+
+
+def offline_after(configured_s: int | None) -> timedelta:
+    """How long a gateway may stay silent before its piles count as offline: its own
+    ``offline_after_s`` (clamped to 2 minutes .. 24 hours), else ``OFFLINE_AFTER``."""
+    if configured_s is None:
+        return OFFLINE_AFTER
+    return min(max(timedelta(seconds=configured_s), MIN_OFFLINE_AFTER), MAX_OFFLINE_AFTER)
+
+
+def bus_piles(devices: Mapping[int, BusDevice]) -> frozenset[str]:
+    """The piles on a bus (meters have none)."""
+    return frozenset(device.pile_id for device in devices.values() if device.pile_id)
+
+
+@dataclass(frozen=True, slots=True)
+class PresenceChange:
+    """What a message changes in presence: ``to_mark`` piles to stamp online now;
+    ``present`` the piles marked online afterwards; ``due`` the sweep's first look (None:
+    keep the stored one)."""
+
+    to_mark: frozenset[str]
+    present: frozenset[str]
+    due: datetime | None
+
+
+def presence_change(config: GatewayConfig, now: datetime) -> PresenceChange | None:
+    """None when the piles on the bus are all marked online already (the steady case: no
+    write at all)."""
+    piles = bus_piles(config.devices)
+    if config.presence_due is None:
+        if not piles:
+            return None
+        return PresenceChange(piles, piles, now + offline_after(config.offline_after_s))
+    missing = piles - config.present_piles
+    if not missing:
+        return None
+    return PresenceChange(missing, config.present_piles | missing, None)
+
+
+@dataclass(frozen=True, slots=True)
+class GatewayPresence:
+    """What the offline sweep reads of a due gateway (consistent GetItem)."""
+
+    gateway_id: str
+    last_seen_at: datetime | None
+    presence_due: datetime | None
+    piles: frozenset[str]  # on the bus now, and those marked online before
+    offline_after_s: int | None = None
+
+    def is_silent(self, now: datetime) -> bool:
+        """True when nothing came from the gateway for longer than its threshold."""
+        if self.last_seen_at is None:
+            return True
+        return now >= self.last_seen_at + offline_after(self.offline_after_s)
+
+    def next_due(self) -> datetime:
+        """When the sweep should look again at a gateway still heard from."""
+        assert self.last_seen_at is not None
+        return self.last_seen_at + offline_after(self.offline_after_s)
 
 
 @dataclass(frozen=True, slots=True)
@@ -264,6 +346,8 @@ class GatewaySeen:
     # Transparent DTUs: replace the outstanding read (``None`` clears it) when ``set_pending``.
     set_pending: bool = False
     pending: PendingRead | None = None
+    # Presence: the piles now marked online and (when they were offline) the sweep's due.
+    presence: PresenceChange | None = None
 
 
 @dataclass(frozen=True, slots=True)

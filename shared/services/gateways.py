@@ -33,6 +33,7 @@ from shared.services.modbus_uplink import (
     UplinkResult,
     handle_data,
     handle_raw,
+    mark_present,
     record_sims,
 )
 
@@ -90,8 +91,9 @@ def handle_gateway_message(
     """Handle one message from ``gw/{id}/up`` (JSON) or ``gw/{id}/raw`` (a transparent DTU's
     bytes, base64 under ``raw``); bad input is reported, never raised.
 
-    DynamoDB: heartbeat 1 UpdateItem; registration 1 UpdateItem + 1 GetItem + 1 UpdateItem
-    per pile on the bus (its SIM record); data see ``handle_data``; raw see ``handle_raw``.
+    DynamoDB: heartbeat 1 GetItem + 1 UpdateItem; registration 1 GetItem + 1 UpdateItem + 1
+    UpdateItem per pile on the bus (its SIM record); data see ``handle_data``; raw see
+    ``handle_raw``; any of them + 1 UpdateItem per pile marked online (``mark_present``).
 
     Raises: UpstreamFailure (the IoT rule's asynchronous invoke then retries).
     """
@@ -123,14 +125,17 @@ def handle_gateway_message(
             local_day=local_day(now).isoformat(),
         )
         return GatewayOutcome(raw_result.kind, message.gateway_id, raw=raw_result)
+    config = ports.gateways.config(message.gateway_id)
+    presence = mark_present(config, ports, now) if config is not None else None
     if isinstance(message, RegistrationMessage):
-        ports.gateways.record(GatewaySeen(message.gateway_id, now, iccid=message.iccid))
-        config = ports.gateways.config(message.gateway_id)
+        ports.gateways.record(
+            GatewaySeen(message.gateway_id, now, iccid=message.iccid, presence=presence)
+        )
         if config is not None:
             record_sims(config, message.iccid, ports, now)
         return GatewayOutcome("register", message.gateway_id)
     assert isinstance(message, HeartbeatMessage)
-    ports.gateways.record(GatewaySeen(message.gateway_id, now))
+    ports.gateways.record(GatewaySeen(message.gateway_id, now, presence=presence))
     return GatewayOutcome("heartbeat", message.gateway_id)
 
 

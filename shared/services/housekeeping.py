@@ -4,9 +4,10 @@ The minute job times out CSMS calls nobody answered and undelivered calls whose 
 not come back, and e-bike port commands no gateway confirmed, delivers the waiting calls of
 piles that are online again, and closes
 charging sessions that have had no message for hours (``sessions.close_stale_sessions``,
-so no transaction stays open forever). Each part runs on its own: a failing one is
-reported in the result and the others still run (the next minute covers what was missed;
-the schedule does not retry).
+so no transaction stays open forever), and marks offline the Modbus piles whose gateway
+went silent (``gateway_presence.sweep_silent_gateways``: an index query of the due
+gateways only). Each part runs on its own: a failing one is reported in the result and
+the others still run (the next minute covers what was missed; the schedule does not retry).
 
 The daily reconciliation of payments and ledger runs in the reports function
 (``shared/services/reconciliation.py``); here it is an unknown job like any other.
@@ -16,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shared.domain.clock import Clock
 from shared.domain.errors import InvalidInput, UpstreamFailure
@@ -27,6 +28,9 @@ from shared.services.ocpp import remote_calls
 from shared.services.ocpp.ports import FrameSender, PendingCallStore, PileStore
 from shared.services.paid_charging import PaidChargePorts
 from shared.services.sessions import SessionStore
+
+if TYPE_CHECKING:
+    from shared.services.gateway_presence import PresencePorts
 
 MINUTE = "minute"
 
@@ -41,6 +45,8 @@ class HousekeepingPorts:
     # Paid charging: the deployed wiring sets it (remote starts that never started, paid
     # sessions closed stale); without it those parts do not run.
     paid: PaidChargePorts | None = None
+    # Modbus presence: the deployed wiring sets it; without it the sweep does not run.
+    gateway_presence: PresencePorts | None = None
 
 
 def run_job(job: str, ports: HousekeepingPorts) -> dict[str, Any]:
@@ -87,6 +93,16 @@ def _minute(ports: HousekeepingPorts) -> dict[str, Any]:
         sweep = paid_charging.sweep_unstarted(paid, ports.clock())
         return {"paid_never_started": len(sweep.failed), "paid_starts_checked": sweep.checked}
 
+    def mark_silent_gateways_offline(presence: PresencePorts) -> dict[str, int]:
+        from shared.services.gateway_presence import sweep_silent_gateways
+
+        sweep = sweep_silent_gateways(presence.store, presence.piles, ports.clock())
+        return {
+            "gateways_checked": sweep.checked,
+            "gateways_silent": len(sweep.silent),
+            "modbus_piles_offline": sweep.piles_offline,
+        }
+
     # Time out first, so a call past its delivery deadline is reported, never sent late.
     parts: list[tuple[str, Callable[[], dict[str, int]]]] = [
         ("time_out_calls", time_out_calls),
@@ -100,6 +116,11 @@ def _minute(ports: HousekeepingPorts) -> dict[str, Any]:
     if paid is not None:
         # After the timeouts above, so a remote start nobody answered is failed this minute.
         parts.append(("fail_unstarted_paid_charges", lambda: fail_unstarted_paid_charges(paid)))
+    presence = ports.gateway_presence
+    if presence is not None:
+        parts.append(
+            ("mark_silent_gateways_offline", lambda: mark_silent_gateways_offline(presence))
+        )
     for name, part in parts:
         try:
             result.update(part())

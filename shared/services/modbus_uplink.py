@@ -25,11 +25,13 @@ from shared.domain.gateways import (
     GatewayConfig,
     GatewaySeen,
     PendingRead,
+    PresenceChange,
     RawMessage,
     RtuReading,
     cycles_of,
     decode_frame_text,
     has_valid_crc,
+    presence_change,
 )
 from shared.domain.modbus_commands import WriteAnswer
 from shared.domain.modbus_decode import (
@@ -183,6 +185,27 @@ class FaultRecorder(Protocol):
         """A fault event in FaultsTable (idempotent by fault_id). Raises: UpstreamFailure."""
 
 
+class BusPresence(Protocol):
+    def mark_bus_online(self, pile_id: str, at: datetime) -> bool:
+        """The pile item's ``is_online`` and ``last_seen_at`` (OCPP presence's fields);
+        False when the pile does not exist. Raises: UpstreamFailure."""
+
+
+def mark_present(config: GatewayConfig, ports: UplinkPorts, now: datetime) -> PresenceChange | None:
+    """The gateway spoke: mark its bus's piles online when they were not (after a silence,
+    or a pile new on the bus); the returned change goes on the gateway item with the
+    message's record. Nothing is written while they are online already (every steady
+    message): presence costs writes only on a change.
+
+    DynamoDB: 1 UpdateItem per pile marked. Raises: UpstreamFailure."""
+    change = presence_change(config, now)
+    if change is None:
+        return None
+    for pile_id in sorted(change.to_mark):
+        ports.presence.mark_bus_online(pile_id, now)
+    return change
+
+
 class SiteLoads(Protocol):
     def record(self, load: SiteLoad) -> bool:
         """The station's live load item, kept at the newest gateway timestamp.
@@ -199,6 +222,7 @@ class UplinkPorts:
     faults: FaultRecorder
     site_loads: SiteLoads
     maps: Mapping[str, RegisterMap]
+    presence: BusPresence
     events: PortEvents = field(default_factory=NoPortEvents)
     write_answers: WriteAnswers = field(default_factory=NoWriteAnswers)
 
@@ -278,7 +302,8 @@ def handle_data(
     DynamoDB per message (whatever the number of cycles): 1 GetItem (gateway) + 1 PutItem
     per pile (+1 per extra hour a batch spans) + 1 UpdateItem per meter + 1-2 UpdateItem
     (gateway) + 1 UpdateItem (day counter, only with bad frames) + 1 UpdateItem per port
-    state/fault change + 1 PutItem per new fault bit.
+    state/fault change + 1 PutItem per new fault bit + 1 UpdateItem per pile marked online
+    (only after a silence or when the pile joined the bus: ``mark_present``).
 
     Raises: UpstreamFailure (the IoT rule's asynchronous invoke retries; every write is
     idempotent).
@@ -306,6 +331,7 @@ def handle_data(
             seq=last_seq,
             port_states=applied.states,
             states_at=last_at,
+            presence=mark_present(config, ports, now),
         )
     )
     _count_bad(ports, gateway_id, local_day, verdicts, now)
@@ -476,7 +502,9 @@ def handle_raw(
         if answer is not None:
             # a command's answer: the outstanding read is still awaited
             ports.write_answers.answer(answer)
-            ports.gateways.record(GatewaySeen(gateway_id, now))
+            ports.gateways.record(
+                GatewaySeen(gateway_id, now, presence=mark_present(config, ports, now))
+            )
             return RawResult("write_answer", {FrameVerdict.WRITE_ANSWER.value: 1}, None)
         applied: _Applied | None = None
         if reading is None:
@@ -612,6 +640,7 @@ def _finish(  # noqa: PLR0917 - the one exit of handle_raw
             states_at=now if applied is not None and applied.states is not None else None,
             set_pending=not isinstance(following, _Keep),
             pending=sent,
+            presence=mark_present(config, ports, now),
         )
     )
     _count_bad(ports, gateway_id, local_day, verdicts, now)

@@ -130,9 +130,10 @@ def test_data_message_stores_ports_states_and_site_load_with_bounded_writes(
     load = DynamoSiteLoads(bridge.tables["SESSIONS_TABLE"], bridge.client).get("st-1")
     assert load is not None and load.power_w == 1500 * 400
     # first cycle: 10 port status items; each charging port's reading asks whether a paid
-    # order charges on it (1 GetItem per charging port, none for idle ports); then a steady
+    # order charges on it (1 GetItem per charging port, none for idle ports); the pile is
+    # marked online (1 UpdateItem: its gateway spoke for the first time); then a steady
     # cycle costs the fixed writes only
-    assert dict(bridge.counter.calls) == {"GetItem": 11, "PutItem": 1, "UpdateItem": 12}
+    assert dict(bridge.counter.calls) == {"GetItem": 11, "PutItem": 1, "UpdateItem": 13}
     bridge.counter.reset()
 
     bridge.send(envelope(2, T0 + timedelta(minutes=1), ten(energy_raw=503, state="charging")))
@@ -222,7 +223,8 @@ def test_heartbeat_stamps_last_seen_with_one_write(bridge: Bridge) -> None:
     result = bridge.send(sample("heartbeat"))
 
     assert result["kind"] == "heartbeat"
-    assert dict(bridge.counter.calls) == {"UpdateItem": 1}
+    # the gateway read (are its piles marked online?) + its stamp
+    assert dict(bridge.counter.calls) == {"GetItem": 1, "UpdateItem": 1}
     gateway = bridge.gateway("GW-0001")
     assert gateway is not None
     assert "last_seq" not in gateway

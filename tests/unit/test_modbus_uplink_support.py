@@ -129,6 +129,9 @@ class FakeGateways:
         self.pending: PendingRead | None = None
         self.cycle_started_at: datetime | None = None
         self.sims: dict[str, str] = {}
+        self.presence_due: datetime | None = None
+        self.present_piles: frozenset[str] = frozenset()
+        self.offline_after_s: int | None = None
 
     def config(self, gateway_id: str) -> GatewayConfig | None:
         return GatewayConfig(
@@ -138,12 +141,19 @@ class FakeGateways:
             self.states_at,
             pending=self.pending,
             cycle_started_at=self.cycle_started_at,
+            presence_due=self.presence_due,
+            present_piles=self.present_piles,
+            offline_after_s=self.offline_after_s,
         )
 
     def record(self, seen: GatewaySeen) -> bool:
         self.seen += 1
         if seen.iccid is not None:
             self.iccid = seen.iccid
+        if seen.presence is not None:
+            self.present_piles = seen.presence.present
+            if seen.presence.due is not None:
+                self.presence_due = seen.presence.due
         if seen.set_pending:
             self.pending = seen.pending
             if seen.pending is not None and seen.pending.index == 0:
@@ -236,6 +246,19 @@ class FakeSiteLoads:
 
 
 @dataclass
+class FakePresence:
+    """Pile items' presence: pile_id -> (is_online, last_seen_at); ``writes`` counts them."""
+
+    piles: dict[str, tuple[bool, datetime]] = field(default_factory=dict)
+    writes: int = 0
+
+    def mark_bus_online(self, pile_id: str, at: datetime) -> bool:
+        self.writes += 1
+        self.piles[pile_id] = (True, at)
+        return True
+
+
+@dataclass
 class RecordingEvents:
     readings: list[tuple[str, int, PortReading]] = field(default_factory=list)
     states: list[tuple[str, int, PortState]] = field(default_factory=list)
@@ -256,6 +279,7 @@ class Uplink:
     site_loads: FakeSiteLoads
     events: RecordingEvents
     ports: UplinkPorts
+    presence: FakePresence
 
 
 def an_uplink(bus: Mapping[int, BusDevice] | None = None) -> Uplink:
@@ -265,6 +289,7 @@ def an_uplink(bus: Mapping[int, BusDevice] | None = None) -> Uplink:
     faults = FakeFaults()
     site_loads = FakeSiteLoads()
     events = RecordingEvents()
+    presence = FakePresence()
     from shared.domain.modbus_maps import shipped_maps
 
     ports = UplinkPorts(
@@ -275,6 +300,7 @@ def an_uplink(bus: Mapping[int, BusDevice] | None = None) -> Uplink:
         faults=faults,
         site_loads=site_loads,
         maps=shipped_maps(),
+        presence=presence,
         events=events,
     )
-    return Uplink(gateways, readings, statuses, faults, site_loads, events, ports)
+    return Uplink(gateways, readings, statuses, faults, site_loads, events, ports, presence)

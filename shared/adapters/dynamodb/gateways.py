@@ -8,6 +8,12 @@ the bus ``devices`` (address -> map id, pile or station, PT/CT; set by
 as of ``states_at``). The item is created by the first message (an upsert): gateways
 announce themselves before an operator assigns their devices.
 
+Presence of the piles on the bus (``shared/domain/gateways.py``): while the bridge holds
+them online the item carries ``gsi3pk = "GATEWAY_PRESENCE"`` and ``gsi3sk`` = the sweep's
+due time (a sparse index, GSI3 of BaseDataTable, keys only: the per-message updates of the
+other attributes never write to it), ``present_piles`` (the piles marked online) and,
+optionally, ``offline_after_s`` (the gateway's own silence threshold).
+
 Day counters: StatsTable ``GATEWAY#{gateway_id}`` / ``DAY#{yyyy-mm-dd}`` (Asia/Shanghai
 day), one number per frame verdict, atomic ADD.
 
@@ -33,19 +39,46 @@ from shared.adapters.dynamodb.connections import (
     upstream,
 )
 from shared.domain.clock import from_wire, to_wire
-from shared.domain.errors import Conflict
+from shared.domain.errors import Conflict, NotFound
 from shared.domain.gateways import (
     BusDevice,
     GatewayConfig,
+    GatewayPresence,
     GatewayRecord,
     GatewaySeen,
     PendingRead,
+    bus_piles,
 )
 from shared.domain.modbus_readings import SiteLoad
 
+PRESENCE_INDEX = "GSI3"
+PRESENCE_PARTITION = "GATEWAY_PRESENCE"
+_GATEWAY_PREFIX = "GATEWAY#"
+
 
 def gateway_key(gateway_id: str) -> dict[str, dict[str, str]]:
-    return {"pk": s(f"GATEWAY#{gateway_id}"), "sk": s("GATEWAY")}
+    return {"pk": s(f"{_GATEWAY_PREFIX}{gateway_id}"), "sk": s("GATEWAY")}
+
+
+def _strings(item: dict[str, Any], name: str) -> frozenset[str]:
+    value = item.get(name)
+    if not isinstance(value, dict):
+        return frozenset()
+    return frozenset(
+        element["S"]
+        for element in value.get("L", [])
+        if isinstance(element, dict) and "S" in element
+    )
+
+
+def _devices_of(item: dict[str, Any]) -> dict[int, BusDevice]:
+    devices: dict[int, BusDevice] = {}
+    for key, value in item.get("devices", {}).get("M", {}).items():
+        if key.isdigit():
+            device = _device_from(int(key), value)
+            if device is not None:
+                devices[device.address] = device
+    return devices
 
 
 def site_load_key(station_id: str) -> dict[str, dict[str, str]]:
@@ -131,18 +164,14 @@ class DynamoGateways:
             item = self._client.get_item(
                 TableName=self._table,
                 Key=gateway_key(gateway_id),
-                ProjectionExpression="devices, port_states, states_at, pending, cycle_started_at",
+                ProjectionExpression="devices, port_states, states_at, pending, "
+                "cycle_started_at, gsi3sk, present_piles, offline_after_s",
             ).get("Item")
         except (ClientError, BotoCoreError) as exc:
             raise upstream("GetItem") from exc
         if item is None:
             return None
-        devices: dict[int, BusDevice] = {}
-        for key, value in item.get("devices", {}).get("M", {}).items():
-            if key.isdigit():
-                device = _device_from(int(key), value)
-                if device is not None:
-                    devices[device.address] = device
+        devices = _devices_of(item)
         states = {
             key: value["S"]
             for key, value in item.get("port_states", {}).get("M", {}).items()
@@ -150,6 +179,7 @@ class DynamoGateways:
         }
         states_at = text_of(item, "states_at")
         cycle_at = text_of(item, "cycle_started_at")
+        due = text_of(item, "gsi3sk")
         return GatewayConfig(
             gateway_id,
             devices,
@@ -157,6 +187,9 @@ class DynamoGateways:
             from_wire(states_at) if states_at else None,
             pending=_pending_from(item.get("pending")),
             cycle_started_at=from_wire(cycle_at) if cycle_at else None,
+            presence_due=from_wire(due) if due else None,
+            present_piles=_strings(item, "present_piles"),
+            offline_after_s=number_of(item, "offline_after_s"),
         )
 
     def set_devices(self, gateway_id: str, devices: Sequence[BusDevice]) -> None:
@@ -264,6 +297,13 @@ class DynamoGateways:
         if seen.iccid is not None:
             sets.append("iccid = :iccid")
             values[":iccid"] = s(seen.iccid)
+        if seen.presence is not None:
+            sets.append("present_piles = :present")
+            values[":present"] = {"L": [s(pile) for pile in sorted(seen.presence.present)]}
+            if seen.presence.due is not None:
+                sets.extend(["gsi3pk = :presence", "gsi3sk = :due"])
+                values[":presence"] = s(PRESENCE_PARTITION)
+                values[":due"] = s(to_wire(seen.presence.due))
         if seen.set_pending:
             if seen.pending is None:
                 removes.append("pending")
@@ -323,6 +363,143 @@ class DynamoGateways:
                 UpdateExpression="SET boot = :boot",
                 ConditionExpression="attribute_exists(pk)",
                 ExpressionAttributeValues={":boot": boot},
+            )
+        except ClientError as exc:
+            if is_condition_failure(exc):
+                return False
+            raise upstream("UpdateItem") from exc
+        except BotoCoreError as exc:
+            raise upstream("UpdateItem") from exc
+        return True
+
+    # Presence sweep (housekeeping) ---------------------------------------------------------
+
+    def due_for_presence(self, now: datetime, limit: int = 200) -> list[str]:
+        """Gateways whose piles are held online and whose due time is ``<= now``, earliest
+        first (1 Query of the sparse keys-only index). Raises: UpstreamFailure."""
+        try:
+            response = self._client.query(
+                TableName=self._table,
+                IndexName=PRESENCE_INDEX,
+                KeyConditionExpression="gsi3pk = :p AND gsi3sk <= :now",
+                ExpressionAttributeValues={
+                    ":p": s(PRESENCE_PARTITION),
+                    ":now": s(to_wire(now)),
+                },
+                Limit=limit,
+            )
+        except (ClientError, BotoCoreError) as exc:
+            raise upstream("Query") from exc
+        found = []
+        for item in response.get("Items", []):
+            pk = text_of(item, "pk") or ""
+            if pk.startswith(_GATEWAY_PREFIX):
+                found.append(pk[len(_GATEWAY_PREFIX) :])
+        return found
+
+    def presence(self, gateway_id: str) -> GatewayPresence | None:
+        """The gateway as the sweep judges it (consistent GetItem); None when it is gone.
+
+        Raises: UpstreamFailure."""
+        try:
+            item = self._client.get_item(
+                TableName=self._table,
+                Key=gateway_key(gateway_id),
+                ConsistentRead=True,
+                ProjectionExpression="devices, last_seen_at, gsi3sk, present_piles, "
+                "offline_after_s",
+            ).get("Item")
+        except (ClientError, BotoCoreError) as exc:
+            raise upstream("GetItem") from exc
+        if item is None:
+            return None
+        last_seen = text_of(item, "last_seen_at")
+        due = text_of(item, "gsi3sk")
+        return GatewayPresence(
+            gateway_id=gateway_id,
+            last_seen_at=from_wire(last_seen) if last_seen else None,
+            presence_due=from_wire(due) if due else None,
+            piles=bus_piles(_devices_of(item)) | _strings(item, "present_piles"),
+            offline_after_s=number_of(item, "offline_after_s"),
+        )
+
+    def postpone_presence(self, presence: GatewayPresence, due: datetime) -> bool:
+        """Move the due time of a gateway still heard from; False when it changed meanwhile
+        (a message marked it, or another sweep moved it). Raises: UpstreamFailure."""
+        assert presence.presence_due is not None
+        return self._conditional(
+            presence.gateway_id,
+            "SET gsi3sk = :due",
+            "gsi3sk = :was",
+            {":due": s(to_wire(due)), ":was": s(to_wire(presence.presence_due))},
+        )
+
+    def release_presence(self, presence: GatewayPresence) -> bool:
+        """First step of taking a silent gateway's piles offline: forget which piles are
+        marked online (a message from now on marks them all online again), the gateway
+        staying in the index until ``end_presence``; False when it spoke since ``presence``
+        was read. Raises: UpstreamFailure."""
+        condition, values = self._unchanged(presence)
+        return self._conditional(presence.gateway_id, "REMOVE present_piles", condition, values)
+
+    def end_presence(self, presence: GatewayPresence) -> bool:
+        """Last step, after its piles were marked offline: out of the presence index; False
+        when it spoke meanwhile (it stays indexed; the next sweep moves its due time).
+
+        Raises: UpstreamFailure."""
+        condition, values = self._unchanged(presence)
+        return self._conditional(
+            presence.gateway_id,
+            "REMOVE gsi3pk, gsi3sk",
+            condition + " AND attribute_not_exists(present_piles)",
+            values,
+        )
+
+    @staticmethod
+    def _unchanged(presence: GatewayPresence) -> tuple[str, dict[str, Any]]:
+        assert presence.presence_due is not None
+        values: dict[str, Any] = {":was": s(to_wire(presence.presence_due))}
+        condition = "gsi3sk = :was"
+        if presence.last_seen_at is None:
+            condition += " AND attribute_not_exists(last_seen_at)"
+        else:
+            condition += " AND last_seen_at = :seen"
+            values[":seen"] = s(to_wire(presence.last_seen_at))
+        return condition, values
+
+    def set_offline_after(self, gateway_id: str, seconds: int | None) -> None:
+        """The gateway's own silence threshold (None: the default). Raises: UpstreamFailure."""
+        if seconds is None:
+            expression, values = "REMOVE offline_after_s", None
+        else:
+            expression, values = "SET offline_after_s = :s", {":s": n(seconds)}
+        request: dict[str, Any] = {
+            "TableName": self._table,
+            "Key": gateway_key(gateway_id),
+            "UpdateExpression": expression,
+            "ConditionExpression": "attribute_exists(pk)",
+        }
+        if values is not None:
+            request["ExpressionAttributeValues"] = values
+        try:
+            self._client.update_item(**request)
+        except ClientError as exc:
+            if is_condition_failure(exc):
+                raise NotFound("no such gateway", field="gateway_id") from exc
+            raise upstream("UpdateItem") from exc
+        except BotoCoreError as exc:
+            raise upstream("UpdateItem") from exc
+
+    def _conditional(
+        self, gateway_id: str, expression: str, condition: str, values: dict[str, Any]
+    ) -> bool:
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key=gateway_key(gateway_id),
+                UpdateExpression=expression,
+                ConditionExpression=condition,
+                ExpressionAttributeValues=values,
             )
         except ClientError as exc:
             if is_condition_failure(exc):

@@ -7,6 +7,9 @@ at ``$connect``, boot and ``$disconnect``, never per frame), the
 ``boot`` map and ``registration_status`` on the pile item, and ``status``, ``status_at``,
 ``error_code``, ``vendor_error_code``, ``status_reported_at`` on gun items. Every write
 is conditional on the item existing, so a pile deleted meanwhile is never recreated.
+Modbus piles (no WebSocket) get the same two presence fields from their gateway:
+``mark_bus_online`` when the gateway speaks after a silence (or the pile joins its bus),
+``mark_bus_offline`` when housekeeping finds the gateway silent.
 These are system paths without a ``Principal``: the pile id comes from an authenticated
 connection, and cards are matched to the pile's operator in the domain.
 """
@@ -137,6 +140,30 @@ class DynamoPiles:
             "SET is_online = :off, last_seen_at = :t REMOVE connection_id",
             "connection_id = :c",
             {":c": s(connection_id), ":off": _FALSE, ":t": s(to_wire(now))},
+        )
+
+    def mark_bus_online(self, pile_id: str, at: datetime) -> bool:
+        """A Modbus pile's gateway speaks: ``is_online``, ``last_seen_at`` = ``at``; False
+        when the pile does not exist. Raises: UpstreamFailure."""
+        return self._update(
+            pile_key(pile_id),
+            "SET is_online = :on, last_seen_at = :t",
+            "attribute_exists(pk)",
+            {":on": _TRUE, ":t": s(to_wire(at))},
+        )
+
+    def mark_bus_offline(self, pile_id: str, last_seen_at: datetime) -> bool:
+        """A Modbus pile's gateway went silent after ``last_seen_at``: offline, last seen
+        then. Not when the pile was stamped online later (its gateway spoke again
+        meanwhile), nor for a pile on a WebSocket (``connection_id``): False then.
+
+        Raises: UpstreamFailure."""
+        return self._update(
+            pile_key(pile_id),
+            "SET is_online = :off, last_seen_at = :t",
+            "attribute_exists(pk) AND attribute_not_exists(connection_id) AND "
+            "(attribute_not_exists(last_seen_at) OR last_seen_at <= :t)",
+            {":off": _FALSE, ":t": s(to_wire(last_seen_at))},
         )
 
     def record_boot(
