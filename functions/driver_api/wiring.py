@@ -257,6 +257,7 @@ def command_ports() -> CommandPorts:
 @cache
 def charge_sessions() -> SessionsOnPiles:
     from shared.adapters.dynamodb.paid_charging import DynamoPaidCharges
+    from shared.adapters.dynamodb.port_readings import DynamoPortReadings
     from shared.adapters.dynamodb.session_log_window import DynamoSessionLogWindow
     from shared.adapters.dynamodb.sessions import DynamoSessions
     from shared.services.driver_charging import SessionsOnPiles
@@ -267,6 +268,7 @@ def charge_sessions() -> SessionsOnPiles:
         DynamoSessions(sessions_table, base_table, _dynamodb_client()),
         _LazyCommandPorts(),
         DynamoSessionLogWindow(sessions_table, _dynamodb_client()),
+        DynamoPortReadings(sessions_table, _dynamodb_client()),
     )
 
 

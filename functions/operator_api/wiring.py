@@ -92,27 +92,20 @@ def gateways() -> DynamoGateways:
 @cache
 def websocket_sender() -> WebSocketConnections:
     """The ``@connections`` API: CSMS-initiated calls to piles."""
-    import boto3
+    from shared.adapters.pile_commands import websocket_sender as sender_at
 
-    from shared.adapters.apigw_ws import WebSocketConnections
-
-    return WebSocketConnections(
-        boto3.client("apigatewaymanagementapi", endpoint_url=os.environ["WS_MANAGEMENT_ENDPOINT"])
-    )
+    return sender_at(os.environ["WS_MANAGEMENT_ENDPOINT"])
 
 
 @cache
 def command_ports() -> CommandPorts:
     """Remote commands to piles: pile routes, calls, schemas, the sender."""
-    from shared.adapters.dynamodb.connections import DynamoPendingCalls
-    from shared.adapters.dynamodb.piles import DynamoPiles
-    from shared.adapters.ocpp_schemas import OcppSchemas
-    from shared.services.ocpp.commands import CommandPorts
+    from shared.adapters.pile_commands import pile_command_ports
 
-    return CommandPorts(
-        piles=DynamoPiles(os.environ["BASE_DATA_TABLE"], _dynamodb_client()),
-        pending_calls=DynamoPendingCalls(os.environ["SESSIONS_TABLE"], _dynamodb_client()),
-        schemas=OcppSchemas(),
+    return pile_command_ports(
+        base_data_table=os.environ["BASE_DATA_TABLE"],
+        sessions_table=os.environ["SESSIONS_TABLE"],
+        dynamodb=_dynamodb_client(),
         sender=websocket_sender(),
         clock=clock,
         new_id=make_id,

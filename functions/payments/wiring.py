@@ -1,71 +1,69 @@
-"""Clients and repositories of the payments function, built once per container."""
+"""Clients and repositories of the payments function, built once per container.
+
+The adapters (and boto3's clients) are imported inside the builders, on the first
+notification or task, so importing the handler stays cheap (docs/cold-start.md); the pile
+side is built only when a task first needs it.
+"""
 
 from __future__ import annotations
 
 import functools
 import os
-from datetime import datetime
+from typing import TYPE_CHECKING
 
-import boto3
-
-from shared.adapters.dynamodb.base_data import DynamoBaseDataRepository
-from shared.adapters.dynamodb.ledger import DynamoLedgerRepository
-from shared.adapters.dynamodb.payment_orders import DynamoPaymentBaseData, DynamoPaymentOrders
-from shared.adapters.dynamodb.topup_orders import DynamoTopUpOrders
-from shared.adapters.payments import provider_for
-from shared.adapters.stepfunctions import StepFunctionsResumer
 from shared.domain.clock import Clock, system_clock
-from shared.domain.payment_orders import PaymentOrder
-from shared.services.payment_workflow import (
-    ChargeFacts,
-    PaidChargingBridge,
-    PaymentPorts,
-    PileCharging,
-)
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from shared.domain.payment_orders import PaymentOrder
+    from shared.domain.payments import PaymentMethod, PaymentProvider
+    from shared.services.payment_workflow import ChargeFacts, PaymentPorts, PileCharging
 
 clock: Clock = system_clock
 
 
+def provider_for(method: PaymentMethod) -> PaymentProvider:
+    """The provider adapter of ``method`` (``shared.adapters.payments.provider_for``;
+    tests replace this function)."""
+    from shared.adapters.payments import provider_for as build
+
+    return build(method)
+
+
 @functools.cache
 def charging() -> PileCharging:
-    """The pile side (remote start through the ``@connections`` API), built when a task
-    first needs it: notifications never do, and its OCPP modules cost cold-start time."""
-    from shared.adapters.apigw_ws import WebSocketConnections
-    from shared.adapters.dynamodb.connections import DynamoPendingCalls
-    from shared.adapters.dynamodb.paid_charging import DynamoPaidCharges
-    from shared.adapters.dynamodb.piles import DynamoPiles
-    from shared.adapters.dynamodb.sessions import DynamoSessions
-    from shared.adapters.ebike_charging import ebike_ports
-    from shared.adapters.ocpp_schemas import OcppSchemas
+    """The pile side (remote start through the ``@connections`` API, e-bike ports through
+    their gateway), built when a task first needs it: notifications never do."""
+    import boto3
+
+    from shared.adapters.pile_commands import (
+        paid_charge_ports,
+        pile_command_ports,
+        websocket_sender,
+    )
+    from shared.adapters.stepfunctions import StepFunctionsResumer
     from shared.domain.ids import new_id
-    from shared.services.paid_charging import PaidChargePorts
+    from shared.services.payment_workflow import PaidChargingBridge
 
     dynamodb = boto3.client("dynamodb")
     sessions_table, base_table = os.environ["SESSIONS_TABLE"], os.environ["BASE_DATA_TABLE"]
     return PaidChargingBridge(
-        PaidChargePorts(
-            paid_charges=DynamoPaidCharges(sessions_table, base_table, dynamodb),
-            sessions=DynamoSessions(sessions_table, base_table, dynamodb),
-            piles=DynamoPiles(base_table, dynamodb),
-            pending_calls=DynamoPendingCalls(sessions_table, dynamodb),
-            schemas=OcppSchemas(),
-            sender=WebSocketConnections(
-                boto3.client(
-                    "apigatewaymanagementapi", endpoint_url=os.environ["WS_MANAGEMENT_ENDPOINT"]
-                )
-            ),
-            workflow=StepFunctionsResumer(boto3.client("stepfunctions")),
-            clock=clock,
-            # E-bike ports (Modbus piles) are switched on and off through their gateway.
-            ebike=ebike_ports(
-                sessions_table=sessions_table,
+        paid_charge_ports(
+            commands=pile_command_ports(
                 base_data_table=base_table,
+                sessions_table=sessions_table,
                 dynamodb=dynamodb,
-                iot_data=boto3.client("iot-data"),
-                topic_prefix=os.environ.get("IOT_DOWN_TOPIC_PREFIX", "gw"),
+                sender=websocket_sender(os.environ["WS_MANAGEMENT_ENDPOINT"]),
                 clock=clock,
                 new_id=new_id,
             ),
+            sessions_table=sessions_table,
+            base_data_table=base_table,
+            dynamodb=dynamodb,
+            workflow=StepFunctionsResumer(boto3.client("stepfunctions")),
+            iot_data=boto3.client("iot-data"),
+            topic_prefix=os.environ.get("IOT_DOWN_TOPIC_PREFIX", "gw"),
         )
     )
 
@@ -86,6 +84,15 @@ class _ChargingOnFirstUse:
 
 @functools.cache
 def ports() -> PaymentPorts:
+    import boto3
+
+    from shared.adapters.dynamodb.base_data import DynamoBaseDataRepository
+    from shared.adapters.dynamodb.ledger import DynamoLedgerRepository
+    from shared.adapters.dynamodb.payment_orders import DynamoPaymentBaseData, DynamoPaymentOrders
+    from shared.adapters.dynamodb.topup_orders import DynamoTopUpOrders
+    from shared.adapters.stepfunctions import StepFunctionsResumer
+    from shared.services.payment_workflow import PaymentPorts
+
     dynamodb = boto3.client("dynamodb")
     ledger_table = os.environ["LEDGER_TABLE"]
     return PaymentPorts(
