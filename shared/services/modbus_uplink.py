@@ -378,6 +378,9 @@ def _apply_cycles(
     per_pile: dict[str, list[tuple[datetime, dict[int, PortSample]]]] = {}
     pile_maps: dict[str, RegisterMap] = {}
     loads: dict[int, tuple[datetime, BusDevice, dict[str, int]]] = {}
+    # State changes reach ``ports.events`` once the readings are stored: a paid charge
+    # that ends on a state change is measured up to the reading that showed it.
+    changed: list[tuple[str, int, PortState]] = []
     status_writes = faults = 0
     for seq, at, answers in cycles:
         is_newer = states_at is None or at > states_at
@@ -396,7 +399,14 @@ def _apply_cycles(
                 pile_maps[device.pile_id] = register_map
                 if is_newer:
                     written, recorded = _apply_states(
-                        device, register_map, samples, states, ports, at=at, now=now
+                        device,
+                        register_map,
+                        samples,
+                        states,
+                        ports,
+                        changed=changed,
+                        at=at,
+                        now=now,
                     )
                     status_writes += written
                     faults += recorded
@@ -418,6 +428,8 @@ def _apply_cycles(
         for _, samples in pile_cycles:
             for port_no, sample in sorted(samples.items()):
                 ports.events.reading(pile_id, port_no, _raw_reading(sample))
+    for pile_id, port_no, state in changed:
+        ports.events.state(pile_id, port_no, state)
     for at, device, values in loads.values():
         ports.site_loads.record(_site_load(device, values, at, now, gateway_id))
     return _Applied(states if any_newer else None, len(per_pile), status_writes, faults, len(loads))
@@ -668,6 +680,7 @@ def _apply_states(
     states: dict[str, str],
     ports: UplinkPorts,
     *,
+    changed: list[tuple[str, int, PortState]],
     at: datetime,
     now: datetime,
 ) -> tuple[int, int]:
@@ -696,7 +709,7 @@ def _apply_states(
         )
         written += 1
         if old_state != sample.state.value:
-            ports.events.state(device.pile_id, port_no, sample.state)
+            changed.append((device.pile_id, port_no, sample.state))
         new_bits = mask & ~old_mask
         for name in sample.faults:
             if not new_bits & fault_mask(register_map, [name]):

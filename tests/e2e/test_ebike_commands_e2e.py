@@ -6,110 +6,22 @@ command; the port's state reaches the operator API's gun list."""
 
 from __future__ import annotations
 
-import threading
-import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import Any
 
 import pytest
 
-from infra.local.simulators.ebike_gateway import EbikeGatewaySimulator
 from infra.local.simulators.modbus_frames import PortState
-from tests.e2e.conformance_support import OperatorApi
 from tests.e2e.conftest import RunningStack
-from tests.e2e.payment_support import PaidSite, poll
+from tests.e2e.ebike_support import EbikeSite, running_ebike_site
+from tests.e2e.payment_support import poll
 
 pytestmark = pytest.mark.e2e
-
-TIMEOUT_S = 45.0
-
-
-@dataclass
-class EbikeSite:
-    api: OperatorApi
-    site: PaidSite
-    pile_id: str
-    gateway: EbikeGatewaySimulator
-
-    def port_command(self, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
-        method = "PUT" if path.endswith("limit") else "POST"
-        sent: dict[str, Any] = self.api.ok(
-            method, f"/operator/piles/{self.pile_id}/ports/{path}", body or {}
-        )
-        return sent
-
-    def command(self, command_id: str) -> dict[str, Any]:
-        found: dict[str, Any] = self.api.ok(
-            "GET", f"/operator/piles/{self.pile_id}/port-commands/{command_id}"
-        )
-        return found
-
-    def confirmed(self, command_id: str) -> dict[str, Any]:
-        return poll(
-            "the port command's echo",
-            lambda: self.command(command_id),
-            lambda c: c["status"] != "pending",
-            TIMEOUT_S,
-        )
-
-    def gun_status(self, port_no: int) -> str | None:
-        guns = self.api.ok("GET", f"/operator/piles/{self.pile_id}/guns")["items"]
-        return next((g["status"] for g in guns if g["gun_no"] == port_no), None)
 
 
 @pytest.fixture(scope="module")
 def ebike(local_stack: RunningStack) -> Iterator[EbikeSite]:
-    api = OperatorApi(local_stack)
-    site = PaidSite.create(api, "E-bike commands")
-    suffix = uuid.uuid4().hex[:8]
-    pile_id, gateway_id = f"EB-{suffix}", f"GW-{suffix}"
-    api.ok(
-        "POST",
-        "/operator/piles",
-        {
-            "pile_id": pile_id,
-            "station_id": site.station_id,
-            "serial": f"SN-{pile_id}",
-            "kind": "ebike",
-            "protocol": "modbus",
-            "model": "cc-ebike-10",
-            "rated_power_w": 10_000,
-            "gun_count": 10,
-            "gateway_id": gateway_id,
-            "modbus_address": 1,
-        },
-    )
-    # The pile joined the gateway's bus at address 1 when it was created; the station's
-    # transformer meter goes at 2 (the PUT names the whole bus).
-    bus = api.ok("GET", f"/operator/gateways/{gateway_id}")["devices"]
-    assert [(d["address"], d["map_id"], d["pile_id"]) for d in bus] == [(1, "cc-ebike-10", pile_id)]
-    configured = api.ok(
-        "PUT",
-        f"/operator/gateways/{gateway_id}/devices",
-        [
-            {"address": 1, "map_id": "cc-ebike-10", "pile_id": pile_id},
-            {"address": 2, "map_id": "acrel-adl400", "station_id": site.station_id},
-        ],
-    )
-    assert [d["address"] for d in configured["devices"]] == [1, 2]
-    gateway = EbikeGatewaySimulator(
-        gateway_id,
-        "89860000000000007777",
-        local_stack.mqtt_host,
-        local_stack.mqtt_port,
-        report_interval_s=2.0,
-    )
-    gateway.plug_in(3, draw_w=500)
-    stop = threading.Event()
-    thread = threading.Thread(target=gateway.run, args=(stop,), daemon=True)
-    thread.start()
-    try:
-        poll("the gateway online", gateway.listening.is_set, bool, TIMEOUT_S)
-        yield EbikeSite(api, site, pile_id, gateway)
-    finally:
-        stop.set()
-        thread.join(10)
+    with running_ebike_site(local_stack, "E-bike commands", plugged={3: 500}) as site:
+        yield site
 
 
 def test_port_states_and_site_load_reach_the_operator_api_from_the_envelopes(
@@ -118,13 +30,7 @@ def test_port_states_and_site_load_reach_the_operator_api_from_the_envelopes(
     status = poll("port 3 plugged", lambda: ebike.gun_status(3), lambda s: s == "Preparing", 60)
     assert status == "Preparing"
     assert ebike.gun_status(1) == "Available"
-    path = f"/operator/stations/{ebike.site.station_id}/load"
-    load = poll(
-        "the site load",
-        lambda: ebike.api.request("GET", path),
-        lambda response: response.status_code == 200,
-        60,
-    ).json()
+    load = ebike.site_load()
     # The simulated site draws 60 kW +- 25 % over the day (meter on three phases).
     assert 40_000 <= load["power_w"] <= 80_000
     assert load["gateway_id"] == ebike.gateway.gateway_id
