@@ -11,6 +11,8 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from ocpp.messages import Call, validate_payload
 
 from shared.domain.errors import Conflict
@@ -19,7 +21,7 @@ from shared.domain.ocpp.actions import Direction
 from shared.domain.ocpp.remote_calls import numeric_id
 from shared.domain.ocpp.versions import OcppVersion
 from shared.domain.paid_charging import NEVER_STARTED, PaidChargeState
-from shared.domain.site_load import SITE_AT_LOAD_LIMIT, STALE_AFTER
+from shared.domain.site_load import SITE_AT_LOAD_LIMIT, STALE_AFTER, LoadBand, start_allowance
 from shared.services import paid_charging
 from tests.unit.test_paid_charging_fakes import SCHEMAS, T0, PaidPile
 
@@ -236,3 +238,43 @@ def test_a_busy_gun_is_refused_before_the_load_is_read() -> None:
     with pytest.raises(Conflict):
         pile.begin()
     assert pile.paid.charges == {} and pile.paid.limit_reads == 0
+
+
+# --- property: what reaches the pile is what start_allowance decided ---------------------
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    load_w=st.integers(min_value=-20_000, max_value=250_000),
+    capacity_kva=st.integers(min_value=1, max_value=200),
+    rated_w=st.integers(min_value=1, max_value=350_000),
+    version=st.sampled_from([V16, V201]),
+)
+def test_what_reaches_the_pile_is_the_allowance_and_never_overloads_the_site(
+    load_w: int, capacity_kva: int, rated_w: int, version: OcppVersion
+) -> None:
+    pile = a_site(version, load_w=load_w)
+    pile.paid.capacities_kva["st-1"] = capacity_kva
+    pile.paid.rated_powers_w["CP-1"] = rated_w
+    allowance = start_allowance(
+        capacity_kva=capacity_kva, load=pile.paid.loads["st-1"], rated_power_w=rated_w, now=T0
+    )
+
+    pile.begin()
+
+    charge = pile.paid.charges["PO-1"]
+    assert charge.load_band == allowance.band.value
+    if allowance.is_refused:
+        assert pile.sender.sent == [] and charge.state is PaidChargeState.NEVER_STARTED
+        return
+    payload = start_payload(pile)
+    sent_w = rated_w
+    if allowance.band is LoadBand.LIMITED:
+        profile = payload["chargingProfile"]
+        schedule = profile["chargingSchedule"]
+        periods = (schedule if version is V16 else schedule[0])["chargingSchedulePeriod"]
+        sent_w = periods[0]["limit"]
+        assert sent_w == allowance.power_limit_w == max(rated_w // 2, 1)
+    else:
+        assert "chargingProfile" not in payload
+    assert max(load_w, 0) + sent_w <= capacity_kva * 1000
