@@ -45,15 +45,22 @@ class ModbusCommandStore(Protocol):
     """Port commands (SessionsTable). Every method raises UpstreamFailure."""
 
     def create(self, command: ModbusCommand) -> None:
-        """Store a new pending command and make it the open one of its register."""
+        """Store a new pending command and its open pointer (keyed by what its echo
+        repeats: function, register, value or count)."""
 
     def get(self, pile_id: str, command_id: str) -> ModbusCommand | None:
         """One command (consistent read), or None."""
 
-    def open_for_register(
-        self, gateway_id: str, device_address: int, register: int
+    def open_for_write(
+        self,
+        gateway_id: str,
+        device_address: int,
+        function_code: int,
+        register: int,
+        echo_value: int,
     ) -> ModbusCommand | None:
-        """The open command that last wrote ``register`` of the device, or None."""
+        """The oldest open command of the device whose write echoes as (function,
+        register, value or count), or None."""
 
     def open_for_device(self, gateway_id: str, device_address: int) -> list[ModbusCommand]:
         """The device's open commands, oldest first."""
@@ -197,10 +204,13 @@ def write_answered(
     on_finished: CommandListener | None = None,
 ) -> ModbusCommand | None:
     """The bridge decoded a write response (echo or exception): end the open command it
-    answers; None when it answers none (late, repeated, or not ours).
+    answers; None when it answers none (late, repeated, or not ours). An echo repeats the
+    write's function, register and value (06) or count (16), so commands on one register
+    outstanding together (a STOP sent before the START's echo) each get their own echo,
+    whatever order the echoes come in; identical writes are answered oldest first.
 
-    DynamoDB: 1 GetItem (echo) or 1 Query (exception); 1 conditional UpdateItem when
-    one matched.
+    DynamoDB: 1 Query + 1 GetItem; 1 conditional UpdateItem + 1 DeleteItem (the pointer)
+    when one matched.
 
     Raises: UpstreamFailure.
     """
@@ -215,9 +225,13 @@ def write_answered(
         status = CommandStatus.REJECTED
     else:
         command = None
-        if answer.address is not None:
-            command = commands.open_for_register(
-                answer.gateway_id, answer.device_address, answer.address
+        if answer.address is not None and answer.value is not None:
+            command = commands.open_for_write(
+                answer.gateway_id,
+                answer.device_address,
+                answer.function_code,
+                answer.address,
+                answer.value,
             )
         if command is not None and not command.is_confirmed_by(answer):
             command = None

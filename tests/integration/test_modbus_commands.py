@@ -53,7 +53,7 @@ def test_command_round_trips_and_echo_confirms_it_through_the_pointer(
         world,
     )
     assert store.get("EB-1", sent.command_id) == sent
-    assert store.open_for_register(GATEWAY, 1, sent.register) == sent
+    assert store.open_for_write(GATEWAY, 1, 16, sent.register, 4) == sent
     assert store.open_for_device(GATEWAY, 1) == [sent]
     answer = WriteAnswer(GATEWAY, 1, 16, address=sent.register, value=4)
     done = service.write_answered(answer, commands=store, clock=clock)
@@ -61,7 +61,7 @@ def test_command_round_trips_and_echo_confirms_it_through_the_pointer(
     stored = store.get("EB-1", sent.command_id)
     assert stored is not None and stored.status is CommandStatus.CONFIRMED
     assert stored.finished_at == clock()
-    assert store.open_for_register(GATEWAY, 1, sent.register) is None
+    assert store.open_for_write(GATEWAY, 1, 16, sent.register, 4) is None
     assert service.write_answered(answer, commands=store, clock=clock) is None
 
 
@@ -100,3 +100,39 @@ def test_iot_data_publisher_publishes_and_wraps_failures(aws: dict[str, str]) ->
 
     with pytest.raises(UpstreamFailure):
         IotDataPublisher(Broken()).publish("gw/GW-1/down", b"\x00")
+
+
+def test_start_and_stop_on_one_register_are_both_outstanding_and_confirmed_out_of_order(
+    store: DynamoModbusCommands, clock: Any, new_id: Any
+) -> None:
+    world = ports(store, clock, new_id)
+    start = service.issue_port_command(
+        ADMIN,
+        "EB-1",
+        PortCommand(PortCommandKind.START, 2, power_limit_w=0, time_limit_min=0, energy_limit_wh=0),
+        world,
+    )
+    clock.advance(seconds=1)
+    stop = service.issue_port_command(ADMIN, "EB-1", PortCommand(PortCommandKind.STOP, 2), world)
+    assert start.register == stop.register
+    assert {c.command_id for c in store.open_for_device(GATEWAY, 1)} == {
+        start.command_id,
+        stop.command_id,
+    }
+    stray = WriteAnswer(GATEWAY, 1, 6, address=stop.register, value=stop.values[0] + 1)
+    assert service.write_answered(stray, commands=store, clock=clock) is None
+
+    stopped = service.write_answered(
+        WriteAnswer(GATEWAY, 1, 6, address=stop.register, value=stop.values[0]),
+        commands=store,
+        clock=clock,
+    )
+    started = service.write_answered(
+        WriteAnswer(GATEWAY, 1, 16, address=start.register, value=len(start.values)),
+        commands=store,
+        clock=clock,
+    )
+
+    assert stopped is not None and stopped.command_id == stop.command_id
+    assert started is not None and started.command_id == start.command_id
+    assert store.open_for_device(GATEWAY, 1) == []

@@ -55,29 +55,47 @@ class FakePublisher:
 class FakeCommands:
     def __init__(self) -> None:
         self.items: dict[tuple[str, str], ModbusCommand] = {}
-        self.pointers: dict[tuple[str, int, int], tuple[str, str]] = {}
+        # (gateway, device, function, register, echo value, created_at, command_id) -> key
+        self.pointers: dict[tuple[str, int, int, int, int, datetime, str], tuple[str, str]] = {}
 
     def create(self, command: ModbusCommand) -> None:
         key = (command.pile_id, command.command_id)
         assert key not in self.items
         self.items[key] = command
-        self.pointers[(command.gateway_id, command.device_address, command.register)] = key
+        pointer = (
+            command.gateway_id,
+            command.device_address,
+            command.function_code,
+            command.register,
+            command.write.echo_value,
+            command.created_at,
+            command.command_id,
+        )
+        self.pointers[pointer] = key
 
     def get(self, pile_id: str, command_id: str) -> ModbusCommand | None:
         return self.items.get((pile_id, command_id))
 
-    def open_for_register(
-        self, gateway_id: str, device_address: int, register: int
+    def open_for_write(
+        self,
+        gateway_id: str,
+        device_address: int,
+        function_code: int,
+        register: int,
+        echo_value: int,
     ) -> ModbusCommand | None:
-        key = self.pointers.get((gateway_id, device_address, register))
-        command = self.items.get(key) if key else None
-        return command if command is not None and command.status.is_open else None
+        wanted = (gateway_id, device_address, function_code, register, echo_value)
+        for pointer in sorted(self.pointers):
+            command = self.items[self.pointers[pointer]]
+            if pointer[:5] == wanted and command.status.is_open:
+                return command
+        return None
 
     def open_for_device(self, gateway_id: str, device_address: int) -> list[ModbusCommand]:
         found = [
             self.items[key]
-            for (gw, dev, _), key in self.pointers.items()
-            if (gw, dev) == (gateway_id, device_address) and self.items[key].status.is_open
+            for pointer, key in self.pointers.items()
+            if pointer[:2] == (gateway_id, device_address) and self.items[key].status.is_open
         ]
         return sorted(found, key=lambda command: command.command_id)
 

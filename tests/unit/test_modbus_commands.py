@@ -250,3 +250,112 @@ def test_housekeeping_times_out_unconfirmed_commands_once(world: World) -> None:
     # a late echo changes nothing
     assert world.answer(device_address=1, function_code=6, address=0x010C, value=2) is None
     assert command.timeout_at == command.created_at + timedelta(seconds=60)
+
+
+def start_and_stop(world: World, port_no: int = 1) -> tuple[Any, Any]:
+    start = service.issue_port_command(
+        ADMIN,
+        "EB-1",
+        PortCommand(
+            PortCommandKind.START, port_no, power_limit_w=0, time_limit_min=0, energy_limit_wh=0
+        ),
+        world.ports,
+    )
+    world.clock.advance(seconds=2)
+    stop = service.issue_port_command(
+        ADMIN, "EB-1", PortCommand(PortCommandKind.STOP, port_no), world.ports
+    )
+    assert start.register == stop.register  # both write the port's command register
+    return start, stop
+
+
+def stop_value() -> int:
+    return CONTROL.value("command", "stop")
+
+
+def test_stop_sent_before_the_starts_echo_leaves_both_outstanding_and_each_echo_matches(
+    world: World,
+) -> None:
+    start, stop = start_and_stop(world)
+
+    started = world.answer(device_address=1, function_code=16, address=start.register, value=4)
+    stopped = world.answer(
+        device_address=1, function_code=6, address=stop.register, value=stop_value()
+    )
+
+    assert started is not None and started.command_id == start.command_id
+    assert stopped is not None and stopped.command_id == stop.command_id
+    assert [c.command_id for c in world.finished] == [start.command_id, stop.command_id]
+    assert all(c.status is CommandStatus.CONFIRMED for c in world.finished)
+
+
+def test_echoes_out_of_order_still_match_their_own_commands(world: World) -> None:
+    start, stop = start_and_stop(world)
+
+    stopped = world.answer(
+        device_address=1, function_code=6, address=stop.register, value=stop_value()
+    )
+    started = world.answer(device_address=1, function_code=16, address=start.register, value=4)
+
+    assert stopped is not None and stopped.command_id == stop.command_id
+    assert started is not None and started.command_id == start.command_id
+    for command in (start, stop):
+        stored = world.commands.get("EB-1", command.command_id)
+        assert stored is not None and stored.status is CommandStatus.CONFIRMED
+
+
+def test_a_stray_echo_confirms_nothing_and_leaves_open_commands_pending(world: World) -> None:
+    start, stop = start_and_stop(world)
+
+    # another port's register, a value never written, a function never sent, a repeat
+    assert (
+        world.answer(device_address=1, function_code=6, address=start.register + 16, value=2)
+        is None
+    )
+    assert world.answer(device_address=1, function_code=6, address=stop.register, value=77) is None
+    assert world.answer(device_address=1, function_code=16, address=start.register, value=1) is None
+    assert world.answer(device_address=1, function_code=16, address=start.register, value=4)
+    assert world.answer(device_address=1, function_code=16, address=start.register, value=4) is None
+
+    assert world.finished[-1].command_id == start.command_id and len(world.finished) == 1
+    pending = world.commands.get("EB-1", stop.command_id)
+    assert pending is not None and pending.status is CommandStatus.PENDING
+
+
+def test_identical_writes_are_confirmed_oldest_first(world: World) -> None:
+    first = service.issue_port_command(
+        ADMIN, "EB-1", PortCommand(PortCommandKind.STOP, 1), world.ports
+    )
+    world.clock.advance(seconds=1)
+    second = service.issue_port_command(
+        ADMIN, "EB-1", PortCommand(PortCommandKind.STOP, 1), world.ports
+    )
+
+    one = world.answer(
+        device_address=1, function_code=6, address=first.register, value=stop_value()
+    )
+    two = world.answer(
+        device_address=1, function_code=6, address=first.register, value=stop_value()
+    )
+
+    assert one is not None and two is not None
+    assert [one.command_id, two.command_id] == [first.command_id, second.command_id]
+
+
+@given(order=st.permutations(["start", "stop", "stray"]))
+def test_any_order_of_two_echoes_and_a_stray_confirms_exactly_the_two(order: list[str]) -> None:
+    from tests.conftest import FixedClock
+
+    counter = iter(range(1, 1000))
+    world = World(FixedClock(), lambda prefix: f"{prefix}-{next(counter):020d}")
+    start, stop = start_and_stop(world)
+    echoes = {
+        "start": {"function_code": 16, "address": start.register, "value": 4},
+        "stop": {"function_code": 6, "address": stop.register, "value": stop_value()},
+        "stray": {"function_code": 6, "address": stop.register, "value": 999},
+    }
+    for name in order:
+        world.answer(device_address=1, **echoes[name])
+    assert sorted(c.command_id for c in world.finished) == sorted(
+        [start.command_id, stop.command_id]
+    )

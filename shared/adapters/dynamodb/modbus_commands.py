@@ -2,11 +2,16 @@
 
 - command: ``PILE#{pile_id}`` / ``MBCMD#{command_id}``; while pending GSI2
   ``PENDING_PORT_COMMANDS`` / its timeout;
-- open pointer: ``GWDEV#{gateway_id}#{device_address}`` / ``REG#{register:05d}``, naming
-  the command last written to that register.
+- open pointer, one per pending command: ``GWDEV#{gateway_id}#{device_address}`` /
+  ``REG#{register:05d}#F{function:02d}#V{echo value:05d}#{created_at}#{command_id}``: what
+  the write's echo repeats (register, function, value or count), so a START (16 on the
+  command register) and a STOP (06 on the same register) can both be outstanding and each
+  echo finds its own command; identical writes are answered oldest first (a serial bus
+  answers in order).
 
-The bridge finds the command an echo confirms with 2 GetItems (pointer, command); an
-exception response (which names no register) with 1 Query of the device's pointers.
+The bridge finds the command an echo confirms with 1 Query (the pointers of that echo,
+oldest first) + 1 GetItem (command); an exception response (which names no register)
+with 1 Query of the device's pointers.
 Housekeeping finds due commands with 1 Query on GSI2, never a scan. Pointers expire with
 the command (TTL) and are deleted when their command ends.
 """
@@ -35,10 +40,16 @@ def command_key(pile_id: str, command_id: str) -> dict[str, Any]:
     return {"pk": {"S": f"PILE#{pile_id}"}, "sk": {"S": f"{_PREFIX}{command_id}"}}
 
 
-def pointer_key(gateway_id: str, device_address: int, register: int) -> dict[str, Any]:
+def echo_prefix(function_code: int, register: int, echo_value: int) -> str:
+    """The sort-key prefix of the pointers an echo (function, register, value) answers."""
+    return f"REG#{register:05d}#F{function_code:02d}#V{echo_value:05d}#"
+
+
+def pointer_key(command: ModbusCommand) -> dict[str, Any]:
+    prefix = echo_prefix(command.function_code, command.register, command.write.echo_value)
     return {
-        "pk": {"S": f"GWDEV#{gateway_id}#{device_address}"},
-        "sk": {"S": f"REG#{register:05d}"},
+        "pk": {"S": f"GWDEV#{command.gateway_id}#{command.device_address}"},
+        "sk": {"S": f"{prefix}{to_wire(command.created_at)}#{command.command_id}"},
     }
 
 
@@ -65,7 +76,7 @@ class DynamoModbusCommands:
     def create(self, command: ModbusCommand) -> None:
         item = encode_item(_item_of(command))
         pointer = {
-            **pointer_key(command.gateway_id, command.device_address, command.register),
+            **pointer_key(command),
             "pile_id": {"S": command.pile_id},
             "command_id": {"S": command.command_id},
             "expires_at": {"N": str(command.expires_at)},
@@ -93,19 +104,29 @@ class DynamoModbusCommands:
         ).get("Item")
         return _command_from(item) if item else None
 
-    def open_for_register(
-        self, gateway_id: str, device_address: int, register: int
+    def open_for_write(
+        self,
+        gateway_id: str,
+        device_address: int,
+        function_code: int,
+        register: int,
+        echo_value: int,
     ) -> ModbusCommand | None:
-        pointer = self._call(
-            "GetItem",
+        response = self._call(
+            "Query",
             TableName=self._table,
-            Key=pointer_key(gateway_id, device_address, register),
+            KeyConditionExpression="pk = :pk AND begins_with(sk, :echo)",
+            ExpressionAttributeValues={
+                ":pk": {"S": f"GWDEV#{gateway_id}#{device_address}"},
+                ":echo": {"S": echo_prefix(function_code, register, echo_value)},
+            },
             ConsistentRead=True,
-        ).get("Item")
-        if not pointer:
-            return None
-        command = self.get(pointer["pile_id"]["S"], pointer["command_id"]["S"])
-        return command if command is not None and command.status.is_open else None
+        )
+        for pointer in response.get("Items", []):
+            command = self.get(pointer["pile_id"]["S"], pointer["command_id"]["S"])
+            if command is not None and command.status.is_open:
+                return command
+        return None
 
     def open_for_device(self, gateway_id: str, device_address: int) -> list[ModbusCommand]:
         response = self._call(
@@ -203,7 +224,7 @@ class DynamoModbusCommands:
         try:
             self._client.delete_item(
                 TableName=self._table,
-                Key=pointer_key(command.gateway_id, command.device_address, command.register),
+                Key=pointer_key(command),
                 ConditionExpression="command_id = :id",
                 ExpressionAttributeValues={":id": {"S": command.command_id}},
             )
