@@ -92,7 +92,7 @@ def tick(pile_side: PileSide, clock: Any) -> Iterator[Tick]:
         housekeeping_wiring.reset()
 
 
-def test_minute_job_with_nothing_open_costs_six_index_queries(tick: Tick) -> None:
+def test_minute_job_with_nothing_open_costs_seven_index_queries(tick: Tick) -> None:
     tick.side.counter.reset()
 
     result = tick.run()
@@ -105,6 +105,7 @@ def test_minute_job_with_nothing_open_costs_six_index_queries(tick: Tick) -> Non
             "close_stale_sessions",
             "time_out_port_commands",
             "fail_unstarted_paid_charges",
+            "mark_silent_gateways_offline",
         ],
         "failed": [],
         "calls_not_answered": 0,
@@ -115,10 +116,13 @@ def test_minute_job_with_nothing_open_costs_six_index_queries(tick: Tick) -> Non
         "port_commands_timed_out": 0,
         "paid_never_started": 0,
         "paid_starts_checked": 0,
+        "gateways_checked": 0,
+        "gateways_silent": 0,
+        "modbus_piles_offline": 0,
     }
     # pending calls due, undelivered calls due, undelivered calls waiting, sessions due,
-    # e-bike port commands due, paid remote starts due
-    assert dict(tick.side.counter.calls) == {"Query": 6}
+    # e-bike port commands due, paid remote starts due, Modbus gateways due a presence look
+    assert dict(tick.side.counter.calls) == {"Query": 7}
 
 
 def test_open_call_is_on_the_sparse_index_until_it_is_answered(tick: Tick) -> None:

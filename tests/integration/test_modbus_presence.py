@@ -6,6 +6,7 @@ message marks them online again."""
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterator
 from datetime import timedelta
@@ -189,3 +190,29 @@ def test_a_missing_pile_is_not_created(bridge: Bridge, clock: Any) -> None:
         bridge.client.get_item(TableName=bridge.tables["BASE_DATA_TABLE"], Key=PILE_KEY).get("Item")
         is None
     )
+
+
+def test_housekeeping_minute_job_runs_the_sweep(
+    bridge: Bridge, clock: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from functions.housekeeping import handler as housekeeping
+    from functions.housekeeping import wiring as housekeeping_wiring
+    from tests.integration.test_ocpp_router_support import lambda_context
+    from tests.unit.ocpp_command_fakes import FakeSender
+
+    sender = FakeSender()
+    monkeypatch.setattr(housekeeping_wiring, "websocket", functools.cache(lambda: sender))
+    monkeypatch.setattr(housekeeping_wiring, "clock", clock)
+    housekeeping_wiring.reset()
+    configure(bridge)
+    add_pile(bridge)
+    bridge.send(envelope(1, clock(), ten()))
+    last = clock()
+    clock.now = last + OFFLINE_AFTER
+
+    result = housekeeping.lambda_handler({"job": "minute"}, lambda_context())
+
+    assert "mark_silent_gateways_offline" in result["ran"]
+    assert (result["gateways_silent"], result["modbus_piles_offline"]) == (1, 1)
+    assert pile(bridge)["is_online"] == {"BOOL": False}
+    housekeeping_wiring.reset()
