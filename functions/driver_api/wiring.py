@@ -269,7 +269,27 @@ def charge_sessions() -> SessionsOnPiles:
         _LazyCommandPorts(),
         DynamoSessionLogWindow(sessions_table, _dynamodb_client()),
         DynamoPortReadings(sessions_table, _dynamodb_client()),
+        ebike_stop=_stop_ebike_charge,
     )
+
+
+def _stop_ebike_charge(order_no: str) -> str:
+    """The driver's stop of a paid e-bike charge: a STOP port command to its gateway."""
+    import boto3
+
+    from shared.adapters.ebike_charging import driver_stop_ports
+    from shared.services.ebike_charging import stop_for_driver
+
+    ports = driver_stop_ports(
+        sessions_table=os.environ["SESSIONS_TABLE"],
+        base_data_table=os.environ["BASE_DATA_TABLE"],
+        dynamodb=_dynamodb_client(),
+        iot_data=boto3.client("iot-data"),
+        topic_prefix=os.environ.get("IOT_DOWN_TOPIC_PREFIX", "gw"),
+        clock=clock,
+        new_id=make_id,
+    )
+    return stop_for_driver(ports, order_no, clock())
 
 
 class _LazyCommandPorts:

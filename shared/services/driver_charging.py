@@ -15,9 +15,10 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from itertools import pairwise
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from shared.domain.base_data import Page, PageRequest
+from shared.domain.clock import from_wire, to_wire
 from shared.domain.drivers import DEFAULT_CONSUMPTION_WH_PER_KM, GunRef, LoginApp, id_tag_of
 from shared.domain.errors import Conflict, InsufficientBalance, InvalidInput, NotFound
 from shared.domain.ledger import driver_wallet_id
@@ -50,6 +51,12 @@ from shared.services.driver_discovery import (
     start_refusal,
 )
 from shared.services.driver_login import DriverStore, get_profile
+
+if TYPE_CHECKING:
+    from shared.domain.modbus_readings import PortReading
+    from shared.domain.paid_charging import PaidCharge
+
+# The paid-charge and port-reading types load only for an e-bike charge (cold start).
 
 NEWEST_SAMPLES = 3
 MAX_HISTORY = 50
@@ -100,6 +107,14 @@ class ChargeSessions(Protocol):
     def logged_samples(self, session_id: str) -> list[MeterSample]:
         """Every sample of the session's log (the stop check's read)."""
 
+    def marker(self, order_no: str) -> PaidCharge | None:
+        """The order's paid-charge marker (e-bike charges: the link time and the end)."""
+
+    def port_readings(
+        self, pile_id: str, port_no: int, since: datetime, until: datetime
+    ) -> list[PortReading]:
+        """An e-bike port's readings in ``since..until``, energy folded."""
+
     def samples(
         self, principal: Principal, session_id: str, page: PageRequest, now: datetime
     ) -> Page[MeterSample]: ...
@@ -109,11 +124,18 @@ class ChargeSessions(Protocol):
 
 
 class PaidChargeMarkers(Protocol):
-    def get(self, order_no: str) -> Any:
+    def get(self, order_no: str) -> PaidCharge | None:
         """The pile side's marker of an order (with ``session_id``), or None."""
 
     def logged_samples(self, session_id: str) -> list[MeterSample]:
         """The samples stored beside a session (the paid stop check's read)."""
+
+
+class PortReadings(Protocol):
+    def port_readings(
+        self, pile_id: str, port_no: int, since: datetime, until: datetime
+    ) -> list[PortReading]:
+        """A port's readings in ``since..until`` (``ebike_charging.PortReadings``)."""
 
 
 class LogWindow(Protocol):
@@ -128,12 +150,31 @@ class SessionsOnPiles:
     it (as the platform acting for the driver on the order's operator)."""
 
     def __init__(
-        self, markers: PaidChargeMarkers, store: Any, commands: Any, window: LogWindow
+        self,
+        markers: PaidChargeMarkers,
+        store: Any,
+        commands: Any,
+        window: LogWindow,
+        ports: PortReadings,
+        *,
+        ebike_stop: Callable[[str], str] | None = None,
     ) -> None:
         self._markers = markers
         self._store = store  # shared.services.sessions.SessionStore
         self._commands = commands  # shared.services.ocpp.commands.CommandPorts
         self._window = window
+        self._ports = ports
+        # order_no -> status: the STOP port command of a paid e-bike charge
+        # (``ebike_charging.stop_for_driver``); None: e-bike charges are not stoppable here.
+        self._ebike_stop = ebike_stop
+
+    def marker(self, order_no: str) -> PaidCharge | None:
+        return self._markers.get(order_no)
+
+    def port_readings(
+        self, pile_id: str, port_no: int, since: datetime, until: datetime
+    ) -> list[PortReading]:
+        return self._ports.port_readings(pile_id, port_no, since, until)
 
     def session_of(self, order_no: str) -> str | None:
         marker = self._markers.get(order_no)
@@ -164,7 +205,11 @@ class SessionsOnPiles:
         return list_meter_values(self._store, principal, session_id, page, now=now)
 
     def stop(self, principal: Principal, pile_id: str, session_id: str) -> str:
+        from shared.domain.paid_charging import EBIKE_SESSION_PREFIX
         from shared.services.ocpp.commands import stop_session
+
+        if self._ebike_stop is not None and session_id.startswith(EBIKE_SESSION_PREFIX):
+            return self._ebike_stop(session_id.removeprefix(EBIKE_SESSION_PREFIX))
 
         call = stop_session(
             principal, pile_id, session_id, sessions=self._store, ports=self._commands
@@ -216,10 +261,21 @@ class LiveFigures:
     energy_wh: int
     cost_fen: int
     latest: MeterSample | None
+    # An e-bike port's charge has no session item: its id and whether it runs are given.
+    ebike_session_id: str | None = None
+    ebike_charging: bool = False
 
     @property
     def is_charging(self) -> bool:
+        if self.ebike_session_id is not None:
+            return self.ebike_charging
         return self.session is not None and self.session.is_open
+
+    @property
+    def session_id(self) -> str | None:
+        if self.ebike_session_id is not None:
+            return self.ebike_session_id
+        return None if self.session is None else self.session.session_id
 
 
 def _target(mode: str, value: int | None, consumption_wh_per_km: int | None) -> ChargeTarget:
@@ -435,6 +491,8 @@ def live_charge(ports: ChargingPorts, user_id: str, order_no: str, now: datetime
     charge = get_charge(ports, user_id, order_no)
     order = charge.order
     session_id = _session_id(ports, order)
+    if is_ebike_session(session_id):
+        return _ebike_live(ports, order, now)
     session = None if session_id is None else ports.sessions.session(session_id)
     if session is None:
         return LiveFigures(order, None, 0, order.energy_wh, order.cost_fen, None)
@@ -454,6 +512,122 @@ def live_charge(ports: ChargingPorts, user_id: str, order_no: str, now: datetime
     return LiveFigures(order, session, elapsed, energy, cost.total_fen, latest)
 
 
+def is_ebike_session(session_id: str | None) -> bool:
+    """The session of a paid e-bike charge (``paid_charging.ebike_session_id``)."""
+    if session_id is None:
+        return False
+    from shared.domain.paid_charging import EBIKE_SESSION_PREFIX
+
+    return session_id.startswith(EBIKE_SESSION_PREFIX)
+
+
+@dataclass(frozen=True, slots=True)
+class EbikeSpan:
+    """An e-bike charge as the platform prices it: the port's readings from the baseline on
+    (``ebike_charging.span_readings``), until when, and whether it still runs."""
+
+    marker: PaidCharge
+    readings: tuple[PortReading, ...]
+    newest: PortReading | None
+    until: datetime
+    is_running: bool
+
+
+def _ebike_span(ports: ChargingPorts, order: PaymentOrder, now: datetime) -> EbikeSpan | None:
+    """None before the port's charge is linked (nothing measured yet)."""
+    from shared.domain.paid_charging import PaidChargeState
+    from shared.services.ebike_charging import BASELINE_WINDOW, span_readings
+
+    marker = ports.sessions.marker(order.order_no)
+    if marker is None or marker.linked_at is None:
+        return None
+    until = marker.end.ended_at if marker.end is not None else now
+    found = ports.sessions.port_readings(
+        marker.pile_id, marker.gun_no, marker.linked_at - BASELINE_WINDOW, until
+    )
+    return EbikeSpan(
+        marker=marker,
+        readings=tuple(span_readings(found, marker.linked_at)),
+        newest=found[-1] if found else None,
+        until=until,
+        is_running=marker.state is PaidChargeState.CHARGING,
+    )
+
+
+def _port_sample(reading: PortReading, baseline_wh: int) -> MeterSample:
+    """A port reading as a trend sample; energy counts from the charge's baseline."""
+    return MeterSample(
+        sampled_at=reading.at,
+        energy_wh=max(0, reading.energy_wh - baseline_wh),
+        power_w=reading.power_w,
+        voltage_v=reading.voltage_dv / 10,
+        current_a=reading.current_ma / 1000,
+        temperature_c=reading.temperature_dc / 10,
+    )
+
+
+def _ebike_live(ports: ChargingPorts, order: PaymentOrder, now: datetime) -> LiveFigures:
+    """An e-bike port's charge as it runs, priced as the port's stop check prices it
+    (``ebike_charging.price_span`` with the order's tariff version: by time with power bands
+    until the newest reading, or by energy over the readings); once settled, the bill's."""
+    from shared.domain.paid_charging import ebike_session_id
+    from shared.services.ebike_charging import _Span, price_span
+
+    session_id = ebike_session_id(order.order_no)
+    span = _ebike_span(ports, order, now)
+    if span is None:
+        return LiveFigures(
+            order, None, 0, order.energy_wh, order.cost_fen, None, ebike_session_id=session_id
+        )
+    linked_at = span.marker.linked_at
+    assert linked_at is not None
+    priced = _Span(linked_at, span.readings)
+    baseline_wh = span.readings[0].energy_wh if span.readings else 0
+    latest = None if span.newest is None else _port_sample(span.newest, baseline_wh)
+    elapsed = max(0, int((span.until - linked_at).total_seconds()))
+    energy, cost_fen = priced.energy_wh, 0
+    tariff = ports.tariffs.tariff_version(order.tariff_id, order.tariff_version)
+    if order.state.is_settled:
+        energy, cost_fen = order.energy_wh, order.cost_fen
+    elif tariff is not None:
+        # The stop check prices up to the reading it checks; the settle step to the end.
+        until = span.until if span.marker.end is not None else priced.last_at
+        cost_fen = price_span(tariff, priced, until).total_fen
+    return LiveFigures(
+        order,
+        None,
+        elapsed,
+        energy,
+        cost_fen,
+        latest,
+        ebike_session_id=session_id,
+        ebike_charging=span.is_running,
+    )
+
+
+def _ebike_samples(
+    ports: ChargingPorts, order: PaymentOrder, page: PageRequest, now: datetime
+) -> Page[MeterSample]:
+    """The port's readings of the charge in time order, ``page.limit`` at a time after the
+    token (the time of the previous page's last reading)."""
+    after = None
+    if page.next_token is not None:
+        try:
+            after = from_wire(page.next_token)
+        except ValueError:
+            raise InvalidInput(
+                "next_token is not a page of this list", field="next_token"
+            ) from None
+    span = _ebike_span(ports, order, now)
+    if span is None:
+        return Page(items=[], next_token=None)
+    baseline_wh = span.readings[0].energy_wh if span.readings else 0
+    rest = [r for r in span.readings if after is None or r.at > after]
+    items = [_port_sample(r, baseline_wh) for r in rest[: page.limit]]
+    more = len(rest) > page.limit
+    return Page(items=items, next_token=to_wire(items[-1].sampled_at) if more else None)
+
+
 def _principal(order: PaymentOrder, user_id: str) -> Principal:
     # The platform acts for the driver on the order's operator (the order proves ownership).
     return Principal(
@@ -464,11 +638,20 @@ def _principal(order: PaymentOrder, user_id: str) -> Principal:
 def charge_samples(
     ports: ChargingPorts, user_id: str, order_no: str, page: PageRequest, now: datetime
 ) -> Page[MeterSample]:
-    """The charge's meter values in time order (the trend chart). Raises: NotFound."""
+    """The charge's meter values in time order (the trend chart); an e-bike port's charge:
+    its port readings from the charge's baseline (energy counted from it).
+
+    DynamoDB: a car gun's session: as ``sessions.list_meter_values``; an e-bike charge:
+    1 GetItem (marker) + 1 Query (the pile's reading items over the charge).
+
+    Raises: NotFound, InvalidInput (a bad page token).
+    """
     order = get_charge(ports, user_id, order_no).order
     session_id = _session_id(ports, order)
     if session_id is None:
         return Page(items=[], next_token=None)
+    if is_ebike_session(session_id):
+        return _ebike_samples(ports, order, page, now)
     return ports.sessions.samples(_principal(order, user_id), session_id, page, now)
 
 

@@ -160,7 +160,7 @@ def live(order_no: str) -> dict[str, Any]:
             order_no=figures.order.order_no,
             state=figures.order.state.value,
             is_charging=figures.is_charging,
-            session_id=None if figures.session is None else figures.session.session_id,
+            session_id=figures.session_id,
             elapsed_s=figures.elapsed_s,
             energy_wh=figures.energy_wh,
             cost_fen=figures.cost_fen,
