@@ -22,7 +22,7 @@ from shared.domain.errors import Conflict
 from shared.domain.ids import NewId
 from shared.domain.ocpp.actions import Direction
 from shared.domain.ocpp.versions import OcppVersion
-from shared.services.ebike_charging import EbikeChargePorts
+from shared.services.ebike_charging import DriverStopPorts, EbikeChargePorts
 from shared.services.modbus_commands import ModbusCommandPorts
 from shared.services.paid_charging import PaidChargePorts
 
@@ -80,8 +80,11 @@ def bridge_paid_ports(
     """Paid charging as the Modbus bridge runs it: e-bike ports only (its ``PortEvents``
     hook and port-command listener), resuming the payment workflow through Step Functions.
     """
+    from shared.adapters.dynamodb.paid_ports import PaidChargesOnGateways
+
     return PaidChargePorts(
-        paid_charges=DynamoPaidCharges(sessions_table, base_data_table, dynamodb),
+        # links and ends keep the gateway item's paid_ports (the bridge's paid-port lookup)
+        paid_charges=PaidChargesOnGateways(sessions_table, base_data_table, dynamodb),
         sessions=DynamoSessions(sessions_table, base_data_table, dynamodb),
         piles=DynamoPiles(base_data_table, dynamodb),
         pending_calls=DynamoPendingCalls(sessions_table, dynamodb),
@@ -99,4 +102,30 @@ def bridge_paid_ports(
             clock=clock,
             new_id=new_id,
         ),
+    )
+
+
+def driver_stop_ports(
+    *,
+    sessions_table: str,
+    base_data_table: str,
+    dynamodb: Any,
+    iot_data: Any,
+    topic_prefix: str,
+    clock: Clock,
+    new_id: NewId,
+) -> DriverStopPorts:
+    """The driver API's stop of a paid e-bike charge: the order's marker and link
+    (SessionsTable) and the port commands (iot-data publish)."""
+    return DriverStopPorts(
+        paid_charges=DynamoPaidCharges(sessions_table, base_data_table, dynamodb),
+        commands=ebike_ports(
+            sessions_table=sessions_table,
+            base_data_table=base_data_table,
+            dynamodb=dynamodb,
+            iot_data=iot_data,
+            topic_prefix=topic_prefix,
+            clock=clock,
+            new_id=new_id,
+        ).commands,
     )

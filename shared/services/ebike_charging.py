@@ -457,6 +457,60 @@ def port_reading(
     return reason.value
 
 
+class StopStore(Protocol):
+    """The part of ``PaidChargeStore`` a driver's stop needs."""
+
+    def get(self, order_no: str) -> PaidCharge | None: ...
+
+    def request_stop(self, session_id: str, reason: str, call_id: str, now: datetime) -> bool: ...
+
+
+@dataclass(frozen=True, slots=True)
+class DriverStopPorts:
+    """What the driver API needs to stop a paid e-bike charge."""
+
+    paid_charges: StopStore
+    commands: ModbusCommandPorts
+
+
+DRIVER_STOP_REASON = "remote_stop"  # the pile's own word for a stop written to it
+
+
+def stop_for_driver(ports: DriverStopPorts, order_no: str, now: datetime) -> str:
+    """The driver's stop of the order's running port charge: the STOP port command, sent
+    once (recorded on the charge's link first, so a repeated call, or a platform stop at the
+    target or cap already on its way, sends nothing new; an unanswered STOP is sent again by
+    ``command_finished``); ``"sent"``. The port's leaving ``charging`` (or the STOP's echo)
+    ends the charge and the order settles.
+
+    DynamoDB: 1 GetItem (marker), 1 conditional UpdateItem (link); a stop: as
+    ``send_port_command``. IoT: 1 Publish.
+
+    Raises:
+        NotFound: no e-bike charge for the order.
+        Conflict: the charge is not running (not started yet, or ended).
+        UpstreamFailure.
+    """
+    charge = ports.paid_charges.get(order_no)
+    if charge is None or not charge.is_ebike:
+        raise NotFound(f"no e-bike charge for order {order_no}", kind="charge", id=order_no)
+    if charge.state is not PaidChargeState.CHARGING or charge.session_id is None:
+        raise Conflict("the charge is not running", kind="charge", state=charge.state.value)
+    command_id = call_message_id(now, ports.commands.new_id)
+    if not ports.paid_charges.request_stop(charge.session_id, DRIVER_STOP_REASON, command_id, now):
+        return "sent"  # a stop is on its way already
+    pile = modbus_commands.modbus_pile(charge.pile_id, charge.operator_id, ports.commands.piles)
+    modbus_commands.send_port_command(
+        pile,
+        PortCommand(PortCommandKind.STOP, charge.gun_no),
+        ports.commands,
+        purpose=purpose_of(charge.order_no),
+        command_id=command_id,
+    )
+    logger.info("paid e-bike charge stopped by the driver", extra={"order_no": order_no})
+    return "sent"
+
+
 def port_state(ports: PaidChargePorts, pile_id: str, port_no: int, state: PortState) -> bool:
     """A port that left ``charging`` ends its paid charge; True when this call ended it.
 
