@@ -220,6 +220,18 @@ class WalletView(View):
     is_frozen: bool
 
 
+class WalletItemView(WalletView):
+    operator_name: str | None = Field(
+        description="The operator's name (null when the operator has been removed)"
+    )
+
+
+class WalletList(View):
+    items: list[WalletItemView] = Field(
+        description="Every wallet of the driver, one per operator they paid or topped up at"
+    )
+
+
 OPERATOR_ID = r"^[A-Za-z0-9_.\-]{1,64}$"
 
 
@@ -346,7 +358,9 @@ class ChargesQuery(Query):
 
 class SampleView(View):
     sampled_at: WireTime
-    energy_wh: int | None
+    energy_wh: int | None = Field(
+        description="A car gun: the meter's register; an e-bike port: Wh since the charge began"
+    )
     power_w: int | None
     voltage_v: float | None
     current_a: float | None
@@ -357,10 +371,15 @@ class LiveView(View):
     order_no: str
     state: str
     is_charging: bool
-    session_id: str | None
+    session_id: str | None = Field(
+        description="The pile's session (an e-bike port's charge: ebike-{order_no})"
+    )
     elapsed_s: int
     energy_wh: int
-    cost_fen: int = Field(description="Cost so far by the tariff the charge started under")
+    cost_fen: int = Field(
+        description="Cost so far by the tariff version the charge started under: the figure "
+        "the platform's automatic stop uses (the bill once settled)"
+    )
     power_w: int | None
     voltage_v: float | None
     current_a: float | None

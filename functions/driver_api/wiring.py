@@ -146,6 +146,14 @@ def ledger() -> DynamoLedgerRepository:
 
 
 @cache
+def operators() -> Any:
+    """Operator names for the driver's wallet list (read as the platform)."""
+    from shared.adapters.dynamodb.base_data import DynamoBaseDataRepository
+
+    return DynamoBaseDataRepository(os.environ["BASE_DATA_TABLE"], _dynamodb_client())
+
+
+@cache
 def reservations() -> DynamoGunReservations:
     from shared.adapters.dynamodb.drivers import DynamoGunReservations
 
@@ -375,6 +383,7 @@ def reservation_ports() -> ReservationPorts:
 
 
 BUILT = [
+    operators,
     site_loads,
     topup_ports,
     driver_cards,

@@ -1,6 +1,7 @@
-"""The driver's wallets (one per operator, named by ``?operator_id=`` or ``?station_id=``):
-balance, the statement (top-ups, prepaid holds, bills, refunds), and
-top-ups paid through WeChat Pay, Alipay or the sandbox (shared/services/wallet_topups.py)."""
+"""The driver's wallets (one per operator, named by ``?operator_id=`` or ``?station_id=``;
+``GET /driver/wallets`` lists them all): balance, the statement (top-ups, prepaid holds,
+bills, refunds), and top-ups paid through WeChat Pay, Alipay or the sandbox
+(shared/services/wallet_topups.py)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ from functions.driver_api.models import (
     TopUpPage,
     TopUpsQuery,
     TopUpView,
+    WalletItemView,
+    WalletList,
     WalletQuery,
     WalletView,
 )
@@ -54,6 +57,30 @@ def wallet() -> dict[str, Any]:
             is_frozen=found.is_frozen,
         )
     )
+
+
+@router.operation(
+    "GET",
+    "/driver/wallets",
+    "Every wallet of the driver (one per operator they paid or topped up at) with its "
+    "balance, held and available amounts and the operator's name",
+    response=WalletList,
+)
+def all_wallets() -> dict[str, Any]:
+    who = driver(router)
+    found = driver_wallets.list_wallets(wiring.ledger(), who.user_id, operators=wiring.operators())
+    items = [
+        WalletItemView(
+            operator_id=w.operator_id,
+            operator_name=w.operator_name,
+            balance_fen=w.balance_fen,
+            held_fen=w.held_fen,
+            available_fen=w.available_fen,
+            is_frozen=w.is_frozen,
+        )
+        for w in found
+    ]
+    return dump(WalletList(items=items))
 
 
 @router.operation(
