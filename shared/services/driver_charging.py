@@ -660,12 +660,19 @@ def stop_charge(ports: ChargingPorts, user_id: str, order_no: str) -> str:
 
     Raises:
         NotFound: not the driver's charge.
-        Conflict: the charge is not running (not started yet, or ended).
+        Conflict: the charge is not running (not started yet, or ended), or it is an
+            e-bike port's (not stopped from the app yet).
     """
     order = get_charge(ports, user_id, order_no).order
     session_id = _session_id(ports, order)
     if session_id is None or order.state.is_terminal or order.state.is_settled:
         raise Conflict("the charge is not running", kind="charge", state=order.state.value)
+    if is_ebike_session(session_id):
+        raise Conflict(
+            "an e-bike port charge stops at its target or prepaid amount, or when unplugged",
+            kind="charge",
+            state=order.state.value,
+        )
     return ports.sessions.stop(_principal(order, user_id), order.pile_id, session_id)
 
 

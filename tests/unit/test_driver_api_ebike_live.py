@@ -13,7 +13,7 @@ import pytest
 
 from shared.domain.base_data import PageRequest
 from shared.domain.drivers import LoginApp
-from shared.domain.errors import InvalidInput, NotFound
+from shared.domain.errors import Conflict, InvalidInput, NotFound
 from shared.domain.modbus_readings import PortReading, PortState
 from shared.domain.paid_charging import MODBUS, PaidCharge, PaidChargeState, SessionEnd
 from shared.domain.payment_orders import OrderState, PaymentOrder
@@ -207,3 +207,9 @@ def test_another_drivers_port_charge_is_not_found() -> None:
     with pytest.raises(NotFound):
         driver_charging.charge_samples(s.ports, OTHER, order.order_no, PageRequest(2, None), NOW)
     assert sessions.reads == []
+
+
+def test_stopping_a_port_charge_from_the_app_is_refused_with_a_reason() -> None:
+    s, _, order = an_ebike_charge()
+    with pytest.raises(Conflict, match="e-bike"):
+        driver_charging.stop_charge(s.ports, USER, order.order_no)
