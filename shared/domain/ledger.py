@@ -85,6 +85,10 @@ class TransferKind(StrEnum):
     # like a hold's resolution; the consumed part is split from revenue to partner/platform.
     REFUND = "refund"
     PROFIT_SHARE = "profit_share"
+    # The provider paid the partner its share directly (WeChat Pay profit sharing, Alipay
+    # royalty): what the operator owes the partner falls, and so does what the provider
+    # holds for the operator. Not a payment nor a refund: reconciliation leaves it out.
+    PARTNER_PAYOUT = "partner_payout"
 
     @property
     def is_refused_when_frozen(self) -> bool:
@@ -605,6 +609,42 @@ def profit_share_transfer(
         kind=TransferKind.PROFIT_SHARE,
         operator_id=operator,
         legs=(Leg(revenue_account_id(operator), -total), *parts),
+        reference=str(reference),
+        actor=require_text(actor, "actor", MAX_ACTOR_LENGTH),
+        posted_at=stored_instant(posted_at),
+        details=details,
+    )
+
+
+def partner_payout_transfer(
+    *,
+    operator_id: str,
+    station_id: str,
+    amount_fen: object,
+    method: object,
+    reference: object,
+    actor: object,
+    posted_at: datetime,
+    details: TransferDetails | None = None,
+) -> Transfer:
+    """The provider sent ``amount_fen`` of the partner's share straight to the partner: the
+    station's partner account (what the operator owes) to the method's clearing account
+    (what the provider holds for the operator). The partner leg is the subject.
+
+    Raises:
+        InvalidInput: a bad amount, method, reference, ids or actor.
+    """
+    amount = require_amount(amount_fen)
+    payout_method = require_method(method)
+    operator = require_operator_id(operator_id)
+    return Transfer(
+        transfer_id=require_reference(reference),
+        kind=TransferKind.PARTNER_PAYOUT,
+        operator_id=operator,
+        legs=(
+            Leg(partner_account_id(operator, require_token(station_id, "station_id")), -amount),
+            Leg(clearing_account_id(operator, payout_method), amount),
+        ),
         reference=str(reference),
         actor=require_text(actor, "actor", MAX_ACTOR_LENGTH),
         posted_at=stored_instant(posted_at),

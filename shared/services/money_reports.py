@@ -86,6 +86,7 @@ _TYPE_BY_KIND: Mapping[str, TransactionType] = {
     TransferKind.CLOSURE.value: TransactionType.ADMIN_REFUND,
     TransferKind.REFUND.value: TransactionType.REFUND,
     TransferKind.PROFIT_SHARE.value: TransactionType.PROFIT_SHARE,
+    TransferKind.PARTNER_PAYOUT.value: TransactionType.PROFIT_SHARE,
 }
 
 
@@ -326,12 +327,13 @@ class TransactionPage:
 
 
 def _is_listed(entry: Entry, selection: TransactionFilter) -> bool:
-    """Wallet rows always; a profit share (an operator-internal movement) only when asked for."""
+    """Wallet rows always; a profit share or the provider's payout of it to the partner
+    (operator-internal movements) only when asked for."""
     if entry.account_id.startswith(WALLET_PREFIXES):
         return True
-    return (
-        TransactionType.PROFIT_SHARE in selection.types
-        and entry.transfer_kind is TransferKind.PROFIT_SHARE
+    return TransactionType.PROFIT_SHARE in selection.types and entry.transfer_kind in (
+        TransferKind.PROFIT_SHARE,
+        TransferKind.PARTNER_PAYOUT,
     )
 
 

@@ -43,6 +43,7 @@ from shared.domain.ledger import (
     TransferDetails,
     driver_wallet_id,
     hold_transfer,
+    partner_payout_transfer,
     profit_share_transfer,
     refund_transfer,
     revenue_account_id,
@@ -580,6 +581,20 @@ def _provider_share(ports: PaymentPorts, order: PaymentOrder, partner_fen: int) 
             unfreeze_rest=True,
         )
     )
+    if receivers:
+        _post(
+            ports,
+            partner_payout_transfer(
+                operator_id=order.operator_id,
+                station_id=order.station_id,
+                amount_fen=routed_fen,
+                method=order.method.value,
+                reference=f"partner_payout:{order.order_no}",
+                actor=ACTOR,
+                posted_at=ports.clock(),
+                details=_details(order, "profit_share"),
+            ),
+        )
     return result.status, routed_fen if receivers else 0
 
 

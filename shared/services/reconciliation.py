@@ -33,7 +33,7 @@ from typing import Protocol
 from shared.domain.base_data import resolve_operator
 from shared.domain.clock import LOCAL_TZ, Clock, local_day
 from shared.domain.errors import FeatureUnavailable, InvalidInput, NotFound, UpstreamFailure
-from shared.domain.ledger import Entry
+from shared.domain.ledger import Entry, TransferKind
 from shared.domain.tenancy import Principal, Role
 from shared.observability import logger
 
@@ -406,6 +406,8 @@ def reconcile_day(ports: ReconciliationPorts, day: date) -> list[ReconciliationR
             for entry in ports.clearing.clearing_entries(
                 op, method, start - BOUNDARY_MARGIN, end + BOUNDARY_MARGIN
             )
+            # The provider's payout of a partner share is neither a payment nor a refund.
+            if entry.transfer_kind is not TransferKind.PARTNER_PAYOUT
         ]
         for op in operator_ids
         for method in PROVIDER_METHODS

@@ -64,5 +64,6 @@ def test_paid_session_on_moto_shares_the_partner_part_with_the_stations_receiver
         )
         assert share.receivers == expected and share.unfreeze_rest is True
         accounts = world.accounts()
-        # The ledger keeps the partner's due either way (docs/payment-workflow.md).
-        assert accounts[f"operator:{OPERATOR}:partner:{STATION}"]["balance"] == 150
+        # The ledger credits the partner's part, and the provider's payout of it (when a
+        # receiver got it) leaves only what the operator still owes (docs/payment-workflow.md).
+        assert accounts[f"operator:{OPERATOR}:partner:{STATION}"]["balance"] == 150 - shared_fen

@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from shared.domain.errors import InvalidInput, UpstreamFailure
+from shared.domain.ledger import TransferKind, clearing_account_id, partner_account_id
 from shared.domain.payment_orders import OrderState, PaymentOrder, money_problems
 from shared.domain.payments import (
     DEFAULT_MAX_SHARE_BP,
@@ -29,6 +30,7 @@ from shared.domain.stations import (
 from shared.services.payment_workflow import record_payment_notice, run_step, start_paid_session
 from tests.unit.test_payment_workflow_fakes import (
     GOOD_HEADERS,
+    OPERATOR,
     STATION,
     FakeBaseData,
     World,
@@ -318,6 +320,24 @@ def test_a_50_50_share_sends_the_provider_its_30_percent_cap_and_the_ledger_keep
     assert [r.amount_fen for r in share.receivers] == [90]
     assert share.unfreeze_rest is True
     assert money_problems(done) == [] and world.ledger_problems() == []
+    # The ledger: the partner was credited 150, the provider paid 90 of it: 60 still owed.
+    assert world.balance(partner_account_id(OPERATOR, STATION)) == 60
+    payout = world.ledger.transfers[f"partner_payout:{ORDER}"]
+    assert payout.kind is TransferKind.PARTNER_PAYOUT
+    assert {leg.account_id: leg.amount_fen for leg in payout.legs} == {
+        partner_account_id(OPERATOR, STATION): -90,
+        clearing_account_id(OPERATOR, method): 90,
+    }
+
+
+def test_no_payout_is_posted_when_nothing_went_to_the_partner_at_the_provider() -> None:
+    world = world_with()
+    until_started(world, "wechat")
+    finish(world)
+
+    assert stored(world).partner_shared_fen == 0
+    assert f"partner_payout:{ORDER}" not in world.ledger.transfers
+    assert world.balance(partner_account_id(OPERATOR, STATION)) == 150
 
 
 def test_a_share_below_the_cap_is_sent_whole() -> None:

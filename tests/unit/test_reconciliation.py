@@ -19,7 +19,14 @@ from shared.domain.errors import (
     NotFound,
     UpstreamFailure,
 )
-from shared.domain.ledger import Leg, Transfer, TransferDetails, TransferKind, top_up_transfer
+from shared.domain.ledger import (
+    Leg,
+    Transfer,
+    TransferDetails,
+    TransferKind,
+    partner_payout_transfer,
+    top_up_transfer,
+)
 from shared.domain.tenancy import Principal, Role
 from shared.services import reconciliation, wallets
 from shared.services.reconciliation import (
@@ -204,6 +211,29 @@ def test_matching_books_are_balanced(world: World) -> None:
     )
     assert reports["op-2"].is_balanced and reports[PLATFORM].is_balanced
     assert world.reports.get("op-1", DAY) == one
+
+
+def test_a_partner_payout_at_the_provider_is_neither_payment_nor_refund(world: World) -> None:
+    world.pay("ORD-1", 400, at(3))
+    world.ledger.post_transfer(
+        partner_payout_transfer(
+            operator_id="op-1",
+            station_id="st-1",
+            amount_fen=90,
+            method="wechat",
+            reference="partner_payout:ORD-1",
+            actor="workflow",
+            posted_at=at(4),
+            details=TransferDetails(order_no="ORD-1"),
+        )
+    )
+    world.wechat.records_ = [payment("ORD-1", 400, at(3))]
+
+    one = world.run()["op-1"]
+
+    assert one.is_balanced and one.differences == ()
+    wechat = next(m for m in one.methods if m.method == "wechat")
+    assert (wechat.ledger_payments_fen, wechat.ledger_refunds_fen) == (400, 0)
 
 
 def test_every_kind_of_difference_is_reported(world: World) -> None:
