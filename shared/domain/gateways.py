@@ -19,7 +19,7 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
@@ -253,6 +253,17 @@ class GatewayConfig:
     presence_due: datetime | None = None
     present_piles: frozenset[str] = frozenset()
     offline_after_s: int | None = None
+    # Ports with a paid e-bike charge: ``"{pile_id}#{port_no}" -> order_no`` (set when the
+    # charge is linked, cleared when it ends): only their readings reach paid charging.
+    paid_ports: Mapping[str, str] = field(default_factory=dict)
+
+    def is_paid(self, pile_id: str, port_no: int) -> bool:
+        return paid_port_key(pile_id, port_no) in self.paid_ports
+
+
+def paid_port_key(pile_id: str, port_no: int) -> str:
+    """A port's key in the gateway item's ``paid_ports`` (and ``port_states``)."""
+    return f"{pile_id}#{port_no}"
 
 
 # Presence of the piles on a gateway's bus ------------------------------------------------

@@ -59,7 +59,9 @@ from shared.domain.ocpp.availability import FaultEvent, StatusReport
 
 class PortEvents(Protocol):
     """Called by the uplink after a port reading is stored and when a port's state changes
-    (by the gateway's clock: a late, older sample never changes the state)."""
+    (by the gateway's clock: a late, older sample never changes the state), for the ports
+    with a paid charge only (the gateway item's ``paid_ports``, read with the message: the
+    other ports cost paid charging no lookup at all)."""
 
     def reading(self, pile_id: str, port_no: int, reading: PortReading) -> None:
         """A newly stored reading; ``reading.energy_wh`` is the RAW counter (Wh), not folded:
@@ -427,9 +429,11 @@ def _apply_cycles(
         )
         for _, samples in pile_cycles:
             for port_no, sample in sorted(samples.items()):
-                ports.events.reading(pile_id, port_no, _raw_reading(sample))
+                if config.is_paid(pile_id, port_no):
+                    ports.events.reading(pile_id, port_no, _raw_reading(sample))
     for pile_id, port_no, state in changed:
-        ports.events.state(pile_id, port_no, state)
+        if config.is_paid(pile_id, port_no):
+            ports.events.state(pile_id, port_no, state)
     for at, device, values in loads.values():
         ports.site_loads.record(_site_load(device, values, at, now, gateway_id))
     return _Applied(states if any_newer else None, len(per_pile), status_writes, faults, len(loads))

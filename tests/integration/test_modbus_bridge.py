@@ -129,18 +129,43 @@ def test_data_message_stores_ports_states_and_site_load_with_bounded_writes(
     assert gun["status"]["S"] == "Charging"
     load = DynamoSiteLoads(bridge.tables["SESSIONS_TABLE"], bridge.client).get("st-1")
     assert load is not None and load.power_w == 1500 * 400
-    # first cycle: 10 port status items; each charging port's reading asks whether a paid
-    # order charges on it (1 GetItem per charging port, none for idle ports); the pile is
-    # marked online (1 UpdateItem: its gateway spoke for the first time); then a steady
-    # cycle costs the fixed writes only
-    assert dict(bridge.counter.calls) == {"GetItem": 11, "PutItem": 1, "UpdateItem": 13}
+    # first cycle: 10 port status items; no paid-order lookup (the gateway item read
+    # anyway says which ports are paid: none); the pile is marked online (1 UpdateItem: its
+    # gateway spoke for the first time); then a steady cycle costs the fixed writes only
+    assert dict(bridge.counter.calls) == {"GetItem": 1, "PutItem": 1, "UpdateItem": 13}
     bridge.counter.reset()
 
     bridge.send(envelope(2, T0 + timedelta(minutes=1), ten(energy_raw=503, state="charging")))
 
-    # gateway read + the paid-order lookup of the reading passed on; readings put; site
-    # load + gateway updates
-    assert dict(bridge.counter.calls) == {"GetItem": 2, "PutItem": 1, "UpdateItem": 2}
+    # gateway read; readings put; site load + gateway updates
+    assert dict(bridge.counter.calls) == {"GetItem": 1, "PutItem": 1, "UpdateItem": 2}
+
+
+def test_ten_charging_ports_cost_one_read_and_only_a_paid_port_is_looked_up(
+    bridge: Bridge,
+) -> None:
+    configure(bridge)
+    charging = [Port(energy_raw=500 + n, power_w=180, state="charging") for n in range(10)]
+    bridge.counter.reset()
+
+    bridge.send(envelope(1, T0, charging))
+
+    # the first cycle of 10 charging ports: 1 read (the gateway item), no paid-order lookup
+    assert bridge.counter.calls["GetItem"] == 1
+    gateways = DynamoGateways(bridge.tables["BASE_DATA_TABLE"], bridge.client)
+    assert gateways.set_paid_port("GW-0001", "EB-1", 3, "ORDER-3")
+    config = gateways.config("GW-0001")
+    assert config is not None and config.paid_ports == {"EB-1#3": "ORDER-3"}
+    bridge.counter.reset()
+
+    bridge.send(envelope(2, T0 + timedelta(minutes=1), charging))
+
+    # the gateway read + port 3's lookup of its order (the port key; no such order here)
+    assert bridge.counter.calls["GetItem"] == 2
+    assert gateways.clear_paid_port("GW-0001", "EB-1", 3, "ORDER-3")
+    assert not gateways.clear_paid_port("GW-0001", "EB-1", 3, "ORDER-3")
+    config = gateways.config("GW-0001")
+    assert config is not None and config.paid_ports == {}
 
 
 def test_bad_frames_are_counted_per_gateway_day_and_write_no_reading(bridge: Bridge) -> None:

@@ -53,6 +53,7 @@ def ten(**port_one: Any) -> list[Port]:
 
 def test_envelope_stores_every_port_and_the_site_load_when_frames_are_good() -> None:
     uplink = an_uplink(devices(pt=10, ct=40))
+    uplink.gateways.paid_ports = {"EB-1#1": "ORDER-1"}  # a paid charge on port 1
     frames = [
         pile_frame(ten(energy_raw=1234, power_w=180, current_ma=820, state="charging")),
         *meter_frames(power_w=1500, energy_wh=8_000_000),
@@ -77,8 +78,9 @@ def test_envelope_stores_every_port_and_the_site_load_when_frames_are_good() -> 
     statuses = {report.gun_no: report.status for _, report in uplink.statuses.reports}
     assert statuses[1] == "Charging"
     assert statuses[2] == "Available"
-    assert (("EB-1", 1, PortState.CHARGING)) in uplink.events.states
-    assert [r.energy_wh for pile, port, r in uplink.events.readings if port == 1] == [1234]
+    # paid charging hears of port 1 only: the other ports cost it nothing
+    assert uplink.events.states == [("EB-1", 1, PortState.CHARGING)]
+    assert [(port, r.energy_wh) for pile, port, r in uplink.events.readings] == [(1, 1234)]
 
 
 def test_unchanged_ports_write_no_status_when_the_next_cycle_comes() -> None:
@@ -200,6 +202,7 @@ def batch(cycles: list[tuple[int, datetime, list[Any]]]) -> Any:
 
 def test_batch_of_cycles_stores_once_per_pile_and_walks_states_in_time_order() -> None:
     uplink = an_uplink()
+    uplink.gateways.paid_ports = {"EB-1#1": "ORDER-1"}
     states = ["plugged", "charging", "charging", "full"]
     cycles = [
         (
@@ -221,10 +224,10 @@ def test_batch_of_cycles_stores_once_per_pile_and_walks_states_in_time_order() -
     assert len(uplink.readings.items) == 4
     port_one = [(r.gun_no, r.status) for _, r in uplink.statuses.reports if r.gun_no == 1]
     assert port_one == [(1, "Preparing"), (1, "Charging"), (1, "Finishing")]
-    assert [s for _, port, s in uplink.events.states if port == 1] == [
-        PortState.PLUGGED,
-        PortState.CHARGING,
-        PortState.FULL,
+    assert [(port, s) for _, port, s in uplink.events.states] == [
+        (1, PortState.PLUGGED),
+        (1, PortState.CHARGING),
+        (1, PortState.FULL),
     ]
     assert uplink.site_loads.writes == 1
     assert uplink.site_loads.loads["st-1"].power_w == 1003  # the newest cycle's

@@ -132,6 +132,7 @@ class FakeGateways:
         self.presence_due: datetime | None = None
         self.present_piles: frozenset[str] = frozenset()
         self.offline_after_s: int | None = None
+        self.paid_ports: dict[str, str] = {}
 
     def config(self, gateway_id: str) -> GatewayConfig | None:
         return GatewayConfig(
@@ -144,6 +145,7 @@ class FakeGateways:
             presence_due=self.presence_due,
             present_piles=self.present_piles,
             offline_after_s=self.offline_after_s,
+            paid_ports=dict(self.paid_ports),
         )
 
     def record(self, seen: GatewaySeen) -> bool:

@@ -48,6 +48,7 @@ from shared.domain.gateways import (
     GatewaySeen,
     PendingRead,
     bus_piles,
+    paid_port_key,
 )
 from shared.domain.modbus_readings import SiteLoad
 
@@ -165,7 +166,7 @@ class DynamoGateways:
                 TableName=self._table,
                 Key=gateway_key(gateway_id),
                 ProjectionExpression="devices, port_states, states_at, pending, "
-                "cycle_started_at, gsi3sk, present_piles, offline_after_s",
+                "cycle_started_at, gsi3sk, present_piles, offline_after_s, paid_ports",
             ).get("Item")
         except (ClientError, BotoCoreError) as exc:
             raise upstream("GetItem") from exc
@@ -190,6 +191,11 @@ class DynamoGateways:
             presence_due=from_wire(due) if due else None,
             present_piles=_strings(item, "present_piles"),
             offline_after_s=number_of(item, "offline_after_s"),
+            paid_ports={
+                key: value["S"]
+                for key, value in item.get("paid_ports", {}).get("M", {}).items()
+                if "S" in value
+            },
         )
 
     def set_devices(self, gateway_id: str, devices: Sequence[BusDevice]) -> None:
@@ -363,6 +369,61 @@ class DynamoGateways:
                 UpdateExpression="SET boot = :boot",
                 ConditionExpression="attribute_exists(pk)",
                 ExpressionAttributeValues={":boot": boot},
+            )
+        except ClientError as exc:
+            if is_condition_failure(exc):
+                return False
+            raise upstream("UpdateItem") from exc
+        except BotoCoreError as exc:
+            raise upstream("UpdateItem") from exc
+        return True
+
+    # Paid ports (e-bike paid charging) ------------------------------------------------------
+
+    def set_paid_port(self, gateway_id: str, pile_id: str, port_no: int, order_no: str) -> bool:
+        """``paid_ports["{pile}#{port}"] = order_no`` (the map is created with the first);
+        False when the gateway item does not exist. Raises: UpstreamFailure."""
+        names = {"#k": paid_port_key(pile_id, port_no)}
+        order = s(order_no)
+        for _ in range(3):  # the map's first entry races another's: at most a retry or two
+            try:
+                self._client.update_item(
+                    TableName=self._table,
+                    Key=gateway_key(gateway_id),
+                    UpdateExpression="SET paid_ports.#k = :order",
+                    ConditionExpression="attribute_exists(paid_ports)",
+                    ExpressionAttributeNames=names,
+                    ExpressionAttributeValues={":order": order},
+                )
+                return True
+            except ClientError as exc:
+                if not is_condition_failure(exc):
+                    raise upstream("UpdateItem") from exc
+            except BotoCoreError as exc:
+                raise upstream("UpdateItem") from exc
+            if self._conditional(
+                gateway_id,
+                "SET paid_ports = :ports",
+                "attribute_exists(pk) AND attribute_not_exists(paid_ports)",
+                {":ports": {"M": {names["#k"]: order}}},
+            ):
+                return True
+            if self.config(gateway_id) is None:
+                return False
+        raise upstream("UpdateItem")
+
+    def clear_paid_port(self, gateway_id: str, pile_id: str, port_no: int, order_no: str) -> bool:
+        """Remove the port's entry if it still names ``order_no``; False otherwise.
+
+        Raises: UpstreamFailure."""
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key=gateway_key(gateway_id),
+                UpdateExpression="REMOVE paid_ports.#k",
+                ConditionExpression="paid_ports.#k = :order",
+                ExpressionAttributeNames={"#k": paid_port_key(pile_id, port_no)},
+                ExpressionAttributeValues={":order": s(order_no)},
             )
         except ClientError as exc:
             if is_condition_failure(exc):
