@@ -335,8 +335,17 @@ class ChargeView(View):
     consumed_fen: int
     refunded_fen: int
     energy_wh: int
+    cost_fen: int = Field(
+        description="The bill: the charge priced by its tariff version (consumed_fen is the "
+        "part of it the prepay covered)"
+    )
+    refund_status: str | None = Field(description="The refund of the unused prepay, once sent")
+    tariff_id: str
+    tariff_version: int = Field(description="The tariff version the charge is priced by")
     session_id: str | None
     created_at: WireTime
+    paid_at: WireTime | None
+    settled_at: WireTime | None
     pay_by: WireTime = Field(description="The order closes unpaid after this")
     client_params: dict[str, str] = Field(
         description="What the app's pay call needs, once the provider order exists"

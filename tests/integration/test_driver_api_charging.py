@@ -463,7 +463,22 @@ def test_rating_is_taken_once_after_the_charge_has_ended(
     store = orders()
     order = store.get(order_no)
     assert order is not None
-    store.save(replace(order, state=OrderState.COMPLETED))
+    settled_at = START + timedelta(hours=1)
+    store.save(
+        replace(
+            order,
+            state=OrderState.COMPLETED,
+            paid_fen=400,
+            paid_at=START,
+            energy_wh=2500,
+            cost_fen=338,
+            consumed_fen=338,
+            refund_fen=62,
+            refunded_fen=62,
+            refund_status="success",
+            settled_at=settled_at,
+        )
+    )
 
     rated = dcall(
         "PUT", f"/driver/charges/{order_no}/rating", token, body={"stars": 4, "comment": "ok"}
@@ -474,7 +489,22 @@ def test_rating_is_taken_once_after_the_charge_has_ended(
     assert rated.status == 200, rated.body
     assert (rated.body["rating"], rated.body["comment"]) == (4, "ok")
     assert again.status == 409
-    assert dcall("GET", f"/driver/charges/{order_no}", token).body["rating"] == 4
+    detail = dcall("GET", f"/driver/charges/{order_no}", token).body
+    assert detail["rating"] == 4
+    # the bill in the charge's detail and in the history
+    bill = {
+        "energy_wh": 2500,
+        "cost_fen": 338,
+        "consumed_fen": 338,
+        "refunded_fen": 62,
+        "refund_status": "success",
+        "tariff_version": order.tariff_version,
+        "paid_at": "2026-11-01T02:00:00.000Z",
+        "settled_at": "2026-11-01T03:00:00.000Z",
+    }
+    assert {key: detail[key] for key in bill} == bill
+    history = dcall("GET", "/driver/charges", token).body["items"]
+    assert [{key: c[key] for key in bill} for c in history] == [bill]
 
 
 def test_another_drivers_charge_answers_404_and_nothing_changes(
