@@ -27,7 +27,7 @@ from shared.domain.drivers import (
 from shared.domain.errors import InvalidInput, NotFound
 from shared.domain.ledger import driver_wallet_id
 from shared.domain.modbus_readings import SiteLoad
-from shared.domain.piles import Gun, Pile
+from shared.domain.piles import Gun, Pile, PileKind
 from shared.domain.pricing import estimate_energy_wh
 from shared.domain.site_load import (
     SITE_AT_LOAD_LIMIT,
@@ -262,10 +262,15 @@ def site_allowance(
     Raises: UpstreamFailure.
     """
     load = None if site_loads is None else site_loads.get(station.station_id)
+    rated_power_w = pile.rated_power_w
+    if pile.kind is PileKind.EBIKE:
+        # An e-bike pile's rating covers all its ports: a charge gets a port's share (as
+        # the START's limit is chosen at switch-on, ``ebike_charging.port_rated_power_w``).
+        rated_power_w = max(1, rated_power_w // max(1, pile.gun_count))
     return start_allowance(
         capacity_kva=station.transformer_capacity_kva,
         load=load,
-        rated_power_w=pile.rated_power_w,
+        rated_power_w=rated_power_w,
         now=now,
     )
 

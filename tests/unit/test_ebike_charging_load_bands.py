@@ -145,3 +145,20 @@ def test_energy_counts_from_the_ports_last_idle_reading_before_the_link() -> Non
     assert output["energy_wh"] == 4 + 10
     outcome = paid_charging.charge_outcome(world.ports, "PO-1")
     assert outcome.energy_wh == 14 and outcome.readings[0].register_wh == 5_000
+
+
+def test_the_driver_apis_band_for_a_port_is_the_one_its_start_gets() -> None:
+    """Scan and start (driver API) weigh the same port share as the switch-on."""
+    from types import SimpleNamespace
+    from typing import Any
+
+    from shared.services.driver_discovery import site_allowance
+
+    load = SiteLoad("st-1", T0, T0, "GW-1", 60_000)
+    loads: Any = SimpleNamespace(get=lambda station_id: load)
+    station: Any = SimpleNamespace(station_id="st-1", transformer_capacity_kva=CAPACITY_KVA)
+    allowance = site_allowance(loads, station, an_ebike_pile(), T0)
+    assert (allowance.band.value, allowance.power_limit_w) == ("limited", PORT_RATED_W // 2)
+    world = _world(60_000)
+    world.begin()
+    assert _start_values(world)[1] == allowance.power_limit_w
