@@ -13,7 +13,7 @@ import binascii
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from shared.domain.clock import to_wire
@@ -383,6 +383,7 @@ def _apply_cycles(
     # State changes reach ``ports.events`` once the readings are stored: a paid charge
     # that ends on a state change is measured up to the reading that showed it.
     changed: list[tuple[str, int, PortState]] = []
+    late: dict[tuple[str, int], list[_LateSample]] = {}  # readings older than the state
     status_writes = faults = 0
     for seq, at, answers in cycles:
         is_newer = states_at is None or at > states_at
@@ -399,6 +400,11 @@ def _apply_cycles(
                     continue
                 per_pile.setdefault(device.pile_id, []).append((at, samples))
                 pile_maps[device.pile_id] = register_map
+                if not is_newer:
+                    for port_no, sample in samples.items():
+                        late.setdefault((device.pile_id, port_no), []).append(
+                            _LateSample(at, device, register_map, sample)
+                        )
                 if is_newer:
                     written, recorded = _apply_states(
                         device,
@@ -434,6 +440,8 @@ def _apply_cycles(
     for pile_id, port_no, state in changed:
         if config.is_paid(pile_id, port_no):
             ports.events.state(pile_id, port_no, state)
+    if late:
+        faults += backlog_faults(late, config.port_states, ports, now)
     for at, device, values in loads.values():
         ports.site_loads.record(_site_load(device, values, at, now, gateway_id))
     return _Applied(states if any_newer else None, len(per_pile), status_writes, faults, len(loads))
@@ -718,23 +726,93 @@ def _apply_states(
         for name in sample.faults:
             if not new_bits & fault_mask(register_map, [name]):
                 continue
-            stamp = to_wire(at).replace(":", "").replace("-", "").replace(".", "")
-            ports.faults.record(
-                FaultEvent(
-                    fault_id=f"mb-{device.pile_id}-{port_no}-{name}-{stamp}",
-                    pile_id=device.pile_id,
-                    operator_id=device.operator_id,
-                    station_id=device.station_id,
-                    gun_no=port_no,
-                    error_code=FAULT_ERROR_CODES.get(name, "OtherError"),
-                    vendor_error_code=name,
-                    info=f"modbus fault bit {name}",
-                    reported_at=at,
-                    created_at=now,
-                )
-            )
+            ports.faults.record(_fault_event(device, port_no, name, at, now))
             recorded += 1
     return written, recorded
+
+
+def _fault_event(
+    device: BusDevice, port_no: int, name: str, at: datetime, now: datetime
+) -> FaultEvent:
+    """A fault bit's rise, reported at the gateway time of the reading that showed it; the
+    id is that reading's (pile, port, bit, gateway time), so the same rise seen again (a
+    replayed message, a backlog) is the same event."""
+    assert device.pile_id is not None
+    stamp = to_wire(at).replace(":", "").replace("-", "").replace(".", "")
+    return FaultEvent(
+        fault_id=f"mb-{device.pile_id}-{port_no}-{name}-{stamp}",
+        pile_id=device.pile_id,
+        operator_id=device.operator_id,
+        station_id=device.station_id,
+        gun_no=port_no,
+        error_code=FAULT_ERROR_CODES.get(name, "OtherError"),
+        vendor_error_code=name,
+        info=f"modbus fault bit {name}",
+        reported_at=at,
+        created_at=now,
+    )
+
+
+BACKLOG_LOOKBACK = timedelta(hours=1)  # how far back a backlog's first reading is compared
+
+
+@dataclass(frozen=True, slots=True)
+class _LateSample:
+    at: datetime
+    device: BusDevice
+    register_map: RegisterMap
+    sample: PortSample
+
+
+def backlog_faults(
+    late: Mapping[tuple[str, int], Sequence[_LateSample]],
+    stored_states: Mapping[str, str],
+    ports: UplinkPorts,
+    now: datetime,
+) -> int:
+    """Fault bits that rose inside a late backlog (readings older than the port's stored
+    state, which they never change): each rise, a bit set in a reading and not in the one
+    before it (in the backlog, or for its first reading the port's stored reading before
+    it, within ``BACKLOG_LOOKBACK``), becomes a fault event at that reading's gateway time.
+    A bit still set at the end of the backlog and set in the stored state is the fault the
+    newer messages raised already: not raised again. Clearing closes nothing (fault events
+    have no close; OCPP's do not either). Returns the events recorded (idempotent ids: a
+    replayed backlog records nothing new).
+
+    DynamoDB: 1 PutItem per rise; 1 Query per port whose first backlog reading has a bit
+    set."""
+    recorded = 0
+    for (pile_id, port_no), samples in sorted(late.items()):
+        ordered = sorted(samples, key=lambda entry: entry.at)
+        _, stored_mask = _old_state(stored_states.get(f"{pile_id}#{port_no}"))
+        masks = [fault_mask(entry.register_map, entry.sample.faults) for entry in ordered]
+        previous = 0
+        if masks[0]:
+            # A bit set in the backlog's first reading: rose there, or earlier in a part
+            # of the backlog stored before (its readings tell: 1 Query, only in this case).
+            first = ordered[0]
+            before = [
+                reading
+                for reading in ports.readings.port_readings(
+                    pile_id, port_no, first.at - BACKLOG_LOOKBACK, first.at
+                )
+                if reading.at < first.at
+            ]
+            if before:
+                previous = fault_mask(first.register_map, before[-1].faults)
+        for index, entry in enumerate(ordered):
+            rising = masks[index] & ~previous
+            previous = masks[index]
+            for name in entry.sample.faults:
+                bit = fault_mask(entry.register_map, [name])
+                if not rising & bit:
+                    continue
+                lasts = all(mask & bit for mask in masks[index:])
+                if lasts and stored_mask & bit:
+                    continue  # the ongoing fault: raised when it reached the stored state
+                if ports.faults.record(_fault_event(entry.device, port_no, name, entry.at, now)):
+                    recorded += 1
+    return recorded
 
 
 def _error_code(faults: Sequence[str]) -> str:

@@ -355,3 +355,40 @@ def test_batch_is_one_put_per_pile_and_rebatched_replays_dedup_on_read(bridge: B
     assert [r.energy_wh for r in stored] == [100 + m * 3 for m in range(10)]
     idle = readings.port_readings("EB-1", 7, T0 + timedelta(minutes=2), T0 + timedelta(minutes=4))
     assert [r.state for r in idle] == [PortState.IDLE] * 3
+
+
+def test_a_fault_that_rose_and_cleared_in_a_late_backlog_is_one_fault_event(
+    bridge: Bridge,
+) -> None:
+    configure(bridge)
+    bridge.send(envelope(100, T0 + timedelta(minutes=90), ten()))  # back online, no fault
+    backlog = {
+        "gateway_id": "GW-0001",
+        "cycles": [
+            {
+                "seq": minute,
+                "ts": to_wire(T0 + timedelta(minutes=minute)),
+                "frames": [
+                    pile_frame(
+                        ten(state="fault", faults=("leakage",))
+                        if minute in (31, 32)
+                        else ten(state="charging")
+                    )
+                ],
+            }
+            for minute in range(30, 35)
+        ],
+    }
+
+    bridge.send(backlog)
+    bridge.send(backlog)  # repeated
+
+    faults = bridge.client.scan(TableName=bridge.tables["FAULTS_TABLE"])["Items"]
+    assert [(f["vendor_error_code"]["S"], f["reported_at"]["S"]) for f in faults] == [
+        ("leakage", to_wire(T0 + timedelta(minutes=31)))
+    ]
+    gun = bridge.client.get_item(
+        TableName=bridge.tables["BASE_DATA_TABLE"],
+        Key={"pk": {"S": "PILE#EB-1"}, "sk": {"S": "GUN#001"}},
+    )["Item"]
+    assert gun["status"]["S"] == "Available"  # the backlog never moves the state back
