@@ -15,7 +15,10 @@ over MQTT, the port charges, and:
 2. a wallet payment, stopped early by the driver's stop call: the wallet is charged what
    was used;
 3. an amount target above the prepaid cap: the cap is reached first, the platform switches
-   the port off, nothing is refunded.
+   the port off, nothing is refunded;
+4. a site above half its transformer's capacity (the station's capacity set just above the
+   live load): the scan says the charge is limited, the START caps the port at half its
+   rating (the pile's 10 kW over 10 ports: 500 W) and the 800 W charger draws 500 W.
 
 Tariff: flat 1.00 yuan per kWh (10 Wh = 1 fen), partner share 33.33 %.
 """
@@ -38,12 +41,14 @@ pytestmark = pytest.mark.e2e
 
 SPEED = 240.0  # 300 W for a real second counts 20 Wh
 DRAW_W = 300  # an e-bike charger
-ENERGY_PORT, WALLET_PORT, CAP_PORT = 1, 2, 3
+ENERGY_PORT, WALLET_PORT, CAP_PORT, LIMITED_PORT = 1, 2, 3, 4
+BIG_DRAW_W = 800  # a fast charger, capped by the load band
 
 
 @pytest.fixture(scope="module")
 def ebike(local_stack: RunningStack) -> Iterator[EbikeSite]:
     plugged = {port: DRAW_W for port in (ENERGY_PORT, WALLET_PORT, CAP_PORT)}
+    plugged[LIMITED_PORT] = BIG_DRAW_W
     with running_ebike_site(
         local_stack, "E-bike charging", plugged=plugged, report_interval_s=1.0, speed=SPEED
     ) as site:
@@ -221,3 +226,36 @@ def test_prepaid_cap_reached_before_the_amount_target_switches_the_port_off(
     assert payments.session_end(order_no)["stop_reason"] == "cap_reached"
     assert ebike.gateway.port_state(CAP_PORT) is PortState.PLUGGED
     assert ebike.stop_reason(CAP_PORT) is StopReason.REMOTE_STOP  # the platform's stop
+
+
+def test_a_site_above_half_load_switches_the_port_on_at_half_its_rating(
+    ebike: EbikeSite, payments: Payments
+) -> None:
+    station_path = f"/operator/stations/{ebike.site.station_id}"
+    load_w = ebike.site_load()["power_w"]
+    capacity_kva = -(-load_w * 100 // 65) // 1000  # the live load at about 65 %
+    ebike.api.ok("PATCH", station_path, {"transformer_capacity_kva": capacity_kva})
+    try:
+        driver = Driver(ebike.stack)
+        driver.sign_in(unique("limited-rider"))
+        scanned = driver.ok("POST", "/driver/scan", {"code": _qr_code(driver, ebike, LIMITED_PORT)})
+        assert (scanned["load_band"], scanned["power_limit_w"]) == ("limited", 500)
+        started = _scan_and_start(
+            driver, ebike, LIMITED_PORT, mode="energy", value=100, prepaid_fen=50, method="sandbox"
+        )
+        order_no = started["order_no"]
+        poll(
+            "the pay parameters",
+            lambda: driver.ok("GET", f"/driver/charges/{order_no}"),
+            lambda charge: bool(charge["client_params"]),
+            TIMEOUT_S,
+        )
+        payments.pay(order_no)
+        _charging(ebike, LIMITED_PORT)
+        assert ebike.gateway.port_limits(LIMITED_PORT).power_limit_w == 500
+        bill = _bill(driver, payments, order_no)
+    finally:
+        ebike.api.ok("PATCH", station_path, {"transformer_capacity_kva": 630})
+    assert (bill["energy_wh"], bill["consumed_fen"], bill["refunded_fen"]) == (100, 10, 40)
+    start = next(c for c in ebike.commands() if c["kind"] == "start" and c["port_no"] == 4)
+    assert (start["status"], start["power_limit_w"]) == ("confirmed", 500)
