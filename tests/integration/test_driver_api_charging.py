@@ -110,6 +110,7 @@ def mark_charging(
     *,
     start: datetime = START,
     readings: tuple[tuple[int, int, int], ...] = ((10, 2000, 6800), (30, 4000, 7000)),
+    meter_start_wh: int = 1000,
 ) -> PaymentOrder:
     """What the workflow and the pile side write once paid and started: the order started,
     the paid-charge marker linked to the session, the session and its meter values
@@ -160,7 +161,7 @@ def mark_charging(
             tariff_version=order.tariff_version,
             started_at=start,
             start_received_at=start,
-            meter_start_wh=1000,
+            meter_start_wh=meter_start_wh,
         )
     )
     for minutes, wh, power in readings:
@@ -399,22 +400,46 @@ def test_live_figures_come_from_the_session_and_its_newest_meter_value(
 
 
 def test_the_live_cost_is_the_stop_checks_figure_across_a_tariff_boundary(
-    world: DriverWorld, charging: FakeSender
+    world: DriverWorld, charging: FakeSender, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """09:40-10:20 local: flat (65 + 40) until 10:00, then peak (95 + 40). The power rose
-    at 09:55, so the exact split differs from spreading start-to-newest evenly."""
+    at 09:55, so the exact split differs from spreading start-to-newest evenly. The pile's
+    register counts its lifetime (1 MWh): the live view reads the entries next to 10:00,
+    never the whole log."""
     token = sign_in("live-tou")
     order_no = dcall(
         "POST", "/driver/charges", token, body=start_body(world, "req-live-tou", value=5000)
     ).body["order_no"]
     start = START - timedelta(minutes=20)  # 01:40 UTC = 09:40 local
-    readings = ((15, 1500, 2000), (25, 3500, 12000), (35, 5500, 12000), (40, 6500, 12000))
-    mark_charging(world, order_no, "se-livetou00000000001", start=start, readings=readings)
+    base = 1_000_000
+    readings = (
+        (15, base + 500, 2000),
+        (25, base + 2500, 12000),
+        (35, base + 4500, 12000),
+        (40, base + 5500, 12000),
+    )
+    mark_charging(
+        world,
+        order_no,
+        "se-livetou00000000001",
+        start=start,
+        readings=readings,
+        meter_start_wh=base,
+    )
     world.clock.now = start + timedelta(minutes=41)
+    whole_log_reads: list[str] = []
+    logged_samples = DynamoPaidCharges.logged_samples
+
+    def counted(self: DynamoPaidCharges, session_id: str) -> list[MeterSample]:
+        whole_log_reads.append(session_id)
+        return logged_samples(self, session_id)
+
+    monkeypatch.setattr(DynamoPaidCharges, "logged_samples", counted)
 
     live = dcall("GET", f"/driver/charges/{order_no}/live", token)
 
     assert live.status == 200, live.body
+    assert whole_log_reads == []
     sessions_table, base_table = os.environ["SESSIONS_TABLE"], os.environ["BASE_DATA_TABLE"]
     markers = DynamoPaidCharges(sessions_table, base_table)
     session = DynamoSessions(sessions_table, base_table).get("se-livetou00000000001")

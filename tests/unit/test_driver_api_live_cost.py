@@ -82,8 +82,17 @@ def stop_check_cost(session: Session, log: FakeLog) -> Cost:
     return price_energy(TOU, stop_check_readings(session, log.logged_samples(session.session_id)))
 
 
-def live(session: Session, log: FakeLog) -> Cost:
-    return live_cost(log, TOU, session, log.newest())  # type: ignore[arg-type]
+MAX_POWER_W = 14_000  # twice a 7 kW pile's rating
+
+
+def live(session: Session, log: FakeLog, max_power_w: int | None = MAX_POWER_W) -> Cost:
+    return live_cost(
+        log,  # type: ignore[arg-type]
+        TOU,
+        session,
+        log.newest(),
+        max_power_w=max_power_w,
+    )
 
 
 def test_a_charge_across_the_peak_boundary_shows_the_right_split() -> None:
@@ -133,6 +142,23 @@ def test_a_meter_reset_reads_the_whole_log() -> None:
     assert cost == stop_check_cost(session, log)
 
 
+def test_a_reset_that_could_hide_between_the_readings_read_reads_the_whole_log() -> None:
+    """A register that restarts at 0 each session: 0 -> 4000, reset, 500 -> 4500 between the
+    start and the readings next to 08:00 would price 4500 Wh where 8500 were delivered."""
+    start = T_LOCAL_7  # 07:00 local
+    session = a_session(start, 0)
+    points = [(10, 2_000), (20, 4_000), (30, 500), (40, 4_500), (50, 6_000)]
+    points += [(70, 8_000), (80, 9_000), (90, 10_000), (100, 11_000)]
+    log = FakeLog([[MeterSample(start + timedelta(minutes=m), energy_wh=wh)] for m, wh in points])
+
+    cost = live(session, log)
+
+    assert log.full_reads == 1
+    assert cost == stop_check_cost(session, log)
+    assert cost.energy_wh == 4_000 + 11_000 - 500 + 500
+    assert live(session, log, max_power_w=None) == cost  # an unknown pile: the whole log
+
+
 def test_power_only_entries_next_to_a_boundary_read_the_whole_log() -> None:
     start = T_LOCAL_7 + timedelta(minutes=30)
     session = a_session(start, 0)
@@ -160,7 +186,7 @@ def test_power_only_entries_next_to_a_boundary_read_the_whole_log() -> None:
         min_size=1,
         max_size=40,
     ),
-    meter_start=st.integers(0, 5_000_000),
+    meter_start=st.integers(1_000_000, 5_000_000),  # a lifetime register
 )
 def test_the_live_cost_is_the_stop_checks_for_any_rising_register(
     start_min: int, steps: list[tuple[int, int, bool]], meter_start: int
@@ -177,4 +203,42 @@ def test_the_live_cost_is_the_stop_checks_for_any_rising_register(
 
     assert cost == stop_check_cost(session, log)
     assert log.full_reads == 1  # only the check's own read: the live cost read no whole log
+    assert log.around_reads == len(cost.lines) - 1  # one window per boundary crossed
     assert cost == session_cost(TOU, session, log.logged_samples("se-live"))
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    start_min=st.integers(0, 24 * 60 - 1),
+    entries=st.lists(
+        st.lists(
+            st.tuples(st.integers(0, 45), st.integers(0, 2_000), st.booleans()),
+            min_size=1,
+            max_size=3,
+        ),
+        min_size=1,
+        max_size=30,
+    ),
+    drop_at=st.one_of(st.none(), st.integers(0, 29)),
+)
+def test_the_live_cost_is_the_stop_checks_for_any_log(
+    start_min: int, entries: list[list[tuple[int, int, bool]]], drop_at: int | None
+) -> None:
+    """Entries of several samples, power-only samples, a meter reset anywhere: the bounded
+    read either finds the readings that decide the figure or reads the whole log."""
+    start = T_LOCAL_7 + timedelta(minutes=start_min)
+    session = a_session(start, 100_000)
+    at, wh, log_entries = start, 100_000, []
+    for index, entry in enumerate(entries):
+        samples = []
+        for minutes, rise, has_energy in entry:
+            at, wh = at + timedelta(minutes=minutes, seconds=1), wh + rise
+            if drop_at == index:
+                wh, drop_at = rise, None  # the register restarts from 0
+            samples.append(
+                MeterSample(at, energy_wh=wh if has_energy else None, power_w=rise or None)
+            )
+        log_entries.append(samples)
+    log = FakeLog(log_entries)
+
+    assert live(session, log) == stop_check_cost(session, log)
