@@ -13,7 +13,7 @@ import pytest
 
 from shared.domain.base_data import PageRequest
 from shared.domain.drivers import LoginApp
-from shared.domain.errors import Conflict, InvalidInput, NotFound
+from shared.domain.errors import InvalidInput, NotFound
 from shared.domain.modbus_readings import PortReading, PortState
 from shared.domain.paid_charging import MODBUS, PaidCharge, PaidChargeState, SessionEnd
 from shared.domain.payment_orders import OrderState, PaymentOrder
@@ -55,6 +55,11 @@ class FakeEbikeSessions:
         self.markers: dict[str, PaidCharge] = {}
         self.readings = list(READINGS)
         self.reads: list[tuple[datetime, datetime]] = []
+        self.stops: list[tuple[str, str]] = []
+
+    def stop(self, principal: object, pile_id: str, session_id: str) -> str:
+        self.stops.append((pile_id, session_id))
+        return "sent"
 
     def session_of(self, order_no: str) -> str | None:
         marker = self.markers.get(order_no)
@@ -209,7 +214,9 @@ def test_another_drivers_port_charge_is_not_found() -> None:
     assert sessions.reads == []
 
 
-def test_stopping_a_port_charge_from_the_app_is_refused_with_a_reason() -> None:
-    s, _, order = an_ebike_charge()
-    with pytest.raises(Conflict, match="e-bike"):
-        driver_charging.stop_charge(s.ports, USER, order.order_no)
+def test_stopping_a_port_charge_from_the_app_goes_to_the_session_port() -> None:
+    """The session port (``SessionsOnPiles``) sends the STOP port command of an ``ebike-``
+    session (``ebike_charging.stop_for_driver``, tests/unit/test_ebike_charging_driver_stop.py)."""
+    s, sessions, order = an_ebike_charge()
+    assert driver_charging.stop_charge(s.ports, USER, order.order_no) == "sent"
+    assert sessions.stops == [(order.pile_id, f"ebike-{order.order_no}")]
