@@ -15,6 +15,10 @@ to configure, nothing secret outside the process). Endpoints (JSON in and out):
 - ``POST /sandbox/orders/{order_no}/shares``: ``{out_share_no, provider_txn_id,
   receivers: [{account, amount_fen, description}], unfreeze_rest}``, once per number;
 - ``POST /sandbox/orders/{order_no}/close``: close an unpaid order (409 ``ORDER_PAID``);
+- ``POST /sandbox/receivers``: add a profit-sharing receiver ``{account, type?, name?,
+  relation_type}`` (WeChat Pay's ``/v3/profitsharing/receivers/add``: idempotent, a
+  ``MERCHANT_ID`` needs its name); ``GET /sandbox/receivers`` lists them. A share to a
+  receiver never added is refused (400 ``RECEIVER_INVALID``), like WeChat Pay;
 - ``GET /sandbox/records?day=YYYY-MM-DD``: payments and refunds of an Asia/Shanghai day.
 
 Errors answer ``{"code", "message"}`` with 400, 404 or 409. Refunds plus shares never
@@ -158,6 +162,7 @@ class SandboxPayServer(ThreadingHTTPServer):
         )
         self.orders: dict[str, _Order] = {}
         self.records: list[dict[str, Any]] = []
+        self.receivers: dict[str, dict[str, Any]] = {}
         self.lock = threading.Lock()
         self._random = random.Random(options.seed)
         self._txn_counter = 0
@@ -277,6 +282,27 @@ class SandboxPayServer(ThreadingHTTPServer):
             )
             return result
 
+    def add_receiver(self, body: dict[str, Any]) -> dict[str, Any]:
+        account = _text(body, "account")
+        kind = body.get("type")
+        name = body.get("name")
+        if kind is not None and kind not in ("MERCHANT_ID", "PERSONAL_OPENID"):
+            raise SandboxError(400, "PARAM_ERROR", "type")
+        if name is not None and (not isinstance(name, str) or not name.strip()):
+            raise SandboxError(400, "PARAM_ERROR", "name")
+        if kind == "MERCHANT_ID" and name is None:
+            raise SandboxError(400, "PARAM_ERROR", "a MERCHANT_ID receiver needs its name")
+        if _text(body, "relation_type") != "PARTNER":
+            raise SandboxError(400, "PARAM_ERROR", "relation_type")
+        receiver = {"account": account, "type": kind, "name": name, "relation_type": "PARTNER"}
+        with self.lock:
+            self.receivers[account] = receiver  # adding again updates, as WeChat Pay does
+        return {"account": account, "type": kind, "relation_type": "PARTNER"}
+
+    def receivers_view(self) -> list[dict[str, Any]]:
+        with self.lock:
+            return [dict(r) for r in self.receivers.values()]
+
     def share(self, order_no: str, body: dict[str, Any]) -> dict[str, Any]:
         out_share_no = _text(body, "out_share_no")
         receivers = body.get("receivers")
@@ -285,6 +311,7 @@ class SandboxPayServer(ThreadingHTTPServer):
         amounts = [_positive_int(r, "amount_fen") for r in receivers if isinstance(r, dict)]
         if len(amounts) != len(receivers):
             raise SandboxError(400, "PARAM_ERROR", "receivers")
+        accounts = [_text(r, "account") for r in receivers]
         unfreeze_rest = body.get("unfreeze_rest")
         if not isinstance(unfreeze_rest, bool):
             raise SandboxError(400, "PARAM_ERROR", "unfreeze_rest")
@@ -297,6 +324,8 @@ class SandboxPayServer(ThreadingHTTPServer):
                 raise SandboxError(409, "ORDER_NOT_PAID", "order not paid")
             if body.get("provider_txn_id") != order.txn_id:
                 raise SandboxError(400, "PARAM_ERROR", "provider_txn_id differs from the order")
+            if any(account not in self.receivers for account in accounts):
+                raise SandboxError(400, "RECEIVER_INVALID", "receiver never added")
             if order.committed_fen() + sum(amounts) > order.amount_fen:
                 raise SandboxError(409, "NOT_ENOUGH", "refunds and shares exceed the payment")
             order.shares[out_share_no] = {
@@ -413,6 +442,8 @@ class _Handler(BaseHTTPRequestHandler):
             except (KeyError, ValueError) as exc:
                 raise SandboxError(400, "PARAM_ERROR", "day must be YYYY-MM-DD") from exc
             return self.server.records_of(day)
+        if parsed.path == "/sandbox/receivers":
+            return self.server.receivers_view()
         match = _ORDER_PATH.match(parsed.path)
         if match and match.group(2) is None:
             return self.server.order_view(match.group(1))
@@ -423,6 +454,8 @@ class _Handler(BaseHTTPRequestHandler):
         path = urllib.parse.urlsplit(self.path).path
         if path == "/sandbox/orders":
             return self.server.create_order(body)
+        if path == "/sandbox/receivers":
+            return self.server.add_receiver(body)
         match = _ORDER_PATH.match(path)
         if match is None or match.group(2) is None:
             raise SandboxError(404, "NOT_FOUND", "no such resource")

@@ -26,13 +26,19 @@ retries, replayed notifications); the same step with other facts is a ``Conflict
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from shared.domain.errors import Conflict, InvalidInput
-from shared.domain.payments import PaymentMethod, check_order_no
+from shared.domain.errors import ChargingError, Conflict, InvalidInput
+from shared.domain.payments import (
+    WECHAT_RECEIVER_TYPES,
+    PartnerReceiver,
+    PaymentMethod,
+    check_order_no,
+)
 from shared.domain.pricing import ChargeTarget
 
 # A prepay is at most 1,000.00 yuan: far above any charge, a typo or an attack beyond it.
@@ -41,6 +47,8 @@ MAX_PREPAID_FEN = 100_000
 PAY_WITHIN = timedelta(minutes=15)
 MAX_TOKEN_LENGTH = 2048
 MAX_REASON_LENGTH = 256
+# ``failure_detail``: why the session failed, short enough for a list, no payloads.
+MAX_FAILURE_DETAIL = 200
 _ID = re.compile(r"[A-Za-z0-9_.:\-]{1,64}")
 _ID_TAG = re.compile(r"[!-~]{1,20}")
 
@@ -127,10 +135,18 @@ class PaymentOrder:
     partner_account: str | None = None
     # What the provider sent to ``partner_account`` (0 when nothing was routed there).
     partner_shared_fen: int = 0
+    # The receiver's WeChat type (MERCHANT_ID / PERSONAL_OPENID) and the name it is added
+    # under at the provider (WeChat receiver name; Alipay: the station's partner name),
+    # snapshot with the account: the share step adds the receiver before sharing to it.
+    partner_account_kind: str | None = None
+    partner_account_name: str | None = None
     late_txn_id: str | None = None
     late_fen: int = 0
     late_refund_status: str | None = None
     failure: str | None = None
+    # Why, in a few safe words (the workflow error's cause: e.g. ``site_at_load_limit: the
+    # site draws ...``), at most MAX_FAILURE_DETAIL characters, no provider bodies.
+    failure_detail: str | None = None
     steps: tuple[str, ...] = ()
 
     @property
@@ -146,6 +162,17 @@ class PaymentOrder:
     @property
     def out_share_no(self) -> str:
         return f"{self.order_no}-S1"
+
+    @property
+    def partner_receiver(self) -> PartnerReceiver | None:
+        """The partner's receiver to add at the provider before sharing to it, or None."""
+        if self.partner_account is None:
+            return None
+        return PartnerReceiver(
+            account=self.partner_account,
+            kind=self.partner_account_kind,
+            name=self.partner_account_name,
+        )
 
     @property
     def hold_id(self) -> str:
@@ -189,6 +216,25 @@ def _require_account(value: object) -> str | None:
     return value
 
 
+def _require_receiver_kind(value: object) -> str | None:
+    if value is None or (isinstance(value, str) and value in WECHAT_RECEIVER_TYPES):
+        return value
+    raise InvalidInput(
+        "partner_account_kind must be MERCHANT_ID or PERSONAL_OPENID",
+        field="partner_account_kind",
+    )
+
+
+def _require_receiver_name(value: object) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not 0 < len(value.strip()) <= 100 or len(value) > 100:
+        raise InvalidInput(
+            "partner_account_name must be 1..100 characters", field="partner_account_name"
+        )
+    return value
+
+
 def require_method(value: object) -> PaymentMethod:
     if isinstance(value, str) and value in set(PaymentMethod):
         return PaymentMethod(value)
@@ -220,6 +266,8 @@ def new_order(
     partner_share_bp: int,
     now: datetime,
     partner_account: str | None = None,
+    partner_account_kind: str | None = None,
+    partner_account_name: str | None = None,
 ) -> PaymentOrder:
     """A fresh order waiting for its payment.
 
@@ -251,6 +299,12 @@ def new_order(
         tariff_version=_require_int(tariff_version, "tariff_version", 1, 999_999),
         partner_share_bp=_require_int(partner_share_bp, "partner_share_bp", 0, 10_000),
         partner_account=_require_account(partner_account),
+        partner_account_kind=(
+            None if partner_account is None else _require_receiver_kind(partner_account_kind)
+        ),
+        partner_account_name=(
+            None if partner_account is None else _require_receiver_name(partner_account_name)
+        ),
         state=OrderState.CREATED,
         created_at=now,
         updated_at=now,
@@ -495,8 +549,11 @@ def _check_shared(partner_shared_fen: int, partner_fen: int) -> None:
         )
 
 
-def close_unpaid(order: PaymentOrder, reason: str, now: datetime) -> PaymentOrder:
-    """Cancel an order nobody paid. Raises: Conflict once paid."""
+def close_unpaid(
+    order: PaymentOrder, reason: str, now: datetime, *, detail: str | None = None
+) -> PaymentOrder:
+    """Cancel an order nobody paid; ``detail`` from ``failure_detail``. Raises: Conflict
+    once paid."""
     if order.state is OrderState.CLOSED:
         return order
     if order.state is not OrderState.CREATED:
@@ -507,6 +564,7 @@ def close_unpaid(order: PaymentOrder, reason: str, now: datetime) -> PaymentOrde
         now,
         state=OrderState.CLOSED,
         failure=reason[:MAX_REASON_LENGTH],
+        failure_detail=_bounded_detail(detail),
     )
 
 
@@ -519,6 +577,7 @@ def fail_refunded(
     share_status: str | None,
     now: datetime,
     partner_shared_fen: int = 0,
+    detail: str | None = None,
 ) -> PaymentOrder:
     """Compensation done: the settled order's unused part is back and what was consumed is
     split; the session failed. Raises: Conflict unless settled, InvalidInput on the parts."""
@@ -541,7 +600,63 @@ def fail_refunded(
         platform_fen=platform_fen,
         share_status=share_status,
         failure=reason[:MAX_REASON_LENGTH],
+        failure_detail=_bounded_detail(detail),
     )
+
+
+# ---------------------------------------------------------------- failure detail
+
+
+def _bounded_detail(detail: str | None) -> str | None:
+    return None if detail is None else failure_detail(detail)
+
+
+def _error_class_names() -> frozenset[str]:
+    names: set[str] = set()
+    pending: list[type[ChargingError]] = [ChargingError]
+    while pending:
+        cls = pending.pop()
+        names.add(cls.__name__)
+        pending.extend(cls.__subclasses__())
+    return frozenset(names)
+
+
+def failure_detail(cause: object) -> str | None:
+    """A short, safe text of why a workflow failed, from its error's ``Cause``.
+
+    - A Lambda task error's cause is JSON (``errorType``, ``errorMessage``, stack trace):
+      the project's own error classes keep ``Type: message`` (their messages are ours and
+      carry no provider bodies), any other error only its type; the stack trace never.
+    - A cause the platform sent itself (``SendTaskFailure`` from the pile side, e.g.
+      ``site_at_load_limit: the site draws ...``) is kept as it is.
+    - Control characters become spaces, runs of spaces one, at most MAX_FAILURE_DETAIL
+      characters (cut with ``...``); nothing left -> None.
+    """
+    if not isinstance(cause, str) or not cause.strip():
+        return None
+    text = cause
+    if cause.lstrip().startswith("{"):
+        try:
+            parsed = json.loads(cause)
+        except ValueError:
+            parsed = None
+        if isinstance(parsed, dict):
+            error_type = parsed.get("errorType")
+            message = parsed.get("errorMessage")
+            if not isinstance(error_type, str) or not re.fullmatch(
+                r"[A-Za-z_][\w.]{0,63}", error_type
+            ):
+                return None
+            if error_type in _error_class_names() and isinstance(message, str) and message:
+                text = f"{error_type}: {message}"
+            else:
+                text = error_type
+    cleaned = " ".join("".join(c if c.isprintable() else " " for c in text).split())
+    if not cleaned:
+        return None
+    if len(cleaned) > MAX_FAILURE_DETAIL:
+        cleaned = cleaned[: MAX_FAILURE_DETAIL - 3].rstrip() + "..."
+    return cleaned
 
 
 # ---------------------------------------------------------------- invariants
@@ -599,6 +714,7 @@ __all__ = [
     "SettleBasis",
     "close_unpaid",
     "fail_refunded",
+    "failure_detail",
     "money_problems",
     "new_order",
     "new_order_no",

@@ -209,6 +209,49 @@ class ShareReceiver:
         _check_text("description", self.description)
 
 
+# WeChat Pay receiver types (``/v3/profitsharing/receivers/add``); a receiver without a
+# type is typed by the adapter from the account's form, as the share order does.
+WECHAT_RECEIVER_TYPES = frozenset({"MERCHANT_ID", "PERSONAL_OPENID"})
+MAX_RECEIVER_NAME = 100
+
+
+@dataclass(frozen=True)
+class PartnerReceiver:
+    """A site partner's receiver account to make known at the provider before the first
+    profit share to it: WeChat Pay adds it as a ``PARTNER`` receiver, Alipay binds the
+    royalty relation. ``kind`` is WeChat's receiver type (``MERCHANT_ID`` /
+    ``PERSONAL_OPENID``; None: from the account's form); ``name`` the merchant's full name
+    or the person's real name (WeChat Pay requires it for a ``MERCHANT_ID`` and encrypts
+    it with the platform key; optional otherwise)."""
+
+    account: str
+    kind: str | None = None
+    name: str | None = None
+
+    def __post_init__(self) -> None:
+        _check_text("account", self.account)
+        if self.kind is not None and self.kind not in WECHAT_RECEIVER_TYPES:
+            raise InvalidInput("kind must be MERCHANT_ID or PERSONAL_OPENID", field="kind")
+        if self.name is not None and (
+            not isinstance(self.name, str)
+            or not self.name.strip()
+            or len(self.name) > MAX_RECEIVER_NAME
+        ):
+            raise InvalidInput(
+                f"name must be text of 1..{MAX_RECEIVER_NAME} characters", field="name"
+            )
+
+    @property
+    def is_complete(self) -> bool:
+        """False for a WeChat ``MERCHANT_ID`` without the merchant's full name: WeChat Pay
+        refuses to add it, so no share can go to it."""
+        return not (self.kind == "MERCHANT_ID" and self.name is None)
+
+    def __repr__(self) -> str:
+        # The name is personal data for a PERSONAL_OPENID: kept out of logs and errors.
+        return f"PartnerReceiver(account={self.account!r}, kind={self.kind!r}, name=***)"
+
+
 @dataclass(frozen=True)
 class ShareRequest:
     """Split a paid order; ``unfreeze_rest`` gives what is not shared back to the merchant."""
@@ -289,8 +332,20 @@ class PaymentProvider(Protocol):
         """
         ...
 
+    def add_receiver(self, receiver: PartnerReceiver) -> None:
+        """Make ``receiver`` known as a profit-sharing receiver (WeChat Pay
+        ``/v3/profitsharing/receivers/add`` with ``relation_type=PARTNER``; Alipay
+        ``alipay.trade.royalty.relation.bind``); idempotent at the provider: adding a
+        receiver again changes nothing. A share to a receiver never added is refused.
+
+        Raises: InvalidInput (a receiver the provider cannot take, e.g. a WeChat
+        ``MERCHANT_ID`` without its name), UpstreamFailure.
+        """
+        ...
+
     def share_profit(self, req: ShareRequest) -> ShareResult:
-        """Split a paid order; an ``out_share_no`` splits once. Raises: UpstreamFailure."""
+        """Split a paid order; an ``out_share_no`` splits once. Every receiver must have been
+        added (``add_receiver``). Raises: UpstreamFailure."""
         ...
 
     def close_order(self, order_no: str) -> None:

@@ -25,8 +25,9 @@ Ledger (docs/ledger.md, accounts of the order's operator):
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -56,6 +57,7 @@ from shared.domain.payment_orders import (
     SettleBasis,
     close_unpaid,
     fail_refunded,
+    failure_detail,
     new_order,
     record_late_refund,
     record_paid,
@@ -70,6 +72,7 @@ from shared.domain.payment_orders import (
 )
 from shared.domain.payments import (
     NotificationRejected,
+    PartnerReceiver,
     PaymentMethod,
     PaymentProvider,
     PrepayRequest,
@@ -232,6 +235,36 @@ class WorkflowStarter(Protocol):
         """Start (or find) the execution named ``name``; its ARN. Raises: UpstreamFailure."""
 
 
+class ReceiversAdded:
+    """The partner receivers this container has added at each provider: the share step
+    adds a receiver (``PaymentProvider.add_receiver``, idempotent at the provider) before
+    the first profit share to it in a container, then never again while the container
+    lives; forgotten when a share fails (a receiver removed at the provider is added
+    again by the retry). Thread-safe."""
+
+    def __init__(self) -> None:
+        self._added: set[tuple[str, str, str | None, str | None]] = set()
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def _key(
+        method: PaymentMethod, receiver: PartnerReceiver
+    ) -> tuple[str, str, str | None, str | None]:
+        return (method.value, receiver.account, receiver.kind, receiver.name)
+
+    def has(self, method: PaymentMethod, receiver: PartnerReceiver) -> bool:
+        with self._lock:
+            return self._key(method, receiver) in self._added
+
+    def remember(self, method: PaymentMethod, receiver: PartnerReceiver) -> None:
+        with self._lock:
+            self._added.add(self._key(method, receiver))
+
+    def forget(self, method: PaymentMethod, receiver: PartnerReceiver) -> None:
+        with self._lock:
+            self._added.discard(self._key(method, receiver))
+
+
 @dataclass(frozen=True)
 class PaymentPorts:
     orders: PaymentOrderStore
@@ -245,6 +278,9 @@ class PaymentPorts:
     # Wallet top-up orders (``shared.services.wallet_topups.TopUpStore``): their "paid"
     # notices arrive on the same endpoint and are told apart by the order number.
     topups: TopUpStore | None = None
+    # Partner receivers added at the providers by this container (the wiring builds the
+    # ports once per container, so this lives as long as the container).
+    receivers_added: ReceiversAdded = field(default_factory=ReceiversAdded)
 
 
 # ---------------------------------------------------------------- order plumbing
@@ -372,6 +408,7 @@ def start_paid_session(ports: PaymentPorts, request: PaidSessionRequest) -> Paym
         partner_share_bp=station.partner_share_bp,
         now=now,
         partner_account=station.partner_receiver_account(str(request.method)),
+        **_receiver_terms(station, str(request.method)),
     )
     wallet = open_wallet(
         ports.ledger,
@@ -408,6 +445,20 @@ def start_paid_session(ports: PaymentPorts, request: PaidSessionRequest) -> Paym
         extra={"order_no": order.order_no, "method": order.method.value, "execution_arn": arn},
     )
     return order
+
+
+def _receiver_terms(station: Station, method: str) -> dict[str, str | None]:
+    """What the provider adds the partner's receiver under, snapshot on the order with its
+    account: WeChat Pay and the sandbox the WeChat receiver's type and name, Alipay the
+    station's partner name (the royalty relation's receiver name)."""
+    if station.partner_receiver_account(method) is None:
+        return {}
+    receiver = station.partner_wechat_receiver
+    if method in ("wechat", "sandbox") and receiver is not None:
+        return {"partner_account_kind": receiver.type.value, "partner_account_name": receiver.name}
+    if method == "alipay":
+        return {"partner_account_name": station.partner_name}
+    return {}
 
 
 def get_order(ports: PaymentPorts, order_no: str, *, user_id: str | None = None) -> PaymentOrder:
@@ -556,31 +607,47 @@ def _provider_share(ports: PaymentPorts, order: PaymentOrder, partner_fen: int) 
     if order.is_wallet or order.consumed_fen == 0 or order.provider_txn_id is None:
         return "ledger", 0
     provider = _provider(ports, order)
+    receiver = order.partner_receiver
+    if receiver is not None and not receiver.is_complete:
+        # WeChat Pay refuses to add a MERCHANT_ID without the merchant's full name: the
+        # partner's part stays in the ledger (owed by the operator), the rest is unfrozen.
+        logger.warning(
+            "partner receiver incomplete: share not routed to it",
+            extra={"order_no": order.order_no, "station_id": order.station_id},
+        )
+        receiver = None
     routed_fen = 0
-    if order.partner_account is not None:
+    if receiver is not None:
         routed_fen = provider_share_fen(
             partner_fen=partner_fen,
             consumed_fen=order.consumed_fen,
             max_share_bp=provider.max_share_bp,
         )
     receivers: tuple[ShareReceiver, ...] = ()
-    if routed_fen > 0 and order.partner_account is not None:
+    if routed_fen > 0 and receiver is not None:
+        _ensure_receiver(ports, provider, order, receiver)
         receivers = (
             ShareReceiver(
-                account=order.partner_account,
+                account=receiver.account,
                 amount_fen=routed_fen,
                 description=f"site partner share {order.order_no}",
             ),
         )
-    result = provider.share_profit(
-        ShareRequest(
-            order_no=order.order_no,
-            out_share_no=order.out_share_no,
-            provider_txn_id=order.provider_txn_id,
-            receivers=receivers,
-            unfreeze_rest=True,
+    try:
+        result = provider.share_profit(
+            ShareRequest(
+                order_no=order.order_no,
+                out_share_no=order.out_share_no,
+                provider_txn_id=order.provider_txn_id,
+                receivers=receivers,
+                unfreeze_rest=True,
+            )
         )
-    )
+    except UpstreamFailure:
+        if receiver is not None:
+            # Perhaps removed at the provider since: the retry adds it again.
+            ports.receivers_added.forget(order.method, receiver)
+        raise
     if receivers:
         _post(
             ports,
@@ -596,6 +663,23 @@ def _provider_share(ports: PaymentPorts, order: PaymentOrder, partner_fen: int) 
             ),
         )
     return result.status, routed_fen if receivers else 0
+
+
+def _ensure_receiver(
+    ports: PaymentPorts, provider: PaymentProvider, order: PaymentOrder, receiver: PartnerReceiver
+) -> None:
+    """Add the receiver at the provider before the first share to it in this container
+    (idempotent at the provider, so a second container or a retry adding it again changes
+    nothing there). Raises: UpstreamFailure (the step fails and is retried like any
+    provider error), InvalidInput."""
+    if ports.receivers_added.has(order.method, receiver):
+        return
+    provider.add_receiver(receiver)
+    ports.receivers_added.remember(order.method, receiver)
+    logger.info(
+        "partner receiver added at the provider",
+        extra={"order_no": order.order_no, "method": order.method.value},
+    )
 
 
 # ---------------------------------------------------------------- task steps
@@ -794,6 +878,12 @@ def _reason(state: Mapping[str, Any]) -> str:
     return "failed"
 
 
+def _detail(state: Mapping[str, Any]) -> str | None:
+    """The error's cause, short and safe (``payment_orders.failure_detail``)."""
+    error = state.get("error")
+    return failure_detail(error.get("Cause")) if isinstance(error, Mapping) else None
+
+
 def full_refund_or_cancel(
     ports: PaymentPorts, order_no: str, state: Mapping[str, Any]
 ) -> dict[str, Any]:
@@ -803,13 +893,16 @@ def full_refund_or_cancel(
     Raises: UpstreamFailure (retried by the workflow, then an operator reconciles).
     """
     reason = _reason(state)
+    detail = _detail(state)
     order = _load(ports, order_no)
     if order.state is OrderState.CREATED:
         order = _update(
             ports,
             order_no,
             lambda o: (
-                close_unpaid(o, reason, ports.clock()) if o.state is OrderState.CREATED else o
+                close_unpaid(o, reason, ports.clock(), detail=detail)
+                if o.state is OrderState.CREATED
+                else o
             ),
         )
     if order.state is OrderState.CLOSED:
@@ -840,6 +933,7 @@ def full_refund_or_cancel(
         lambda o: _compensated(
             o,
             reason=reason,
+            detail=detail,
             refund_status=status,
             partner_fen=partner_fen,
             platform_fen=platform_fen,
@@ -850,7 +944,12 @@ def full_refund_or_cancel(
     )
     logger.warning(
         "paid session compensated",
-        extra={"order_no": order_no, "reason": reason, "refunded_fen": order.refunded_fen},
+        extra={
+            "order_no": order_no,
+            "reason": reason,
+            "detail": detail,
+            "refunded_fen": order.refunded_fen,
+        },
     )
     return _summary(order)
 
@@ -880,6 +979,7 @@ def _compensated(
     order: PaymentOrder,
     *,
     reason: str,
+    detail: str | None,
     refund_status: str | None,
     partner_fen: int,
     platform_fen: int,
@@ -899,6 +999,7 @@ def _compensated(
         share_status=share_status,
         now=ports.clock(),
         partner_shared_fen=shared_fen,
+        detail=detail,
     )
 
 

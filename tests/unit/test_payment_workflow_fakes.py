@@ -19,6 +19,7 @@ from shared.domain.payment_orders import PaymentOrder
 from shared.domain.payments import (
     NotificationRejected,
     PaidNotice,
+    PartnerReceiver,
     PaymentMethod,
     PrepayRequest,
     PrepayTicket,
@@ -32,7 +33,7 @@ from shared.domain.piles import Pile, PileKind, PileProtocol
 from shared.domain.pricing import MeterReading
 from shared.domain.stations import Station
 from shared.domain.tariffs import PeriodKind, Tariff, TariffPeriod
-from shared.services.payment_workflow import PaidSessionRequest, PaymentPorts
+from shared.services.payment_workflow import PaidSessionRequest, PaymentPorts, ReceiversAdded
 from tests.unit.ledger_fakes import InMemoryLedgerRepository
 
 T0 = datetime(2026, 11, 2, 2, 0, tzinfo=UTC)
@@ -101,6 +102,7 @@ class FakeProvider:
         self.refunds: dict[str, RefundRequest] = {}
         self.shares: dict[str, ShareRequest] = {}
         self.closed: list[str] = []
+        self.receivers: dict[str, PartnerReceiver] = {}
         self.fail_next: dict[str, int] = {}
         self.calls: list[str] = []
 
@@ -149,9 +151,19 @@ class FakeProvider:
                 raise Conflict("out_refund_no reused with other money")
         return RefundResult(req.out_refund_no, "success", req.refund_fen)
 
+    def add_receiver(self, receiver: PartnerReceiver) -> None:
+        self._enter("add_receiver")
+        with self._lock:
+            self.receivers[receiver.account] = receiver  # adding again: no change
+
     def share_profit(self, req: ShareRequest) -> ShareResult:
         self._enter("share_profit")
         with self._lock:
+            if req.out_share_no not in self.shares and any(
+                r.account not in self.receivers for r in req.receivers
+            ):
+                # WeChat Pay (and the sandbox) refuse a share to a receiver never added.
+                raise UpstreamFailure("receiver never added", code="RECEIVER_INVALID")
             self.shares.setdefault(req.out_share_no, req)
         return ShareResult(req.out_share_no, "success")
 
@@ -344,6 +356,8 @@ class World:
     resumer: FakeResumer = field(default_factory=FakeResumer)
     starter: FakeStarter = field(default_factory=FakeStarter)
     clock: Clock = field(default_factory=Clock)
+    # One container's memory of receivers added (a fresh one = a new container).
+    receivers_added: ReceiversAdded = field(default_factory=ReceiversAdded)
 
     def provider_for(self, method: PaymentMethod) -> FakeProvider:
         if method not in self.providers:
@@ -361,6 +375,7 @@ class World:
             resumer=self.resumer,
             clock=self.clock,
             starter=self.starter,
+            receivers_added=self.receivers_added,
         )
 
     def balances(self) -> dict[str, int]:

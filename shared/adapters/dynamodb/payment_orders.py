@@ -113,10 +113,13 @@ def order_from(item: Mapping[str, Any]) -> PaymentOrder:
         share_status=opt_str("share_status"),
         partner_account=opt_str("partner_account"),
         partner_shared_fen=_int(item.get("partner_shared_fen", 0)),
+        partner_account_kind=opt_str("partner_account_kind"),
+        partner_account_name=opt_str("partner_account_name"),
         late_txn_id=opt_str("late_txn_id"),
         late_fen=_int(item.get("late_fen", 0)),
         late_refund_status=opt_str("late_refund_status"),
         failure=opt_str("failure"),
+        failure_detail=opt_str("failure_detail"),
         steps=tuple(str(step) for step in item.get("steps") or ()),
     )
 

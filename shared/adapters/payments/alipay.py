@@ -10,7 +10,9 @@
   then ``app_id``, ``seller_id``, ``trade_status`` (TRADE_SUCCESS / TRADE_FINISHED) and
   the amount. The reply Alipay expects is exactly ``success``.
 - Refunds: ``alipay.trade.refund`` with a stable ``out_request_no`` (a repeat refunds
-  once). Royalty: ``alipay.trade.order.settle`` (``royalty_finish`` when the rest is
+  once). Royalty relation: ``alipay.trade.royalty.relation.bind`` (no SDK method: the
+  SDK's generic ``server_api``), numbered by the receiver so a repeat binds once. Royalty:
+  ``alipay.trade.order.settle`` (``royalty_finish`` when the rest is
   given back). Close: ``alipay.trade.close``. Records: the day's trade bill
   (``alipay.data.dataservice.bill.downloadurl.query``, a zip of GBK CSV).
 
@@ -23,6 +25,7 @@ from __future__ import annotations
 
 import binascii
 import csv
+import hashlib
 import io
 import re
 import threading
@@ -41,6 +44,7 @@ from shared.domain.payments import (
     FRESHNESS_WINDOW_S,
     NotificationRejected,
     PaidNotice,
+    PartnerReceiver,
     PaymentMethod,
     PrepayRequest,
     PrepayTicket,
@@ -166,6 +170,31 @@ class AlipayProvider:
         )
         # code 10000 means done; fund_change "N" on a repeat means it was done before.
         return RefundResult(req.out_refund_no, "success", req.refund_fen)
+
+    def add_receiver(self, receiver: PartnerReceiver) -> None:
+        """The ``PaymentProvider`` port's name for ``bind_royalty_relation``."""
+        self.bind_royalty_relation(receiver)
+
+    def bind_royalty_relation(self, receiver: PartnerReceiver) -> None:
+        """Bind the receiver into the app's royalty relation set
+        (``alipay.trade.royalty.relation.bind``); a royalty to an unbound account is
+        refused. ``out_request_no`` is derived from the receiver, so a repeat (a retry,
+        another container) is the same request. Raises: UpstreamFailure."""
+        entry: dict[str, str] = {
+            "type": _account_type(receiver.account),
+            "account": receiver.account,
+            "memo": "site partner",
+        }
+        if receiver.name is not None:
+            entry["name"] = receiver.name
+        client = self._sdk()
+        self._call(
+            "alipay.trade.royalty.relation.bind",
+            lambda: client.server_api(
+                "alipay.trade.royalty.relation.bind",
+                {"receiver_list": [entry], "out_request_no": relation_request_no(receiver)},
+            ),
+        )
 
     def share_profit(self, req: ShareRequest) -> ShareResult:
         if not req.receivers:
@@ -319,6 +348,13 @@ def build_client(config: AlipayConfig, clock: Clock, gateway: str) -> Any:
     if gateway != GATEWAY:
         client._gateway = gateway  # a stub provider in tests
     return client
+
+
+def relation_request_no(receiver: PartnerReceiver) -> str:
+    """The bind's ``out_request_no``: ``RB`` + 40 hex of the receiver (account and name),
+    stable across retries and containers, new when the receiver's name changes."""
+    digest = hashlib.sha256(f"{receiver.account}\n{receiver.name or ''}".encode()).hexdigest()
+    return f"RB{digest[:40]}"
 
 
 def _account_type(account: str) -> str:

@@ -24,6 +24,7 @@ from shared.domain.payments import (
     FULL_SHARE_BP,
     NotificationRejected,
     PaidNotice,
+    PartnerReceiver,
     PaymentMethod,
     PrepayRequest,
     PrepayTicket,
@@ -122,6 +123,20 @@ class SandboxPaymentProvider:
             out_refund_no=req.out_refund_no,
             status="success" if answer["status"] == "success" else "processing",
             refund_fen=int(answer["refund_fen"]),
+        )
+
+    def add_receiver(self, receiver: PartnerReceiver) -> None:
+        """Add the receiver at the sandbox (``POST /sandbox/receivers``, idempotent): like
+        WeChat Pay, the sandbox refuses a share to a receiver never added."""
+        self._call(
+            "POST",
+            "/sandbox/receivers",
+            {
+                "account": receiver.account,
+                "type": receiver.kind,
+                "name": receiver.name,
+                "relation_type": "PARTNER",
+            },
         )
 
     def share_profit(self, req: ShareRequest) -> ShareResult:

@@ -10,6 +10,9 @@
 - Refunds ``POST /v3/refund/domestic/refunds`` with a stable ``out_refund_no`` (a repeat is
   answered with the same refund); no refund notify URL is sent, so refund results never
   arrive on the payment notify endpoint.
+- Receivers ``POST /v3/profitsharing/receivers/add`` (``relation_type=PARTNER``; the name,
+  required for a ``MERCHANT_ID``, encrypted by the SDK with the platform public key and
+  ``Wechatpay-Serial`` = the public key id); adding one again is accepted (idempotent).
 - Profit sharing ``POST /v3/profitsharing/orders`` (``unfreeze_unsplit`` gives the rest back
   to the merchant) or, with no receivers, ``/v3/profitsharing/orders/unfreeze``.
 - Records: the day's trade bill (``/v3/bill/tradebill``, gzip CSV, SHA1 checked).
@@ -41,6 +44,7 @@ from shared.domain.payments import (
     DEFAULT_MAX_SHARE_BP,
     NotificationRejected,
     PaidNotice,
+    PartnerReceiver,
     PaymentMethod,
     PrepayRequest,
     PrepayTicket,
@@ -188,12 +192,31 @@ class WeChatPayProvider:
             return RefundResult(req.out_refund_no, "processing", int(refund_fen))
         raise UpstreamFailure("WeChat Pay refund failed", provider="wechat", refund_status=status)
 
+    def add_receiver(self, receiver: PartnerReceiver) -> None:
+        if not receiver.is_complete:
+            raise InvalidInput(
+                "a MERCHANT_ID receiver needs the merchant's full name", field="name"
+            )
+        kind = receiver.kind or _receiver_type(receiver.account)
+        client = self._sdk()
+        answer = self._call(
+            "profitsharing_add_receiver",
+            lambda: client.profitsharing_add_receiver(
+                account_type=kind,
+                account=receiver.account,
+                relation_type="PARTNER",
+                name=receiver.name,
+            ),
+        )
+        if answer.get("account") not in (None, receiver.account):
+            raise UpstreamFailure("WeChat Pay added another receiver", provider="wechat")
+
     def share_profit(self, req: ShareRequest) -> ShareResult:
         client = self._sdk()
         if req.receivers:
             receivers = [
                 {
-                    "type": "MERCHANT_ID" if r.account.isdigit() else "PERSONAL_OPENID",
+                    "type": _receiver_type(r.account),
                     "account": r.account,
                     "amount": r.amount_fen,
                     "description": r.description,
@@ -361,6 +384,11 @@ class WeChatPayProvider:
             status=int(code),
             code=error_code,
         )
+
+
+def _receiver_type(account: str) -> str:
+    """A merchant id is digits, an openid never is (``stations.WechatReceiver`` agrees)."""
+    return "MERCHANT_ID" if account.isdigit() else "PERSONAL_OPENID"
 
 
 def _json_object(data: bytes) -> dict[str, Any]:
