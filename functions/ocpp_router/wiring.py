@@ -1,34 +1,44 @@
-"""Clients, repositories and schema cache of the OCPP router, built once per container."""
+"""Clients, repositories and schema cache of the OCPP router, built once per container.
+
+The adapters (and boto3's clients) are imported inside the builders, on the first frame,
+so importing the handler stays cheap (docs/cold-start.md).
+"""
 
 from __future__ import annotations
 
 import functools
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import boto3
-
-from shared.adapters.apigw_ws import WebSocketConnections
-from shared.adapters.dynamodb.connections import DynamoConnections, DynamoPendingCalls
-from shared.adapters.dynamodb.paid_charging import DynamoPaidCharges
-from shared.adapters.dynamodb.pile_events import DynamoPileEvents
-from shared.adapters.dynamodb.piles import DynamoPileFaults, DynamoPiles
-from shared.adapters.dynamodb.sessions import DynamoSessions
-from shared.adapters.ocpp_schemas import OcppSchemas
 from shared.domain.clock import Clock, system_clock
-from shared.services.ocpp.ports import OcppPorts
-from shared.services.workflow_ports import WorkflowResumer
+
+if TYPE_CHECKING:
+    from shared.adapters.apigw_ws import WebSocketConnections
+    from shared.adapters.ocpp_schemas import OcppSchemas
+    from shared.services.ocpp.ports import OcppPorts
+    from shared.services.workflow_ports import WorkflowResumer
 
 clock: Clock = system_clock
 
 
 @functools.cache
 def schemas() -> OcppSchemas:
+    from shared.adapters.ocpp_schemas import OcppSchemas
+
     return OcppSchemas()
 
 
 @functools.cache
 def ports() -> OcppPorts:
+    import boto3
+
+    from shared.adapters.dynamodb.connections import DynamoConnections, DynamoPendingCalls
+    from shared.adapters.dynamodb.paid_charging import DynamoPaidCharges
+    from shared.adapters.dynamodb.pile_events import DynamoPileEvents
+    from shared.adapters.dynamodb.piles import DynamoPileFaults, DynamoPiles
+    from shared.adapters.dynamodb.sessions import DynamoSessions
+    from shared.services.ocpp.ports import OcppPorts
+
     dynamodb = boto3.client("dynamodb")
     return OcppPorts(
         connections=DynamoConnections(os.environ["CONNECTIONS_TABLE"], dynamodb),
@@ -52,9 +62,9 @@ def ports() -> OcppPorts:
 @functools.cache
 def websocket() -> WebSocketConnections:
     """The ``@connections`` API, for CSMS-initiated calls (``remote_calls.send_call``)."""
-    return WebSocketConnections(
-        boto3.client("apigatewaymanagementapi", endpoint_url=os.environ["WS_MANAGEMENT_ENDPOINT"])
-    )
+    from shared.adapters.pile_commands import websocket_sender
+
+    return websocket_sender(os.environ["WS_MANAGEMENT_ENDPOINT"])
 
 
 class _SenderOnFirstUse:
@@ -67,6 +77,8 @@ class _SenderOnFirstUse:
 @functools.cache
 def resumer() -> WorkflowResumer:
     """Step Functions, resuming the workflow of a paid session (``SendTaskSuccess/Failure``)."""
+    import boto3
+
     from shared.adapters.stepfunctions import StepFunctionsResumer
 
     return StepFunctionsResumer(boto3.client("stepfunctions"))

@@ -52,7 +52,13 @@ NOT_AT_IMPORT = {
     ),
     "functions.reports.handler": (*NEVER, *ADAPTERS, "pydantic"),
     "functions.faults.handler": (*NEVER, *ADAPTERS, "pydantic"),
-    "functions.ocpp_router.handler": (*NEVER, "pydantic"),
+    "functions.ocpp_router.handler": (
+        *NEVER,
+        *ADAPTERS,
+        "shared.adapters",
+        "fastjsonschema",
+        "pydantic",
+    ),
     "functions.ws_connect.handler": (*NEVER, "pydantic"),
     # The bridge imports pymodbus when a frame first needs it (functions/modbus_bridge/rtu.py).
     "functions.modbus_bridge.handler": ("ocpp", "alipay", "wechatpayv3", "pymodbus"),
