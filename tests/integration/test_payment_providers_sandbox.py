@@ -18,6 +18,7 @@ from shared.domain.errors import Conflict, UpstreamFailure
 from shared.domain.payments import (
     NotificationRejected,
     PaidNotice,
+    PartnerReceiver,
     PaymentMethod,
     PrepayRequest,
     RefundRequest,
@@ -235,6 +236,7 @@ def test_refund_share_records_when_order_paid(sandbox, endpoint) -> None:
         (ShareReceiver("partner-1", 150, "site partner"),),
         unfreeze_rest=True,
     )
+    provider.add_receiver(PartnerReceiver("partner-1", "PERSONAL_OPENID"))
     assert provider.share_profit(share).status == "success"
     assert provider.share_profit(share).status == "success"
     view = server.order_view("po-000000000001")
@@ -298,3 +300,66 @@ def test_sandbox_answers_400_and_opens_nothing_when_bad_input(sandbox, body) -> 
     assert exc.value.code == 400
     assert json.loads(exc.value.read())["code"] == "PARAM_ERROR"
     assert server.orders == {}
+
+
+def test_share_refused_until_the_receiver_is_added_then_taken_once(sandbox, endpoint) -> None:
+    server, provider = sandbox
+    ticket = provider.create_prepay(_prepay())
+    paid = _confirm(ticket.client_params["confirm_url"])
+    share = ShareRequest(
+        "po-000000000001",
+        "po-000000000001-s",
+        paid["txn_id"],
+        (ShareReceiver("1900000110", 120, "site partner"),),
+        unfreeze_rest=True,
+    )
+    with pytest.raises(UpstreamFailure) as refused:
+        provider.share_profit(share)
+    assert refused.value.fields["code"] == "RECEIVER_INVALID"
+    assert server.order_view("po-000000000001")["shares"] == []
+
+    receiver = PartnerReceiver("1900000110", "MERCHANT_ID", "Riverside Property Co.")
+    provider.add_receiver(receiver)
+    provider.add_receiver(receiver)  # idempotent, as at WeChat Pay
+    assert server.receivers_view() == [
+        {
+            "account": "1900000110",
+            "type": "MERCHANT_ID",
+            "name": "Riverside Property Co.",
+            "relation_type": "PARTNER",
+        }
+    ]
+    assert provider.share_profit(share).status == "success"
+    assert provider.share_profit(share).status == "success"
+    [stored] = server.order_view("po-000000000001")["shares"]
+    assert stored["amount_fen"] == 120
+    server.wait_deliveries()
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"account": "1900000110", "type": "MERCHANT_ID", "relation_type": "PARTNER"},
+        {"account": "1900000110", "type": "OTHER", "name": "x", "relation_type": "PARTNER"},
+        {"account": "1900000110", "relation_type": "STAFF"},
+        {"account": "", "relation_type": "PARTNER"},
+        {"account": "oUpF8u", "name": " ", "relation_type": "PARTNER"},
+    ],
+)
+def test_receiver_add_answers_400_and_adds_nothing_when_bad(sandbox, body) -> None:
+    import json
+    import urllib.error
+    import urllib.request
+
+    server, _ = sandbox
+    request = urllib.request.Request(
+        f"{server.url}/sandbox/receivers",
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    with pytest.raises(urllib.error.HTTPError) as exc:
+        urllib.request.urlopen(request, timeout=5)
+    assert exc.value.code == 400
+    assert json.loads(exc.value.read())["code"] == "PARAM_ERROR"
+    assert server.receivers_view() == []

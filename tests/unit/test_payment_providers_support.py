@@ -187,7 +187,9 @@ class FakeWeChatHttp:
         path = parsed.path + (f"?{parsed.query}" if parsed.query else "")
         body = kwargs.get("json")
         self._check_authorization(verb, path, body, kwargs["headers"]["Authorization"])
-        self.calls.append({"verb": verb, "path": path, "json": body})
+        self.calls.append(
+            {"verb": verb, "path": path, "json": body, "headers": dict(kwargs["headers"])}
+        )
         status, answer = self.routes.get((verb, parsed.path), (404, {"code": "NOT_FOUND"}))
         if isinstance(answer, bytes):
             return FakeResponse(status, "", {"Content-Type": "application/octet-stream"}, answer)
