@@ -1,26 +1,28 @@
-"""Clients, stores and the RTU decoder of the Modbus bridge, built once per container."""
+"""Clients, stores and the RTU decoder of the Modbus bridge, built once per container.
+
+boto3, the adapters and the services are imported inside the builders, on the first
+message, so importing the handler stays cheap (``python -m bench --only imports``).
+"""
 
 from __future__ import annotations
 
 import functools
 import os
+from typing import TYPE_CHECKING, Any
 
-import boto3
-
-from functions.modbus_bridge.rtu import PymodbusRtuDecoder
-from shared.adapters.dynamodb.gateways import DynamoGateways, DynamoSiteLoads
-from shared.adapters.dynamodb.modbus_commands import DynamoModbusCommands
-from shared.adapters.dynamodb.piles import DynamoPileFaults, DynamoPiles
-from shared.adapters.dynamodb.port_readings import DynamoPortReadings
-from shared.adapters.iot_publish import IotDataPublisher
 from shared.domain.clock import Clock, system_clock
 from shared.domain.ids import new_id
-from shared.domain.modbus_commands import ModbusCommand, WriteAnswer
-from shared.domain.modbus_maps import shipped_maps
-from shared.domain.modbus_readings import PortReading, PortState
-from shared.services.modbus_commands import CommandListener, write_answered
-from shared.services.modbus_uplink import PortEvents, Transparent, UplinkPorts
-from shared.services.paid_charging import PaidChargePorts
+
+if TYPE_CHECKING:
+    from functions.modbus_bridge.rtu import PymodbusRtuDecoder
+    from shared.adapters.dynamodb.gateways import DynamoGateways
+    from shared.adapters.dynamodb.modbus_commands import DynamoModbusCommands
+    from shared.adapters.iot_publish import IotDataPublisher
+    from shared.domain.modbus_commands import ModbusCommand, WriteAnswer
+    from shared.domain.modbus_readings import PortReading, PortState
+    from shared.services.modbus_commands import CommandListener
+    from shared.services.modbus_uplink import PortEvents, Transparent, UplinkPorts
+    from shared.services.paid_charging import PaidChargePorts
 
 clock: Clock = system_clock
 # Tests may replace these; None = e-bike paid charging (``paid()``) listens, as deployed.
@@ -32,6 +34,8 @@ command_listener: CommandListener | None = None
 def paid() -> PaidChargePorts:
     """Paid charging of e-bike ports (live price and stop, workflow resume), built on the
     first reading or answer that needs it: its modules and clients cost cold-start time."""
+    import boto3
+
     from shared.adapters.ebike_charging import bridge_paid_ports
 
     return bridge_paid_ports(
@@ -80,6 +84,8 @@ class CommandAnswers:
         self._commands = commands
 
     def answer(self, answer: WriteAnswer) -> None:
+        from shared.services.modbus_commands import write_answered
+
         write_answered(answer, commands=self._commands, clock=clock, on_finished=_listener)
 
 
@@ -95,12 +101,16 @@ class GatewayDownLink:
 
 
 @functools.cache
-def _dynamodb() -> object:
+def _dynamodb() -> Any:
+    import boto3
+
     return boto3.client("dynamodb")
 
 
 @functools.cache
 def gateways() -> DynamoGateways:
+    from shared.adapters.dynamodb.gateways import DynamoGateways
+
     return DynamoGateways(
         os.environ["BASE_DATA_TABLE"], _dynamodb(), stats_table=os.environ.get("STATS_TABLE")
     )
@@ -108,11 +118,20 @@ def gateways() -> DynamoGateways:
 
 @functools.cache
 def decoder() -> PymodbusRtuDecoder:
+    from functions.modbus_bridge.rtu import PymodbusRtuDecoder
+
     return PymodbusRtuDecoder()
 
 
 @functools.cache
 def uplink() -> UplinkPorts:
+    from shared.adapters.dynamodb.gateways import DynamoSiteLoads
+    from shared.adapters.dynamodb.modbus_commands import DynamoModbusCommands
+    from shared.adapters.dynamodb.piles import DynamoPileFaults, DynamoPiles
+    from shared.adapters.dynamodb.port_readings import DynamoPortReadings
+    from shared.domain.modbus_maps import shipped_maps
+    from shared.services.modbus_uplink import UplinkPorts
+
     client = _dynamodb()
     sessions = os.environ["SESSIONS_TABLE"]
     piles = DynamoPiles(os.environ["BASE_DATA_TABLE"], client)
@@ -134,6 +153,11 @@ def uplink() -> UplinkPorts:
 
 @functools.cache
 def transparent() -> Transparent:
+    import boto3
+
+    from shared.adapters.iot_publish import IotDataPublisher
+    from shared.services.modbus_uplink import Transparent
+
     return Transparent(
         downlink=GatewayDownLink(
             IotDataPublisher(boto3.client("iot-data")),

@@ -10,17 +10,7 @@ from typing import Any, Protocol
 
 from shared.domain.clock import Clock, local_day
 from shared.domain.errors import InvalidInput, NotFound
-from shared.domain.gateways import (
-    GATEWAY_ID_PATTERN,
-    BatchMessage,
-    BusDevice,
-    DataMessage,
-    GatewaySeen,
-    HeartbeatMessage,
-    RawMessage,
-    RegistrationMessage,
-    parse_gateway_message,
-)
+from shared.domain.gateways import GATEWAY_ID_PATTERN, BusDevice, GatewaySeen, parse_gateway_message
 from shared.domain.modbus_maps import DeviceKind, RegisterMap
 from shared.domain.modbus_readings import SiteLoad
 from shared.domain.tenancy import Principal
@@ -108,6 +98,14 @@ def handle_gateway_message(
             gateway_id=gateway_id if isinstance(gateway_id, str) else None,
             invalid_fields=list(error.fields.get("fields", [error.fields.get("field", "")])),
         )
+    from shared.domain.gateway_messages import (
+        BatchMessage,
+        DataMessage,
+        HeartbeatMessage,
+        RawMessage,
+        RegistrationMessage,
+    )
+
     now = clock()
     if isinstance(message, DataMessage | BatchMessage):
         result = handle_data(message, ports=ports, now=now, local_day=local_day(now).isoformat())

@@ -14,19 +14,15 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from shared.domain.clock import to_wire
 from shared.domain.gateways import (
-    BatchMessage,
     BusDevice,
-    DataMessage,
-    FrameRef,
     GatewayConfig,
     GatewaySeen,
     PendingRead,
     PresenceChange,
-    RawMessage,
     RtuReading,
     cycles_of,
     decode_frame_text,
@@ -55,6 +51,10 @@ from shared.domain.modbus_readings import (
     SiteLoad,
 )
 from shared.domain.ocpp.availability import FaultEvent, StatusReport
+
+if TYPE_CHECKING:
+    # pydantic models: loaded with the first message parsed, not at import
+    from shared.domain.gateway_messages import BatchMessage, DataMessage, FrameRef, RawMessage
 
 
 class PortEvents(Protocol):

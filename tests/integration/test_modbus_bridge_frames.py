@@ -10,9 +10,9 @@ from hypothesis import strategies as st
 from pymodbus.framer import FramerRTU
 
 from functions.modbus_bridge.rtu import PymodbusRtuDecoder
+from shared.domain.gateway_messages import FrameRef
 from shared.domain.gateways import (
     BusDevice,
-    FrameRef,
     GatewayConfig,
     RtuReading,
     crc16_modbus,

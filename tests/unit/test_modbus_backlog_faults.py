@@ -12,7 +12,8 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from shared.domain.gateways import BatchMessage, parse_gateway_message
+from shared.domain.gateway_messages import BatchMessage
+from shared.domain.gateways import parse_gateway_message
 from shared.services.modbus_uplink import handle_data
 from tests.unit.test_modbus_uplink_support import Port, Uplink, an_uplink, pile_frame
 

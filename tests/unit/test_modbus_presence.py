@@ -14,12 +14,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from functions.modbus_bridge.rtu import PymodbusRtuDecoder
+from shared.domain.gateway_messages import RawMessage
 from shared.domain.gateways import (
     OFFLINE_AFTER,
     BusDevice,
     GatewayConfig,
     GatewayPresence,
-    RawMessage,
     offline_after,
     presence_change,
 )

@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from shared.domain.gateways import DataMessage
+from shared.domain.gateway_messages import DataMessage
 from shared.services.gateways import handle_gateway_message
 from shared.services.modbus_uplink import handle_data
 from tests.unit.test_modbus_uplink_support import (

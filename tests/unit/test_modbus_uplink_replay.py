@@ -9,7 +9,8 @@ import random
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from shared.domain.gateways import BatchMessage, Cycle, parse_gateway_message
+from shared.domain.gateway_messages import BatchMessage, Cycle
+from shared.domain.gateways import parse_gateway_message
 from shared.domain.modbus_readings import PortSample, PortState, fold_samples
 from shared.services.modbus_uplink import handle_data
 from tests.unit.test_modbus_uplink_support import Port, Uplink, an_uplink, pile_frame

@@ -13,7 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from functions.modbus_bridge.rtu import PymodbusRtuDecoder
-from shared.domain.gateways import RawMessage, crc16_modbus
+from shared.domain.gateway_messages import RawMessage
+from shared.domain.gateways import crc16_modbus
 from shared.domain.modbus_commands import WriteAnswer
 from shared.services.modbus_uplink import Transparent, handle_raw
 from tests.unit.test_modbus_uplink_support import (
