@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_left, bisect_right
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from enum import StrEnum
@@ -34,7 +34,7 @@ from typing import Any
 from shared.domain.clock import LOCAL_TZ, to_wire
 from shared.domain.discounts import FULL_PERCENT_BP, Discount, DiscountKind
 from shared.domain.errors import InvalidInput, TariffMissing
-from shared.domain.sessions import register_energy_wh
+from shared.domain.sessions import MeterSample, Session, register_energy_wh, session_readings
 from shared.domain.tariffs import MINUTES_PER_DAY, PeriodKind, PowerBand, Tariff, TariffPeriod
 
 WH_PER_KWH = 1_000
@@ -296,6 +296,21 @@ def price_energy(
         line_service,
     )
     return _with_discount(lines, round_half_up(net_service), discount, first)
+
+
+def session_meter_readings(
+    session: Session, samples: Iterable[MeterSample]
+) -> tuple[MeterReading, ...]:
+    """A car session's register readings for pricing: its start and stop, the readings kept
+    on the session item and every sample's energy within its bounds, ordered, once each."""
+    pairs = sorted(set(session_readings(session, [*samples, *session.extra_samples])))
+    return tuple(MeterReading(at=at, register_wh=wh) for at, wh in pairs)
+
+
+def session_cost(tariff: Tariff, session: Session, samples: Iterable[MeterSample]) -> Cost:
+    """A car session's cost over its readings: the one figure the paid stop check, the
+    driver's live view and the settlement price a session by."""
+    return price_energy(tariff, session_meter_readings(session, samples))
 
 
 def _rounded_lines(

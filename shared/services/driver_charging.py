@@ -24,13 +24,7 @@ from shared.domain.errors import Conflict, InsufficientBalance, InvalidInput, No
 from shared.domain.ledger import driver_wallet_id
 from shared.domain.payment_orders import OrderState, PaymentOrder, new_order_no
 from shared.domain.payments import PaymentMethod
-from shared.domain.pricing import (
-    ChargeTarget,
-    Cost,
-    MeterReading,
-    mileage_target,
-    price_energy,
-)
+from shared.domain.pricing import ChargeTarget, Cost, mileage_target, session_cost
 from shared.domain.sessions import (
     MeterSample,
     Session,
@@ -403,16 +397,6 @@ def list_charges(
 
 def _session_id(ports: ChargingPorts, order: PaymentOrder) -> str | None:
     return order.session_id or ports.sessions.session_of(order.order_no)
-
-
-def session_cost(tariff: Tariff, session: Session, samples: Iterable[MeterSample]) -> Cost:
-    """A session's cost so far exactly as the paid stop check prices it
-    (``paid_charging.check_live_charge``): ``price_energy`` with the order's tariff version
-    over the session's register readings (``session_readings``: its start and stop, and
-    every sample's energy within its bounds, with the readings kept on the session item),
-    ordered and deduplicated."""
-    pairs = sorted(set(session_readings(session, [*samples, *session.extra_samples])))
-    return price_energy(tariff, [MeterReading(at=at, register_wh=wh) for at, wh in pairs])
 
 
 def _has_bracket(

@@ -58,7 +58,7 @@ from shared.domain.paid_charging import (
     start_verdict,
     tag_key,
 )
-from shared.domain.sessions import MeterSample, Session, session_readings
+from shared.domain.sessions import MeterSample, Session
 from shared.observability import logger
 from shared.services.ocpp import remote_calls
 from shared.services.ocpp.ports import (
@@ -506,10 +506,9 @@ def charge_outcome(ports: PaidChargePorts, order_no: str) -> ChargeOutcome:
 
 
 def _readings(session: Session, samples: Iterable[MeterSample]) -> tuple[MeterReading, ...]:
-    from shared.domain.pricing import MeterReading
+    from shared.domain.pricing import session_meter_readings
 
-    pairs = sorted(set(session_readings(session, [*samples, *session.extra_samples])))
-    return tuple(MeterReading(at=at, register_wh=wh) for at, wh in pairs)
+    return session_meter_readings(session, samples)
 
 
 def _energy(readings: Sequence[MeterReading]) -> int:
@@ -599,7 +598,7 @@ def check_live_charge(
     if link is None or link.is_stop_requested or not session.is_open:
         return None
     from shared.domain.ocpp.commands import RemoteStop
-    from shared.domain.pricing import LiveCharge, price_energy, stop_decision
+    from shared.domain.pricing import LiveCharge, session_cost, stop_decision
 
     tariff = store.tariff(link.tariff_id, link.tariff_version)
     if not _may_stop(link, session, samples, tariff):
@@ -608,7 +607,7 @@ def check_live_charge(
     readings = _readings(session, known)
     if not readings or session.started_at is None:
         return None
-    cost = price_energy(tariff, readings)
+    cost = session_cost(tariff, session, known)
     elapsed_s = max(0, int((readings[-1].at - session.started_at).total_seconds()))
     live = LiveCharge(elapsed_s=elapsed_s, energy_wh=cost.energy_wh, cost_fen=cost.total_fen)
     reason = stop_decision(link.target, link.prepaid_cap_fen, live, margin_fen=STOP_MARGIN_FEN)

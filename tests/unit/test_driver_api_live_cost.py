@@ -12,10 +12,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from shared.domain.ocpp.versions import OcppVersion
-from shared.domain.pricing import Cost, price_energy
+from shared.domain.pricing import Cost, price_energy, session_cost
 from shared.domain.sessions import MeterSample, Session
 from shared.domain.tariffs import PeriodKind, Tariff, TariffPeriod
-from shared.services.driver_charging import NEWEST_SAMPLES, live_cost, session_cost
+from shared.services.driver_charging import NEWEST_SAMPLES, live_cost
 from shared.services.paid_charging import _readings as stop_check_readings
 
 # 07:00 local (Asia/Shanghai) = 23:00 UTC the day before.
