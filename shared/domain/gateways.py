@@ -191,10 +191,10 @@ def paid_port_key(pile_id: str, port_no: int) -> str:
 #
 # A Modbus pile is online while its gateway speaks. The bridge writes the pile items only on
 # a change (the gateway's piles were offline, or a pile joined the bus), never per message;
-# the gateway item then carries ``presence_due`` (a sparse, keys-only index), and the
-# housekeeping minute job looks only at gateways whose due time has passed: one still heard
-# from gets its due time moved to ``last_seen_at + threshold``, a silent one has its piles
-# marked offline.
+# the gateway item then carries ``presence_due`` (a sparse, keys-only index) which the
+# bridge moves forward at most every half threshold, and the housekeeping minute job looks
+# only at gateways whose due time has passed: one still heard from gets its due time moved
+# to ``last_seen_at + threshold``, a silent one has its piles marked offline.
 
 # A gateway that polls every minute and publishes 10 cycles a message is heard from every
 # ~10 minutes; 25 minutes is 2.5 of those intervals (a message lost or delayed is no outage).
@@ -228,17 +228,24 @@ class PresenceChange:
 
 
 def presence_change(config: GatewayConfig, now: datetime) -> PresenceChange | None:
-    """None when the piles on the bus are all marked online already (the steady case: no
-    write at all)."""
+    """What this message changes in presence; None in the steady case (no write at all).
+
+    The piles are marked online when they were not (or join the bus). The sweep's due
+    time moves to ``now + threshold`` once less than half the threshold is left: at most
+    every half threshold (a gateway heard every 10 minutes: every 20 minutes), in the
+    gateway update the message makes anyway (only the keys-only index entry is written);
+    the sweep then reads only gateways silent for half the threshold or more."""
     piles = bus_piles(config.devices)
+    threshold = offline_after(config.offline_after_s)
     if config.presence_due is None:
         if not piles:
             return None
-        return PresenceChange(piles, piles, now + offline_after(config.offline_after_s))
+        return PresenceChange(piles, piles, now + threshold)
     missing = piles - config.present_piles
-    if not missing:
+    due = now + threshold if config.presence_due - now < threshold / 2 else None
+    if not missing and due is None:
         return None
-    return PresenceChange(missing, config.present_piles | missing, None)
+    return PresenceChange(missing, config.present_piles | missing, due)
 
 
 @dataclass(frozen=True, slots=True)

@@ -80,7 +80,10 @@ def test_first_message_marks_the_bus_piles_online_and_steady_messages_write_noth
     send(uplink, clock, {"gateway_id": "GW-1", "type": "heartbeat"})
     # one write per pile for the hour: the first message's
     assert uplink.presence.writes == 2
-    assert uplink.gateways.presence_due == T0 + OFFLINE_AFTER  # the sweep moves it, not us
+    # the due time moves once less than half the threshold is left (minutes 13, 26, 39,
+    # 52): 5 index writes in the hour, whatever the number of messages
+    assert uplink.gateways.due_moves == 5
+    assert uplink.gateways.presence_due == T0 + timedelta(minutes=52) + OFFLINE_AFTER
 
 
 @pytest.mark.parametrize(
@@ -128,7 +131,7 @@ def test_transparent_dtu_messages_mark_presence(payload: bytes) -> None:
     assert uplink.gateways.present_piles == {"EB-1"}
 
 
-def test_a_pile_joining_the_bus_is_marked_without_moving_the_due_time() -> None:
+def test_a_pile_joining_the_bus_is_marked_and_the_due_time_moves_only_when_half_gone() -> None:
     uplink, clock = an_uplink(), Clock()
     send(uplink, clock, data(1, T0))
     uplink.gateways.devices = two_piles()
@@ -139,6 +142,17 @@ def test_a_pile_joining_the_bus_is_marked_without_moving_the_due_time() -> None:
     assert uplink.presence.piles["EB-2"] == (True, clock.now)
     assert uplink.presence.writes == 2
     assert uplink.gateways.presence_due == T0 + OFFLINE_AFTER
+
+
+def test_a_heartbeat_every_ten_minutes_moves_the_due_time_every_twenty() -> None:
+    uplink, clock = an_uplink(), Clock()
+    for minute in range(0, 121, 10):
+        clock.now = T0 + timedelta(minutes=minute)
+        send(uplink, clock, {"gateway_id": "GW-1", "type": "heartbeat"})
+
+    # minute 0 (online), then 20, 40, ..., 120: due - now < 12.5 min every other message
+    assert uplink.gateways.due_moves == 7
+    assert uplink.presence.writes == 1
 
 
 def test_a_meter_only_gateway_holds_no_presence() -> None:

@@ -133,6 +133,7 @@ class FakeGateways:
         self.present_piles: frozenset[str] = frozenset()
         self.offline_after_s: int | None = None
         self.paid_ports: dict[str, str] = {}
+        self.due_moves = 0  # presence due times written (each a keys-only index write)
 
     def config(self, gateway_id: str) -> GatewayConfig | None:
         return GatewayConfig(
@@ -156,6 +157,7 @@ class FakeGateways:
             self.present_piles = seen.presence.present
             if seen.presence.due is not None:
                 self.presence_due = seen.presence.due
+                self.due_moves += 1
         if seen.set_pending:
             self.pending = seen.pending
             if seen.pending is not None and seen.pending.index == 0:
