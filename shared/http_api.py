@@ -105,6 +105,12 @@ _PUBLIC_FIELDS = frozenset(
         "station_count",
         "role",
         "reason",  # a refusal's machine-readable reason (site_at_load_limit)
+        "state",  # the state that refused an action (a gun's, an order's)
+        # A load-limit refusal's figures (W), so the app can say why and when to retry.
+        "load_band",
+        "load_w",
+        "rated_power_w",
+        "capacity_w",
     }
 )
 

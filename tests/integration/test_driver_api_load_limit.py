@@ -74,7 +74,10 @@ def test_a_start_over_eighty_percent_is_refused_and_changes_nothing(
 
     assert answer.status == 409, answer.body
     assert answer.error["code"] == "conflict"
-    assert answer.error["details"]["reason"] == "site_at_load_limit"
+    details = answer.error["details"]
+    assert details["reason"] == "site_at_load_limit" and details["load_band"] == "refused"
+    assert (details["load_w"], details["capacity_w"]) == (REFUSE_ABOVE_W + 1, CAPACITY_W)
+    assert details["rated_power_w"] > 0
     assert (snapshot(), executions(machine)) == (before, started)
     assert charging.sent == []
 
