@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from infra.local import moto_dynamodb
+from infra.local import moto_dynamodb, moto_stepfunctions
 from tests.support.aws import aws_with_tables, fake_credentials
 
 fake_credentials()
@@ -16,6 +16,8 @@ fake_credentials()
 # by item instead of restoring whole-table copies: faithful to DynamoDB, and a transaction
 # costs what it touches, not the table's size (infra/local/moto_dynamodb.py).
 moto_dynamodb.install()
+# moto's SendTaskFailure drops the cause; AWS keeps it (infra/local/moto_stepfunctions.py).
+moto_stepfunctions.install()
 
 
 class FixedClock:

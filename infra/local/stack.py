@@ -37,7 +37,7 @@ from typing import Any
 from aiohttp import web
 from moto.server import ThreadedMotoServer
 
-from infra.local import moto_dynamodb
+from infra.local import moto_dynamodb, moto_stepfunctions
 from infra.local.deployment import LocalDeployment
 from infra.local.http_front import HttpFront
 from infra.local.iot_rules import IotDataEndpoint, IotRuleEngine, MqttLink
@@ -221,6 +221,7 @@ class LocalStack:
         os.environ.update(FAKE_CREDENTIALS)
         os.environ["AWS_DEFAULT_REGION"] = os.environ["AWS_REGION"] = "us-east-1"
         moto_dynamodb.install()  # one request at a time, as DynamoDB applies them
+        moto_stepfunctions.install()  # SendTaskFailure keeps its cause, as on AWS
         server = ThreadedMotoServer(ip_address=settings.host, port=settings.aws_port, verbose=False)
         server.start()
         self._moto = server

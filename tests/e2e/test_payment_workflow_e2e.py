@@ -206,11 +206,19 @@ def test_sandbox_shares_the_partner_part_with_the_stations_receiver_when_it_has_
     assert [(r["account"], r["amount_fen"]) for r in sandbox["shares"][0]["receivers"]] == [
         (receiver["account"], 99)
     ]
+    # Added at the provider by the share step before the share (the sandbox, like WeChat
+    # Pay, refuses a share to a receiver never added).
+    added = payments.sandbox("GET", "/sandbox/receivers").json()
+    assert {"account": receiver["account"], "type": "PERSONAL_OPENID"}.items() <= next(
+        r for r in added if r["account"] == receiver["account"]
+    ).items()
     assert money_problems(done) == []
     balances = payments.balances(site.operator_id)
     accounts = operator_accounts(site.operator_id, site.station_id)
-    assert balances[accounts["sandbox"]] == -300  # the ledger keeps the partner's due
-    assert (balances[accounts["partner"]], balances[accounts["platform"]]) == (99, 201)
+    # The sandbox sent the partner its 0.99 (partner_payout): the clearing account holds the
+    # operator's 2.01, and the operator owes the partner nothing more.
+    assert balances[accounts["sandbox"]] == -201
+    assert (balances[accounts["partner"]], balances[accounts["platform"]]) == (0, 201)
 
 
 @pytest.mark.parametrize("protocol", [V16, V201])
@@ -289,6 +297,8 @@ def test_prepay_is_refunded_in_full_when_the_pile_rejects_the_remote_start(
     assert "PileNeverStarted" in payments.errors(order.order_no)
     done = payments.order(order.order_no)
     assert done.state is OrderState.FAILED
+    assert done.failure == "PileNeverStarted"
+    assert "Rejected" in (done.failure_detail or "")  # why, kept on the order
     assert (done.consumed_fen, done.refunded_fen, done.partner_fen) == (0, 400, 0)
     assert money_problems(done) == []
     records = payments.sandbox_records(order.order_no)

@@ -115,6 +115,9 @@ def test_pile_refusing_the_start_ends_failed_with_a_full_refund(world):
     assert ended["status"] == "FAILED" and ended["error"] == "PaymentSessionFailed"
     order = world.order(order_no)
     assert (order.state, order.refunded_fen, order.failure) == (OrderState.FAILED, 400, "Conflict")
+    # The task's Lambda error as Step Functions caught it: type and our message, no stack.
+    assert (order.failure_detail or "").startswith("Conflict: ")
+    assert "Traceback" not in order.failure_detail and "File " not in order.failure_detail
     assert world.accounts()[CLEARING]["balance"] == 0
     assert world.ledger_problems() == []
 
@@ -126,11 +129,16 @@ def test_pile_that_never_starts_is_refunded_in_full(world):
     world.notify(order_no, "txn-104", 400)
     token = world.wait_for_end_token(order_no)
     world.charging.never_started.add(order_no)
-    world.sfn.send_task_failure(taskToken=token, error="PileNeverStarted", cause="rejected")
+    cause = (
+        "site_at_load_limit: the site draws 85000 W of its 100000 W transformer capacity, "
+        "no new charge may start"
+    )
+    world.sfn.send_task_failure(taskToken=token, error="PileNeverStarted", cause=cause)
     ended = world.wait_for_end(execution)
 
     assert ended["status"] == "FAILED"
     order = world.order(order_no)
+    assert (order.failure, order.failure_detail) == ("PileNeverStarted", cause)
     assert (order.refunded_fen, order.consumed_fen) == (400, 0)
     assert world.providers[PaymentMethod.SANDBOX].refunded_fen() == 400
     assert world.ledger_problems() == []
