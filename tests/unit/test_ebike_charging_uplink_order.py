@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from shared.domain.gateways import parse_gateway_message
+from shared.domain.gateways import paid_port_key, parse_gateway_message
 from shared.domain.modbus_readings import PortReading, PortState
 from shared.services.modbus_uplink import handle_data
 from tests.unit.test_modbus_uplink_support import FakeReadings, Port, an_uplink, pile_frame
@@ -46,6 +46,7 @@ def _cycle(seq: int, at: datetime, state: str, energy: int) -> dict[str, object]
 
 def test_state_events_come_after_the_messages_readings_are_stored() -> None:
     uplink = an_uplink()
+    uplink.gateways.paid_ports[paid_port_key("EB-1", 1)] = "PO-1"  # port 1 charges for PO-1
     events = StoreWatchingEvents(uplink.readings)
     object.__setattr__(uplink.ports, "events", events)
     first: Any = parse_gateway_message({"gateway_id": "GW-1", **_cycle(1, T0, "charging", 180)})
