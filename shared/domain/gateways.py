@@ -304,6 +304,7 @@ class GatewayRecord:
     last_seq: int | None = None
     states_at: datetime | None = None
     iccid: str | None = None
+    offline_after_s: int | None = None  # the gateway's own silence threshold, if set
 
     @property
     def owner(self) -> str | None:

@@ -27,7 +27,13 @@ from typing import Any, Protocol
 
 from shared.domain.clock import Clock
 from shared.domain.errors import Conflict, InvalidInput, NotFound
-from shared.domain.gateways import GATEWAY_ID_PATTERN, BusDevice, GatewayRecord
+from shared.domain.gateways import (
+    GATEWAY_ID_PATTERN,
+    MAX_OFFLINE_AFTER,
+    MIN_OFFLINE_AFTER,
+    BusDevice,
+    GatewayRecord,
+)
 from shared.domain.modbus_maps import DeviceKind, RegisterMap
 from shared.domain.piles import Gun, Pile, PileProtocol
 from shared.domain.tenancy import Principal
@@ -68,6 +74,9 @@ class GatewayDeviceStore(Protocol):
 
         Raises: Conflict (changed meanwhile), UpstreamFailure."""
 
+    def set_offline_after(self, gateway_id: str, seconds: int | None) -> None:
+        """Set (None: clear) the gateway's silence threshold. Raises: NotFound, UpstreamFailure."""
+
 
 @dataclass(frozen=True, slots=True)
 class DeviceEntry:
@@ -80,6 +89,10 @@ class DeviceEntry:
     station_id: str | None = None
     pt: int = 1
     ct: int = 1
+
+
+MIN_OFFLINE_AFTER_S = int(MIN_OFFLINE_AFTER.total_seconds())
+MAX_OFFLINE_AFTER_S = int(MAX_OFFLINE_AFTER.total_seconds())
 
 
 def _gateway_not_found(gateway_id: str) -> NotFound:
@@ -109,6 +122,36 @@ def get_gateway(store: GatewayDeviceStore, principal: Principal, gateway_id: str
     if not principal.is_platform_admin and (owner is None or owner != principal.operator_id):
         raise _gateway_not_found(gateway_id)
     return record
+
+
+def set_offline_after(
+    store: GatewayDeviceStore, principal: Principal, gateway_id: str, seconds: int | None
+) -> GatewayRecord:
+    """Set how long the gateway may stay silent before its piles count as offline
+    (``offline_after_s`` seconds, 120..86400; None: the platform default of 25 minutes). A
+    gateway that batches many poll cycles per message needs more than its batch interval.
+
+    DynamoDB: 1 GetItem, 1 UpdateItem, 1 GetItem.
+
+    Raises:
+        InvalidInput: seconds outside 120..86400.
+        Forbidden: maintenance staff.
+        NotFound: no such gateway, or another operator's.
+        UpstreamFailure: the store failed.
+    """
+    if seconds is not None and (
+        isinstance(seconds, bool)
+        or not isinstance(seconds, int)
+        or not MIN_OFFLINE_AFTER_S <= seconds <= MAX_OFFLINE_AFTER_S
+    ):
+        raise InvalidInput(
+            f"offline_after_s must be {MIN_OFFLINE_AFTER_S}..{MAX_OFFLINE_AFTER_S} seconds or null",
+            field="offline_after_s",
+        )
+    require_writer(principal)
+    get_gateway(store, principal, gateway_id)
+    store.set_offline_after(gateway_id, seconds)
+    return get_gateway(store, principal, gateway_id)
 
 
 def _require_claimable(record: GatewayRecord | None, operator_id: str, gateway_id: str) -> None:

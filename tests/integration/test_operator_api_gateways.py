@@ -217,3 +217,44 @@ def test_malformed_json_and_bad_gateway_ids_are_refused(wired: tuple[Tenant, Ten
     assert call("PUT", f"/operator/gateways/{GW}/devices", a.admin, raw_body="[{").status == 400
     assert call("PUT", "/operator/gateways/GW%2Fx/devices", a.admin, body=[]).status == 404
     assert snapshot() == before
+
+
+def test_operator_sets_and_clears_the_gateways_silence_threshold(
+    wired: tuple[Tenant, Tenant],
+) -> None:
+    a, _ = wired
+    assert call("GET", f"/operator/gateways/{GW}", a.admin).body["offline_after_s"] is None
+    answer = call(
+        "PUT", f"/operator/gateways/{GW}/presence", a.admin, body={"offline_after_s": 3600}
+    )
+    assert answer.status == 200, answer.body
+    assert answer.body["offline_after_s"] == 3600
+    assert bus().config(GW).offline_after_s == 3600  # what the bridge and the sweep read
+    cleared = call(
+        "PUT", f"/operator/gateways/{GW}/presence", a.admin, body={"offline_after_s": None}
+    )
+    assert cleared.status == 200 and cleared.body["offline_after_s"] is None
+    assert bus().config(GW).offline_after_s is None
+
+
+@pytest.mark.parametrize(
+    ("who", "body", "status"),
+    [
+        ("admin", {"offline_after_s": 119}, 422),
+        ("admin", {"offline_after_s": 86_401}, 422),
+        ("admin", {"offline_after_s": "600"}, 422),
+        ("admin", {}, 422),
+        ("admin", {"offline_after_s": 600, "extra": 1}, 422),
+        ("maintenance", {"offline_after_s": 600}, 403),
+        ("other", {"offline_after_s": 600}, 404),
+    ],
+)
+def test_bad_silence_thresholds_and_callers_are_refused_and_nothing_changes(
+    wired: tuple[Tenant, Tenant], who: str, body: dict[str, Any], status: int
+) -> None:
+    a, b = wired
+    principal = {"admin": a.admin, "maintenance": a.maintenance, "other": b.admin}[who]
+    before = snapshot()
+    answer = call("PUT", f"/operator/gateways/{GW}/presence", principal, body=body)
+    assert answer.status == status, answer.body
+    assert snapshot() == before

@@ -96,6 +96,7 @@ class GatewayView(View):
     last_seq: int | None
     states_at: WireTime | None  # the gateway's clock of the newest applied poll cycle
     iccid: str | None
+    offline_after_s: int | None = None  # the gateway's own silence threshold (null: 1500 s)
     frames_today: FrameCountsView | None = None
 
     @classmethod
@@ -108,6 +109,7 @@ class GatewayView(View):
             last_seq=record.last_seq,
             states_at=record.states_at,
             iccid=record.iccid,
+            offline_after_s=record.offline_after_s,
             frames_today=frames,
         )
 
@@ -148,5 +150,34 @@ def put_gateway_devices(gateway_id: str) -> dict[str, Any]:
         gateway_id,
         [device.entry() for device in body.root],
         maps=shipped_maps(),
+    )
+    return dump(GatewayView.of(record))
+
+
+class GatewayPresenceBody(Body):
+    """How long the gateway may stay silent before its piles count as offline."""
+
+    offline_after_s: int | None = Field(
+        ge=gateway_devices.MIN_OFFLINE_AFTER_S,
+        le=gateway_devices.MAX_OFFLINE_AFTER_S,
+        description="Seconds (120..86400); null: the default of 25 minutes. A gateway that "
+        "publishes many poll cycles per message needs more than its publishing interval.",
+    )
+
+
+@router.operation(
+    "PUT",
+    f"{ONE}/presence",
+    "Set how long a gateway may stay silent before its piles show offline",
+    body=GatewayPresenceBody,
+    response=GatewayView,
+    path_patterns=IDS,
+    errors=(404,),
+)
+def put_gateway_presence(gateway_id: str) -> dict[str, Any]:
+    gateway_id = path_id(gateway_id, GATEWAY_ID_PATTERN, "gateway")
+    body = parse_body(router.current_event, GatewayPresenceBody)
+    record = gateway_devices.set_offline_after(
+        wiring.gateways(), caller(router), gateway_id, body.offline_after_s
     )
     return dump(GatewayView.of(record))

@@ -220,7 +220,7 @@ class DynamoGateways:
                 ConsistentRead=True,
                 ProjectionExpression=(
                     "devices, operator_id, devices_version, last_seen_at, last_seq, "
-                    "states_at, iccid"
+                    "states_at, iccid, offline_after_s"
                 ),
             ).get("Item")
         except (ClientError, BotoCoreError) as exc:
@@ -244,6 +244,7 @@ class DynamoGateways:
             last_seq=number_of(item, "last_seq"),
             states_at=from_wire(states_at) if states_at else None,
             iccid=text_of(item, "iccid"),
+            offline_after_s=number_of(item, "offline_after_s"),
         )
 
     def replace_devices(
