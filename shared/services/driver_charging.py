@@ -587,7 +587,7 @@ def _ebike_live(ports: ChargingPorts, order: PaymentOrder, now: datetime) -> Liv
     (``ebike_charging.price_span`` with the order's tariff version: by time with power bands
     until the newest reading, or by energy over the readings); once settled, the bill's."""
     from shared.domain.paid_charging import ebike_session_id
-    from shared.services.ebike_charging import _Span, price_span
+    from shared.services.ebike_charging import ChargeSpan, price_span
 
     session_id = ebike_session_id(order.order_no)
     span = _ebike_span(ports, order, now)
@@ -597,7 +597,7 @@ def _ebike_live(ports: ChargingPorts, order: PaymentOrder, now: datetime) -> Liv
         )
     linked_at = span.marker.linked_at
     assert linked_at is not None
-    priced = _Span(linked_at, span.readings)
+    priced = ChargeSpan(linked_at, span.readings)
     baseline_wh = span.readings[0].energy_wh if span.readings else 0
     latest = None if span.newest is None else _port_sample(span.newest, baseline_wh)
     elapsed = max(0, int((span.until - linked_at).total_seconds()))

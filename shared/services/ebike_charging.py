@@ -332,7 +332,7 @@ def ebike_outcome(ports: PaidChargePorts, charge: PaidCharge) -> ChargeOutcome:
 
 
 @dataclass(frozen=True, slots=True)
-class _Span:
+class ChargeSpan:
     """A port's readings from the one at (or just before) the start on."""
 
     started_at: datetime
@@ -359,12 +359,12 @@ class _Span:
         return tuple((r.at, r.power_w) for r in self.readings if r.at >= self.started_at)
 
 
-def _span(ports: PaidChargePorts, charge: PaidCharge, until: datetime) -> _Span:
+def _span(ports: PaidChargePorts, charge: PaidCharge, until: datetime) -> ChargeSpan:
     assert charge.linked_at is not None
     found = _ebike(ports).readings.port_readings(
         charge.pile_id, charge.gun_no, charge.linked_at - BASELINE_WINDOW, until
     )
-    return _Span(charge.linked_at, tuple(span_readings(found, charge.linked_at)))
+    return ChargeSpan(charge.linked_at, tuple(span_readings(found, charge.linked_at)))
 
 
 def span_readings(found: list[PortReading], linked_at: datetime) -> list[PortReading]:
@@ -380,7 +380,7 @@ def span_readings(found: list[PortReading], linked_at: datetime) -> list[PortRea
     return before[first:] + [r for r in found if r.at > linked_at]
 
 
-def price_span(tariff: Tariff, span: _Span, until: datetime) -> Cost:
+def price_span(tariff: Tariff, span: ChargeSpan, until: datetime) -> Cost:
     """The cost of the port's charge so far: by time with power bands when the tariff has
     them, else by energy over the register readings."""
     from shared.domain.pricing import price_energy, price_time
@@ -392,7 +392,7 @@ def price_span(tariff: Tariff, span: _Span, until: datetime) -> Cost:
     return price_energy(tariff, span.meter_readings())
 
 
-def _live(tariff: Tariff, span: _Span, until: datetime) -> LiveCharge:
+def _live(tariff: Tariff, span: ChargeSpan, until: datetime) -> LiveCharge:
     from shared.domain.pricing import LiveCharge
 
     cost = price_span(tariff, span, until)

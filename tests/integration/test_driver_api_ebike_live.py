@@ -17,7 +17,7 @@ from shared.domain.modbus_readings import PortSample, PortState
 from shared.domain.paid_charging import MODBUS, PaidCharge
 from shared.domain.payment_orders import PaymentOrder
 from shared.domain.pricing import ChargeMode, ChargeTarget
-from shared.services.ebike_charging import BASELINE_WINDOW, _Span, span_readings
+from shared.services.ebike_charging import BASELINE_WINDOW, ChargeSpan, span_readings
 from shared.services.ebike_charging import _live as stop_check_live
 from tests.integration.test_driver_api_charging import (
     START,
@@ -197,7 +197,7 @@ def test_a_port_charge_shows_its_live_figures_and_trend(
     readings = DynamoPortReadings(os.environ["SESSIONS_TABLE"], boto3.client("dynamodb"))
     found = readings.port_readings(PILE, PORT, LINKED - BASELINE_WINDOW, world.clock.now)
     newest = found[-1].at
-    check = stop_check_live(tariff, _Span(LINKED, tuple(span_readings(found, LINKED))), newest)
+    check = stop_check_live(tariff, ChargeSpan(LINKED, tuple(span_readings(found, LINKED))), newest)
     # 4 started minutes to the newest reading: 3 in the 400 W band (1 fen each), 1 in the
     # 800 W band (2 fen)
     assert body["cost_fen"] == check.cost_fen == 5

@@ -21,8 +21,8 @@ from shared.domain.pricing import ChargeMode, ChargeTarget, price_time
 from shared.domain.sessions import MeterSample
 from shared.domain.tariffs import PowerBand
 from shared.services import driver_charging
+from shared.services.ebike_charging import ChargeSpan, span_readings
 from shared.services.ebike_charging import _live as stop_check_live
-from shared.services.ebike_charging import _Span, span_readings
 from tests.unit.test_driver_api_services import OTHER, USER, Setup, a_start, setup
 from tests.unit.test_payment_workflow_fakes import FLAT_TARIFF, T0, TARIFF
 
@@ -118,7 +118,7 @@ def test_the_live_view_of_a_port_charge_by_energy_is_the_stop_checks_figure() ->
 
     live = driver_charging.live_charge(s.ports, USER, order.order_no, NOW)
 
-    span = _Span(LINKED, tuple(span_readings(READINGS, LINKED)))
+    span = ChargeSpan(LINKED, tuple(span_readings(READINGS, LINKED)))
     check = stop_check_live(FLAT_TARIFF, span, READINGS[-1].at)
     assert (live.energy_wh, live.cost_fen) == (300, 30)  # 1 fen per 10 Wh, from the baseline
     assert (live.energy_wh, live.cost_fen) == (check.energy_wh, check.cost_fen)
@@ -147,7 +147,7 @@ def test_the_live_view_of_a_port_charge_by_time_uses_the_power_bands() -> None:
 
     # 9.5 minutes to the newest reading: 10 started minutes, all in the 200 W band (the
     # 900 W reading is the end instant itself: it prices the minutes after it).
-    span = _Span(LINKED, tuple(span_readings(READINGS, LINKED)))
+    span = ChargeSpan(LINKED, tuple(span_readings(READINGS, LINKED)))
     expected = price_time(banded, LINKED, READINGS[-1].at, span.power_samples())
     assert live.cost_fen == expected.total_fen == 10
     assert live.cost_fen == stop_check_live(banded, span, READINGS[-1].at).cost_fen
