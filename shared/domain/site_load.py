@@ -81,6 +81,39 @@ def load_limit_breach(
     return LoadCheck(load_w=load_w, rated_power_w=rated_power_w, capacity_w=capacity_w)
 
 
+def band_of(load_w: int, capacity_w: int) -> LoadBand:
+    """The band of a live load against the capacity, by the thresholds alone (no charge
+    weighed): above 80 % REFUSED, above 50 % LIMITED, else NORMAL."""
+    used_w = max(load_w, 0)
+    if used_w * 10_000 > capacity_w * REFUSE_ABOVE_BP:
+        return LoadBand.REFUSED
+    if used_w * 10_000 > capacity_w * LIMIT_ABOVE_BP:
+        return LoadBand.LIMITED
+    return LoadBand.NORMAL
+
+
+@dataclass(frozen=True, slots=True)
+class SiteLoadStatus:
+    """A station's live load as the monitor shows it: the reading, the share of the
+    transformer's capacity (basis points, an export counts 0) and the band a new charge gets
+    (None when the reading is stale: a silent meter limits nothing)."""
+
+    load: SiteLoad
+    capacity_w: int
+    load_share_bp: int
+    is_live: bool
+    band: LoadBand | None
+
+
+def site_load_status(*, capacity_kva: int, load: SiteLoad, now: datetime) -> SiteLoadStatus:
+    """The monitor's view of ``load`` at a site of ``capacity_kva`` (kVA as kW)."""
+    capacity_w = capacity_kva * 1000
+    live = is_live(load, now)
+    share_bp = max(load.power_w, 0) * 10_000 // capacity_w if capacity_w > 0 else 0
+    band = band_of(load.power_w, capacity_w) if live and capacity_w > 0 else None
+    return SiteLoadStatus(load, capacity_w, share_bp, live, band)
+
+
 def start_allowance(
     *, capacity_kva: int | None, load: SiteLoad | None, rated_power_w: int, now: datetime
 ) -> StartAllowance:
@@ -95,9 +128,10 @@ def start_allowance(
         return StartAllowance(LoadBand.NORMAL, None, None, None)
     capacity_w = capacity_kva * 1000
     load_w = max(load.power_w, 0)
-    if load_w * 10_000 > capacity_w * REFUSE_ABOVE_BP:
+    site_band = band_of(load_w, capacity_w)
+    if site_band is LoadBand.REFUSED:
         return StartAllowance(LoadBand.REFUSED, None, load_w, capacity_w)
-    if load_w * 10_000 > capacity_w * LIMIT_ABOVE_BP:
+    if site_band is LoadBand.LIMITED:
         limit_w = max(rated_power_w * LIMITED_SHARE_BP // 10_000, 1)
         band, allowed_w, power_limit_w = LoadBand.LIMITED, limit_w, limit_w
     else:
@@ -115,8 +149,11 @@ __all__ = [
     "STALE_AFTER",
     "LoadBand",
     "LoadCheck",
+    "SiteLoadStatus",
     "StartAllowance",
+    "band_of",
     "is_live",
     "load_limit_breach",
+    "site_load_status",
     "start_allowance",
 ]

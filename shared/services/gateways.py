@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Protocol
 
 from shared.domain.clock import Clock, local_day
@@ -13,6 +14,7 @@ from shared.domain.errors import InvalidInput, NotFound
 from shared.domain.gateways import GATEWAY_ID_PATTERN, BusDevice, GatewaySeen, parse_gateway_message
 from shared.domain.modbus_maps import DeviceKind, RegisterMap
 from shared.domain.modbus_readings import SiteLoad
+from shared.domain.site_load import SiteLoadStatus, site_load_status
 from shared.domain.tenancy import Principal
 from shared.services.base_data import BaseDataRepository, get_station
 from shared.services.modbus_uplink import (
@@ -43,9 +45,14 @@ class SiteLoadReader(Protocol):
 
 
 def station_site_load(
-    repo: BaseDataRepository, principal: Principal, station_id: str, loads: SiteLoadReader
-) -> SiteLoad:
-    """The live load of a station the caller may see (its transformer meter, PT/CT applied).
+    repo: BaseDataRepository,
+    principal: Principal,
+    station_id: str,
+    loads: SiteLoadReader,
+    now: datetime,
+) -> SiteLoadStatus:
+    """The live load of a station the caller may see (its transformer meter, PT/CT applied),
+    its share of the station's transformer capacity and the load band a new charge gets.
 
     DynamoDB: the station read of ``get_station`` + 1 GetItem.
 
@@ -57,7 +64,7 @@ def station_site_load(
     load = loads.get(station.station_id)
     if load is None:
         raise NotFound("no site load has been reported for this station", field="station_id")
-    return load
+    return site_load_status(capacity_kva=station.transformer_capacity_kva, load=load, now=now)
 
 
 class DeviceConfigStore(Protocol):

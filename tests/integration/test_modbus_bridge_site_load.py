@@ -3,11 +3,12 @@ GET /operator/stations/{id}/load; e-bike port states through GET .../piles/{id}/
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from functions.modbus_bridge import handler as bridge_handler
 from functions.modbus_bridge import wiring as bridge_wiring
+from functions.operator_api import wiring as operator_wiring
 from shared.domain.clock import to_wire
 from tests.integration.operator_api_support import Tenant, api, call, pile_body, tenants
 from tests.integration.test_ocpp_router_support import lambda_context
@@ -69,9 +70,16 @@ def test_operator_sees_site_load_and_port_states_when_the_gateway_reported(
     )
     assert result["ModbusFramesGood"] == 4
 
+    monkeypatch.setattr(operator_wiring, "clock", lambda: AT + timedelta(minutes=1))
     load = call("GET", f"/operator/stations/{a.station_id}/load", a.admin)
     assert load.status == 200, load.body
     assert load.body["power_w"] == 2_500 * 400
+    # 1,000 kW on a 630 kVA transformer: above 80 %, a new charge is refused.
+    assert (load.body["capacity_w"], load.body["load_share_bp"]) == (630_000, 15_873)
+    assert load.body["is_live"] is True and load.body["band"] == "refused"
+    monkeypatch.setattr(operator_wiring, "clock", lambda: AT + timedelta(minutes=6))
+    stale = call("GET", f"/operator/stations/{a.station_id}/load", a.admin).body
+    assert stale["is_live"] is False and stale["band"] is None
     assert load.body["energy_import_wh"] == 1_000_000 * 400
     assert load.body["gateway_id"] == "GW-a"
     guns = call("GET", "/operator/piles/EB-a/guns", a.admin)

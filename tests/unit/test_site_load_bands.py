@@ -9,7 +9,13 @@ from datetime import timedelta
 from hypothesis import given
 from hypothesis import strategies as st
 
-from shared.domain.site_load import STALE_AFTER, LoadBand, start_allowance
+from shared.domain.site_load import (
+    STALE_AFTER,
+    LoadBand,
+    band_of,
+    site_load_status,
+    start_allowance,
+)
 from tests.unit.test_payment_workflow_fakes import T0
 from tests.unit.test_site_load_limit import CAPACITY_KVA, RATED_W, a_load
 
@@ -72,3 +78,26 @@ def test_an_allowed_charge_never_pushes_the_load_over_the_capacity(
     allowed_w = rated_w if decision.power_limit_w is None else decision.power_limit_w
     assert max(load_w, 0) + allowed_w <= CAPACITY_W
     assert (decision.power_limit_w is not None) == (max(load_w, 0) * 2 > CAPACITY_W)
+
+
+def test_the_monitor_shows_the_share_and_band_of_a_live_reading_and_no_band_when_stale() -> None:
+    status = site_load_status(capacity_kva=CAPACITY_KVA, load=a_load(CAPACITY_W * 6 // 10), now=T0)
+    assert (status.capacity_w, status.load_share_bp) == (CAPACITY_W, 6_000)
+    assert status.is_live and status.band is LoadBand.LIMITED
+    stale = site_load_status(
+        capacity_kva=CAPACITY_KVA,
+        load=a_load(CAPACITY_W, age=STALE_AFTER + timedelta(seconds=1)),
+        now=T0,
+    )
+    assert not stale.is_live and stale.band is None and stale.load_share_bp == 10_000
+    export = site_load_status(capacity_kva=CAPACITY_KVA, load=a_load(-5_000), now=T0)
+    assert export.load_share_bp == 0 and export.band is LoadBand.NORMAL
+
+
+@given(load_w=st.integers(-(10**6), 2 * CAPACITY_W))
+def test_the_monitors_band_is_the_band_a_new_charge_sees(load_w: int) -> None:
+    band = band_of(load_w, CAPACITY_W)
+    tiny = start_allowance(
+        capacity_kva=CAPACITY_KVA, load=a_load(load_w), rated_power_w=2, now=T0
+    ).band
+    assert band is tiny or (tiny is LoadBand.REFUSED and max(load_w, 0) + 1 > CAPACITY_W)

@@ -7,7 +7,7 @@ from typing import Any
 from functions.operator_api import wiring
 from functions.operator_api.models import STATION_ID, View, WireTime
 from functions.operator_api.routes.common import caller, dump, path_id
-from shared.domain.modbus_readings import SiteLoad
+from shared.domain.site_load import SiteLoadStatus
 from shared.http_api import DocumentedRouter
 
 router = DocumentedRouter("site_load")
@@ -23,10 +23,21 @@ class SiteLoadView(View):
     at: WireTime  # the gateway's clock
     received_at: WireTime
     gateway_id: str
+    capacity_w: int  # the station's transformer capacity (kVA taken as kW)
+    load_share_bp: int  # power_w of capacity_w, basis points (an export counts 0)
+    is_live: bool  # at most 5 minutes old by both clocks
+    # What a new charge gets now: normal, limited (half power above 50 %), refused (above
+    # 80 %); null while the reading is stale (a silent meter limits nothing).
+    band: str | None
 
     @classmethod
-    def of(cls, load: SiteLoad) -> SiteLoadView:
+    def of(cls, status: SiteLoadStatus) -> SiteLoadView:
+        load = status.load
         return cls(
+            capacity_w=status.capacity_w,
+            load_share_bp=status.load_share_bp,
+            is_live=status.is_live,
+            band=status.band.value if status.band is not None else None,
             station_id=load.station_id,
             power_w=load.power_w,
             energy_import_wh=load.energy_import_wh,
@@ -50,5 +61,7 @@ def get_site_load(station_id: str) -> dict[str, Any]:
     from shared.services.gateways import station_site_load
 
     station_id = path_id(station_id, STATION_ID, "station")
-    load = station_site_load(wiring.base_data(), caller(router), station_id, wiring.site_loads())
-    return dump(SiteLoadView.of(load))
+    status = station_site_load(
+        wiring.base_data(), caller(router), station_id, wiring.site_loads(), wiring.clock()
+    )
+    return dump(SiteLoadView.of(status))
