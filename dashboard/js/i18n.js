@@ -89,6 +89,23 @@ const LABELS = {
   state_unavailable: ["不可用", "Unavailable"],
   state_unknown: ["未知", "Unknown"],
 
+  site_load: ["站点负载", "Site load"],
+  of_transformer: ["变压器", "of transformer"],
+  load_band_normal: ["正常", "Normal"],
+  load_band_limited: ["新充电限功率 50%", "New charges at half power"],
+  load_band_refused: ["暂停新充电", "New charges refused"],
+  load_band_unknown: ["—", "—"],
+  load_stale: ["读数过期", "Stale reading"],
+  load_error: ["负载读取失败", "Load unavailable"],
+  load_band_hint: [
+    "负载超过变压器容量 50% 时新充电限功率 50%，超过 80% 时暂停新充电；读数超过 5 分钟视为过期，不作限制",
+    "Above 50 % of the transformer new charges get half power, above 80 % none; a reading older than 5 minutes is stale and limits nothing",
+  ],
+  age_seconds: ["{n} 秒前", "{n} s ago"],
+  age_minutes: ["{n} 分钟前", "{n} min ago"],
+  age_hours: ["{n} 小时前", "{n} h ago"],
+  age_days: ["{n} 天前", "{n} days ago"],
+
   piles_online: ["在线桩", "Piles online"],
   piles_offline: ["离线桩", "Piles offline"],
   car_piles: ["汽车桩", "Car piles"],

@@ -1,7 +1,10 @@
 // Real-time monitor: stations -> piles -> guns/ports coloured by state, refreshed every 5 s.
+// Each station's header shows its live site load (transformer meter) and the band a new
+// charge gets; a station without a meter shows nothing extra.
 
 import { t } from "../i18n.js";
-import { formatKw } from "../money.js";
+import { formatKw, formatPercentBp } from "../money.js";
+import { describeLoad, formatAge, formatKw1, SiteLoadPoller } from "../siteload.js";
 import { countStates, gunState, STATES } from "../status.js";
 import { clear, formatTime, h, loading } from "../ui.js";
 import { needOperator } from "./common.js";
@@ -27,10 +30,15 @@ export async function render(ctx, main, isCurrent) {
     legend,
     body,
   );
+  const siteLoads = new SiteLoadPoller();
   async function refresh() {
     const fleet = await loadFleet(ctx);
     if (!isCurrent()) return;
-    const groups = fleet.groups.map((group) => stationSection(group.station, group.piles));
+    const loads = await siteLoads.poll(fleet.stations.map((station) => station.station_id));
+    if (!isCurrent()) return;
+    const groups = fleet.groups.map((group) =>
+      stationSection(group.station, group.piles, loads.get(group.station.station_id)),
+    );
     if (fleet.orphans.length) groups.push(stationSection({ station_id: "-", name: "—" }, fleet.orphans));
     clear(body, groups.length ? groups : h("p", { class: "muted" }, t("none")));
     stamp.textContent = `${t("updated_at")} ${new Date().toLocaleTimeString("zh-CN", { hour12: false })}`;
@@ -39,7 +47,7 @@ export async function render(ctx, main, isCurrent) {
   ctx.every(5000, () => refresh().catch(() => {}));
 }
 
-function stationSection(station, entries) {
+function stationSection(station, entries, load) {
   const counts = countStates(entries);
   return h(
     "section",
@@ -49,6 +57,7 @@ function stationSection(station, entries) {
       { class: "station-head" },
       h("h3", {}, station.name),
       h("span", { class: "muted" }, station.address ?? ""),
+      siteLoadChip(load),
       h(
         "span",
         { class: "station-counts" },
@@ -59,6 +68,41 @@ function stationSection(station, entries) {
     entries.length
       ? h("div", { class: "pile-grid" }, entries.map(({ pile, guns }) => pileCard(pile, guns)))
       : h("p", { class: "muted" }, t("none")),
+  );
+}
+
+/** The station's live load: kW, % of the transformer, the band, the reading's age. */
+function siteLoadChip(load) {
+  if (!load) return null;
+  if (load.error) {
+    return h(
+      "span",
+      { class: "site-load load-error", "data-testid": "site-load", dataset: { band: "error" }, title: load.error.message },
+      t("load_error"),
+    );
+  }
+  const view = describeLoad(load.answer);
+  const band = view.isLive ? view.band ?? "unknown" : "stale";
+  const capacity = view.capacityW ? ` · ${t("transformer_kva")} ${Math.trunc(view.capacityW / 1000)}` : "";
+  return h(
+    "span",
+    {
+      class: `site-load load-${band}`,
+      "data-testid": "site-load",
+      dataset: { band, powerW: view.powerW, shareBp: view.shareBp ?? "" },
+      title: `${t("load_band_hint")}${capacity}`,
+    },
+    h("span", { class: "site-load-label" }, t("site_load")),
+    h("b", { "data-testid": "site-load-kw" }, `${formatKw1(view.powerW)} kW`),
+    view.shareBp === null
+      ? null
+      : h("span", { "data-testid": "site-load-share" }, `${t("of_transformer")} ${formatPercentBp(view.shareBp)}`),
+    h(
+      "span",
+      { class: "site-load-band", "data-testid": "site-load-band" },
+      band === "stale" ? t("load_stale") : t(`load_band_${band}`),
+    ),
+    h("span", { class: "site-load-age", "data-testid": "site-load-age" }, formatAge(view.ageMs)),
   );
 }
 
