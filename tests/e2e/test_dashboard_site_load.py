@@ -23,6 +23,7 @@ from shared.adapters.dynamodb.gateways import DynamoSiteLoads
 from shared.domain.modbus_readings import SiteLoad
 from shared.domain.site_load import band_of
 from tests.e2e.test_dashboard import (  # noqa: F401 (fixtures)
+    ROOT,
     _api_token,
     _login,
     browser,
@@ -31,6 +32,7 @@ from tests.e2e.test_dashboard import (  # noqa: F401 (fixtures)
     pytestmark,
 )
 
+SCREENSHOT = ROOT / ".local-stack" / "dashboard-site-load.png"
 SUNSHINE = next(s for s in demo.STATIONS if s.key == demo.SITE_METER_STATION)
 NO_METER = next(s for s in demo.STATIONS if s.key != demo.SITE_METER_STATION)
 # The gateway reports every 60 s, the first time when the demo starts it.
@@ -180,6 +182,8 @@ def test_monitor_shows_limited_refused_and_stale_readings_by_colour_and_label(
         for label in cases
     }
     assert len(set(colours.values())) == 3
+    SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOT), full_page=True)
 
 
 def test_band_computed_in_the_browser_matches_the_server_rule_when_the_answer_lacks_it(
@@ -212,3 +216,44 @@ def test_band_computed_in_the_browser_matches_the_server_rule_when_the_answer_la
     assert results["shares"] == [max(w, 0) * 10_000 // capacity_w for w in loads]
     assert results["stale"]["isLive"] is False and results["stale"]["band"] is None
     assert results["kw"] == ["63.2", "-1.5", "0.0", "0.9"]
+
+
+def test_poller_asks_each_station_once_per_refresh_and_a_station_without_meter_once_a_minute(
+    demo_ready: Any,  # noqa: F811
+    page: Any,  # noqa: F811
+) -> None:
+    page.goto(f"{demo_ready.http_url}/")
+    results = page.evaluate(
+        """async () => {
+            const s = await import('/js/siteload.js');
+            const { ApiError } = await import('/js/api.js');
+            const calls = [];
+            const poller = new s.SiteLoadPoller(async (id) => {
+              calls.push(id);
+              if (id === 'no-meter') throw new ApiError(404, 'not_found', 'no load');
+              if (id === 'broken') throw new ApiError(503, 'upstream', 'down');
+              return { station_id: id, power_w: 1000 };
+            });
+            const ids = ['meter', 'no-meter', 'broken'];
+            const seen = [];
+            for (const at of [0, 5000, 59999, 60000]) {
+              const loads = await poller.poll(ids, at);
+              const got = [...loads.entries()].map(([id, v]) => [id, v.error ? 'error' : 'ok']);
+              seen.push(got.sort());
+            }
+            return { calls, seen };
+        }"""
+    )
+    assert results["calls"] == [
+        "meter",
+        "no-meter",
+        "broken",
+        "meter",
+        "broken",
+        "meter",
+        "broken",
+        "meter",
+        "no-meter",
+        "broken",
+    ]
+    assert all(seen == [["broken", "error"], ["meter", "ok"]] for seen in results["seen"])

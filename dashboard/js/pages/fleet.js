@@ -6,14 +6,18 @@ export function operatorQuery(ctx) {
   return ctx.operatorId ? { operator_id: ctx.operatorId } : {};
 }
 
-/** [{station, piles: [{pile, guns}]}] plus piles whose station is not in the list. */
-export async function loadFleet(ctx) {
+/**
+ * [{station, piles: [{pile, guns}]}] plus piles whose station is not in the list.
+ * `alongside(stations)`, if given, runs while the guns load; its result is `extra`.
+ */
+export async function loadFleet(ctx, { alongside } = {}) {
   const query = operatorQuery(ctx);
   const [stations, piles] = await Promise.all([
     listAll("/operator/stations", query),
     listAll("/operator/piles", query),
   ]);
-  const guns = await mapLimit(piles, 6, async (pile) => {
+  const extraPromise = alongside ? alongside(stations) : Promise.resolve(undefined);
+  const gunsPromise = mapLimit(piles, 6, async (pile) => {
     try {
       const data = await get(`/operator/piles/${encodeURIComponent(pile.pile_id)}/guns`);
       const list = Array.isArray(data) ? data : data?.items ?? [];
@@ -22,6 +26,7 @@ export async function loadFleet(ctx) {
       return [];
     }
   });
+  const [guns, extra] = await Promise.all([gunsPromise, extraPromise]);
   const byStation = new Map(stations.map((station) => [station.station_id, { station, piles: [] }]));
   const orphans = [];
   piles.forEach((pile, index) => {
@@ -34,5 +39,5 @@ export async function loadFleet(ctx) {
     group.piles.sort((a, b) => a.pile.pile_id.localeCompare(b.pile.pile_id));
   }
   const groups = [...byStation.values()].sort((a, b) => a.station.name.localeCompare(b.station.name, "zh-CN"));
-  return { groups, orphans, stations, piles };
+  return { groups, orphans, stations, piles, extra };
 }

@@ -32,10 +32,12 @@ export async function render(ctx, main, isCurrent) {
   );
   const siteLoads = new SiteLoadPoller();
   async function refresh() {
-    const fleet = await loadFleet(ctx);
+    // The loads are asked for while the guns load: the refresh takes no longer.
+    const fleet = await loadFleet(ctx, {
+      alongside: (stations) => siteLoads.poll(stations.map((station) => station.station_id)),
+    });
     if (!isCurrent()) return;
-    const loads = await siteLoads.poll(fleet.stations.map((station) => station.station_id));
-    if (!isCurrent()) return;
+    const loads = fleet.extra;
     const groups = fleet.groups.map((group) =>
       stationSection(group.station, group.piles, loads.get(group.station.station_id)),
     );
