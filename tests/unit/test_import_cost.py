@@ -59,7 +59,7 @@ NOT_AT_IMPORT = {
         "fastjsonschema",
         "pydantic",
     ),
-    "functions.ws_connect.handler": (*NEVER, "pydantic"),
+    "functions.ws_connect.handler": (*NEVER, *ADAPTERS, "shared.adapters", "pydantic"),
     # The bridge imports pymodbus when a frame first needs it (functions/modbus_bridge/rtu.py).
     "functions.modbus_bridge.handler": ("ocpp", "alipay", "wechatpayv3", "pymodbus"),
 }
