@@ -90,7 +90,7 @@ const LABELS = {
   state_unknown: ["未知", "Unknown"],
 
   site_load: ["站点负载", "Site load"],
-  of_transformer: ["变压器", "of transformer"],
+  load_share: ["变压器 {p}", "{p} of transformer"],
   load_band_normal: ["正常", "Normal"],
   load_band_limited: ["新充电限功率 50%", "New charges at half power"],
   load_band_refused: ["暂停新充电", "New charges refused"],

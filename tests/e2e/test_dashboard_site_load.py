@@ -184,6 +184,13 @@ def test_monitor_shows_limited_refused_and_stale_readings_by_colour_and_label(
     assert len(set(colours.values())) == 3
     SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOT), full_page=True)
+    page.evaluate("() => localStorage.setItem('cc.lang', 'en')")
+    page.reload()
+    refused = _chip(page, ids["refused"])
+    refused.wait_for()
+    assert refused.locator("[data-testid=site-load-band]").inner_text() == "New charges refused"
+    assert "80.00% of transformer" in refused.inner_text()
+    assert "10 min ago" in _chip(page, ids["stale"]).inner_text()
 
 
 def test_band_computed_in_the_browser_matches_the_server_rule_when_the_answer_lacks_it(

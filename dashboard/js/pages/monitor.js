@@ -98,7 +98,7 @@ function siteLoadChip(load) {
     h("b", { "data-testid": "site-load-kw" }, `${formatKw1(view.powerW)} kW`),
     view.shareBp === null
       ? null
-      : h("span", { "data-testid": "site-load-share" }, `${t("of_transformer")} ${formatPercentBp(view.shareBp)}`),
+      : h("span", { "data-testid": "site-load-share" }, t("load_share").replace("{p}", formatPercentBp(view.shareBp))),
     h(
       "span",
       { class: "site-load-band", "data-testid": "site-load-band" },
