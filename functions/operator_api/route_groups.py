@@ -16,7 +16,7 @@ binds a router to the resolver that includes it).
 from __future__ import annotations
 
 import importlib
-from functools import cache
+import threading
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
@@ -115,10 +115,25 @@ def group_of(path: str) -> tuple[str, ...]:
     return _OPERATOR.get(parts[2], NO_ROUTES)
 
 
-@cache
+_resolvers: dict[tuple[str, ...], APIGatewayHttpResolver] = {}
+# The local stack runs a function's invocations on several threads: a group's resolver is
+# built once, or two resolvers would each claim the group's routers.
+_building = threading.Lock()
+
+
 def resolver_for(group: tuple[str, ...]) -> APIGatewayHttpResolver:
     """The resolver of ``group``'s routes with the API's edge (error mapping, 404/405,
-    body-size guard), its modules imported now: once per container and group."""
+    body-size guard), its modules imported on the first call: once per container and group."""
+    resolver = _resolvers.get(group)
+    if resolver is None:
+        with _building:
+            resolver = _resolvers.get(group)
+            if resolver is None:
+                resolver = _resolvers[group] = _build(group)
+    return resolver
+
+
+def _build(group: tuple[str, ...]) -> APIGatewayHttpResolver:
     app = APIGatewayHttpResolver()
     install_edge(app)
     for name in group:

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import importlib
 import re
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from functools import cache
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
@@ -122,3 +124,27 @@ def test_a_path_no_rule_matches_gets_no_routes_or_a_group() -> None:
     assert route_groups.group_of("/operator/piles/p1/reset") == route_groups.PILE_COMMANDS
     assert route_groups.group_of("/operator/piles/p1/ports/2/start") == (route_groups.PORT_COMMANDS)
     assert route_groups.group_of("/operator/stations/s1/load") == route_groups.STATIONS
+
+
+def test_a_group_resolver_is_built_once_even_by_concurrent_first_requests() -> None:
+    group = route_groups.CARDS
+    route_groups._resolvers.pop(group, None)
+    start = threading.Barrier(8)
+
+    def first_request() -> APIGatewayHttpResolver:
+        start.wait()
+        return route_groups.resolver_for(group)
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        resolvers = list(pool.map(lambda _: first_request(), range(8)))
+    assert len({id(resolver) for resolver in resolvers}) == 1
+    cards_router = importlib.import_module("functions.operator_api.routes.cards").router
+    assert cards_router.api_resolver is resolvers[0]
+    assert route_groups.resolver_for(group) is resolvers[0]
+
+
+def test_a_request_path_picks_its_groups_resolver() -> None:
+    event = {"rawPath": "/operator/cards/c1", "requestContext": {"stage": "$default"}}
+    assert route_groups.resolver_for_event(event) is route_groups.resolver_for(route_groups.CARDS)
+    staged = {"rawPath": "/prod/operator/cards/c1", "requestContext": {"stage": "prod"}}
+    assert route_groups.resolver_for_event(staged) is route_groups.resolver_for(route_groups.CARDS)
