@@ -128,12 +128,15 @@ def test_every_table_of_the_data_model_exists_with_its_keys_when_declared(templa
         keys = [key["AttributeName"] for key in props["KeySchema"]]
         assert keys == [key.strip() for key in row["keys"].split(",")]
         indexes = {index["IndexName"]: index for index in props.get("GlobalSecondaryIndexes", [])}
-        documented_indexes = re.findall(r"(GSI\d)(?: \((\w+), (\w+)\))?", row["indexes"])
-        assert set(indexes) == {name for name, _pk, _sk in documented_indexes}
-        for name, pk, sk in documented_indexes:
+        documented_indexes = re.findall(
+            r"(GSI\d)(?: \((\w+), (\w+)(; keys only)?[^)]*\))?", row["indexes"]
+        )
+        assert set(indexes) == {name for name, *_ in documented_indexes}
+        for name, pk, sk, keys_only in documented_indexes:
             schema = [key["AttributeName"] for key in indexes[name]["KeySchema"]]
             assert schema == [pk or f"{name.lower()}pk", sk or f"{name.lower()}sk"]
-            assert indexes[name]["Projection"] == {"ProjectionType": "ALL"}
+            projection = "KEYS_ONLY" if keys_only else "ALL"
+            assert indexes[name]["Projection"] == {"ProjectionType": projection}, name
         stream = props.get("StreamSpecification", {}).get("StreamViewType", "-")
         assert stream == row["stream"]
         ttl = props.get("TimeToLiveSpecification", {}).get("AttributeName", "-")
