@@ -350,7 +350,15 @@ class ChargeView(View):
     client_params: dict[str, str] = Field(
         description="What the app's pay call needs, once the provider order exists"
     )
-    failure: str | None
+    failure: str | None = Field(
+        description="Why the charge failed or was cancelled, as a code (PileNeverStarted, "
+        "States.Timeout, Conflict, ...)"
+    )
+    failure_detail: str | None = Field(
+        description="The failure's cause in a few words, at most 200 characters (e.g. "
+        "'site_at_load_limit: the site draws ...', 'the pile answered the remote start "
+        "Rejected')"
+    )
     rating: int | None
     comment: str | None
 

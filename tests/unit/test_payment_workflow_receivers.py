@@ -344,3 +344,31 @@ def test_failure_detail_is_bounded_and_printable_for_any_cause(cause: str) -> No
     )
     lambda_detail = failure_detail(_lambda_cause("RuntimeError", cause))
     assert lambda_detail == "RuntimeError"  # a foreign error's message is never kept
+
+
+def test_the_driver_sees_why_in_the_charge_detail() -> None:
+    from functions.driver_api.routes.charging import charge_view
+    from functions.driver_api.routes.common import dump
+    from shared.services.driver_charging import DriverCharge
+
+    world = world_with()
+    start_paid_session(world.ports, a_request(order_no=FIRST))
+    run(world, FIRST, "create_prepay_order")
+    run(world, FIRST, "wait_for_paid", "tok")
+    record_payment_notice(
+        world.ports, PaymentMethod.SANDBOX, GOOD_HEADERS, notice_body(FIRST, "txn-1", 400)
+    )
+    run(world, FIRST, "remote_start")
+    run(
+        world,
+        FIRST,
+        "full_refund_or_cancel",
+        error={"Error": "PileNeverStarted", "Cause": LOAD_LIMIT},
+    )
+    view = dump(charge_view(DriverCharge(order=stored(world))))
+    assert (view["state"], view["failure"], view["failure_detail"]) == (
+        "failed",
+        "PileNeverStarted",
+        LOAD_LIMIT,
+    )
+    assert view["refunded_fen"] == 400

@@ -61,6 +61,7 @@ def charge_view(charge: DriverCharge) -> ChargeView:
         pay_by=order.expires_at,
         client_params=dict(order.client_params),
         failure=order.failure,
+        failure_detail=order.failure_detail,
         rating=charge.rating,
         comment=charge.comment,
     )
