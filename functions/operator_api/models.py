@@ -222,7 +222,8 @@ class StaffView(View):
 
 
 _WECHAT_RECEIVER_HELP = (
-    "The site partner's WeChat Pay profit-sharing receiver (added at WeChat Pay beforehand); "
+    "The site partner's WeChat Pay profit-sharing receiver (the platform adds it at WeChat Pay "
+    "before its first share); "
     "WeChat Pay and sandbox payments send the partner's share to it"
 )
 _ALIPAY_ACCOUNT_HELP = (
@@ -237,7 +238,17 @@ class WechatReceiverBody(Body):
     account: Annotated[str, StringConstraints(min_length=1, max_length=64)] = Field(
         description="MERCHANT_ID: the merchant id (digits); PERSONAL_OPENID: the openid"
     )
-    name: Name | None = Field(None, description="The name the receiver was added under")
+    name: Name | None = Field(
+        None,
+        description="The merchant's full name (required for MERCHANT_ID: WeChat Pay adds a "
+        "merchant receiver only under it) or the person's real name",
+    )
+
+    @model_validator(mode="after")
+    def _merchant_named(self) -> WechatReceiverBody:
+        if self.type == "MERCHANT_ID" and self.name is None:
+            raise ValueError("name is required for a MERCHANT_ID receiver")
+        return self
 
     @staticmethod
     def to_domain(body: WechatReceiverBody | None) -> WechatReceiver | None:

@@ -100,10 +100,20 @@ def test_station_without_receivers_answers_them_as_null(api, tenants):
 
 BAD_RECEIVERS = [
     ({"partner_wechat_receiver": {"type": "MERCHANT", "account": "1900000109"}}, "type"),
-    ({"partner_wechat_receiver": {"type": "MERCHANT_ID", "account": "19000A0109"}}, "account"),
+    (
+        {
+            "partner_wechat_receiver": {
+                "type": "MERCHANT_ID",
+                "account": "19000A0109",
+                "name": "Riverside",
+            }
+        },
+        "account",
+    ),
     ({"partner_wechat_receiver": {"type": "PERSONAL_OPENID", "account": "190000010"}}, "account"),
     ({"partner_wechat_receiver": {"type": "MERCHANT_ID", "account": 1900000109}}, "account"),
     ({"partner_wechat_receiver": {"type": "MERCHANT_ID"}}, "account"),
+    ({"partner_wechat_receiver": {"type": "MERCHANT_ID", "account": "1900000109"}}, "name"),
     (
         {"partner_wechat_receiver": {"type": "MERCHANT_ID", "account": "1900000109", "x": 1}},
         "x",
