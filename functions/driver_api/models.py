@@ -321,6 +321,25 @@ class StartBody(Body):
     method: Literal["wallet", "wechat", "alipay", "sandbox"]
 
 
+class BillLineView(View):
+    period_kind: Literal["sharp", "peak", "flat", "valley"] = Field(
+        description="The time-of-use period (Asia/Shanghai) of this part of the charge"
+    )
+    starts_at: WireTime
+    ends_at: WireTime
+    energy_wh: int = Field(description="Energy in this line (0 for an e-bike billed by time)")
+    electricity_fen: int
+    service_fen: int
+    amount_fen: int = Field(description="electricity_fen + service_fen (before the discount)")
+    band_max_power_w: int | None = Field(
+        description="E-bike by time: the power band (its top, W) the line is priced at"
+    )
+    runs: int = Field(
+        description="Tariff runs merged into this line: 1 normally; more on a very long "
+        "charge summarized per period kind (starts_at/ends_at: its first start, last end)"
+    )
+
+
 class ChargeView(View):
     order_no: str
     state: str
@@ -361,6 +380,12 @@ class ChargeView(View):
     )
     rating: int | None
     comment: str | None
+    bill_lines: list[BillLineView] = Field(
+        description="The bill once settled, per time-of-use period crossed (e-bike by time: "
+        "per period and power band); sum(amount_fen) - discount_fen == cost_fen. Empty "
+        "before settlement and on orders settled before bills were kept"
+    )
+    discount_fen: int = Field(description="The discount taken off the lines' sum (0 if none)")
 
 
 class ChargePage(View):

@@ -39,7 +39,8 @@ from shared.domain.payments import (
     PaymentMethod,
     check_order_no,
 )
-from shared.domain.pricing import ChargeTarget
+from shared.domain.pricing import ChargeTarget, Cost, CostLine
+from shared.domain.tariffs import MAX_POWER_BANDS, PeriodKind
 
 # A prepay is at most 1,000.00 yuan: far above any charge, a typo or an attack beyond it.
 MAX_PREPAID_FEN = 100_000
@@ -49,6 +50,10 @@ MAX_TOKEN_LENGTH = 2048
 MAX_REASON_LENGTH = 256
 # ``failure_detail``: why the session failed, short enough for a list, no payloads.
 MAX_FAILURE_DETAIL = 200
+# The bill's lines kept on a settled order (item size bounded; docs/payment-workflow.md):
+# consecutive runs of one period kind (and power band) are merged; a charge with still more
+# runs is summarized per period kind and band, at most 4 kinds x MAX_POWER_BANDS lines.
+MAX_BILL_LINES = 4 * MAX_POWER_BANDS + 16
 _ID = re.compile(r"[A-Za-z0-9_.:\-]{1,64}")
 _ID_TAG = re.compile(r"[!-~]{1,20}")
 
@@ -85,6 +90,95 @@ class SettleBasis(StrEnum):
     SESSION_END = "session_end"  # the pile reported the end
     SESSION_END_LOST = "session_end_lost"  # no end within 24 h: the last meter value counts
     COMPENSATION = "compensation"  # a failure after the start: what was recorded counts
+
+
+@dataclass(frozen=True, slots=True)
+class BillLine:
+    """One line of a settled charge's bill: a run of one time-of-use period (by time: and
+    one power band), gross of the discount. ``runs`` > 1: tariff runs merged into it (a
+    summary line's ``starts_at``/``ends_at`` are its first start and last end)."""
+
+    period_kind: PeriodKind
+    starts_at: datetime
+    ends_at: datetime
+    energy_wh: int
+    electricity_fen: int
+    service_fen: int
+    band_max_power_w: int | None = None
+    runs: int = 1
+
+    @property
+    def amount_fen(self) -> int:
+        return self.electricity_fen + self.service_fen
+
+    def same_run(self, other: BillLine) -> bool:
+        return (self.period_kind, self.band_max_power_w) == (
+            other.period_kind,
+            other.band_max_power_w,
+        )
+
+    def merged(self, other: BillLine) -> BillLine:
+        """This line and ``other`` (of the same kind and band) as one."""
+        return replace(
+            self,
+            starts_at=min(self.starts_at, other.starts_at),
+            ends_at=max(self.ends_at, other.ends_at),
+            energy_wh=self.energy_wh + other.energy_wh,
+            electricity_fen=self.electricity_fen + other.electricity_fen,
+            service_fen=self.service_fen + other.service_fen,
+            runs=self.runs + other.runs,
+        )
+
+    @classmethod
+    def of(cls, line: CostLine) -> BillLine:
+        return cls(
+            period_kind=line.period_kind,
+            starts_at=line.starts_at,
+            ends_at=line.ends_at,
+            energy_wh=line.energy_wh,
+            electricity_fen=line.electricity_fen,
+            service_fen=line.service_fen,
+            band_max_power_w=line.band_max_power_w,
+        )
+
+
+def bill_lines(cost: Cost, *, max_lines: int = MAX_BILL_LINES) -> tuple[BillLine, ...]:
+    """The bill's lines of a priced charge, bounded: consecutive lines of one period kind
+    and band merged; when more than ``max_lines`` remain, one summary line per (kind, band)
+    in order of first use. Every merge only adds integers, so the lines keep summing to
+    the cost's gross amount (``check_bill``)."""
+    runs: list[BillLine] = []
+    for line in map(BillLine.of, cost.lines):
+        if runs and runs[-1].same_run(line):
+            runs[-1] = runs[-1].merged(line)
+        else:
+            runs.append(line)
+    if len(runs) <= max_lines:
+        return tuple(runs)
+    summary: dict[tuple[PeriodKind, int | None], BillLine] = {}
+    for line in runs:
+        key = (line.period_kind, line.band_max_power_w)
+        summary[key] = summary[key].merged(line) if key in summary else line
+    return tuple(summary.values())
+
+
+def check_bill(lines: tuple[BillLine, ...], discount_fen: int, cost_fen: int) -> None:
+    """Refuse a bill whose lines do not add up EXACTLY to the order's cost.
+
+    Raises:
+        InvalidInput: a negative figure, too many lines, or lines - discount != cost.
+    """
+    if len(lines) > MAX_BILL_LINES:
+        raise InvalidInput(f"a bill has at most {MAX_BILL_LINES} lines", field="bill_lines")
+    figures = [discount_fen, *(v for x in lines for v in (x.energy_wh, x.amount_fen))]
+    if any(value < 0 for value in figures) or any(
+        min(x.electricity_fen, x.service_fen) < 0 for x in lines
+    ):
+        raise InvalidInput("bill figures must not be negative", field="bill_lines")
+    if sum(line.amount_fen for line in lines) - discount_fen != cost_fen:
+        raise InvalidInput(
+            "the bill's lines minus the discount must equal the cost", field="bill_lines"
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,6 +242,10 @@ class PaymentOrder:
     # site draws ...``), at most MAX_FAILURE_DETAIL characters, no provider bodies.
     failure_detail: str | None = None
     steps: tuple[str, ...] = ()
+    # The bill, stored once at settlement (empty before it, and on orders settled before
+    # bills were kept): its lines (gross) minus ``discount_fen`` equal ``cost_fen``.
+    bill_lines: tuple[BillLine, ...] = ()
+    discount_fen: int = 0
 
     @property
     def out_refund_no(self) -> str:
@@ -459,13 +557,17 @@ def settle(
     session_id: str | None,
     basis: SettleBasis,
     now: datetime,
+    bill: tuple[BillLine, ...] = (),
+    discount_fen: int = 0,
 ) -> PaymentOrder:
     """Split the prepay once into consumed and refund (``consumed_fen`` from pricing's
-    ``settle``: min(cost, prepaid)). A second settlement answers the first.
+    ``settle``: min(cost, prepaid)) and keep the bill's lines (``bill_lines``). A second
+    settlement answers the first (its lines included).
 
     Raises:
         Conflict: not paid, or already closed/failed.
-        InvalidInput: amounts that break prepaid = consumed + refund.
+        InvalidInput: amounts that break prepaid = consumed + refund, or bill lines that do
+            not add up to the cost (``check_bill``).
     """
     if order.state.is_settled:
         return order
@@ -475,6 +577,8 @@ def settle(
     _require_int(energy_wh, "energy_wh", 0, 1_000_000_000)
     if consumed_fen != min(cost_fen, order.prepaid_fen):
         raise InvalidInput("consumed_fen must be min(cost, prepaid)", field="consumed_fen")
+    if bill or discount_fen:
+        check_bill(bill, discount_fen, cost_fen)
     return _done(
         order,
         "settle_cost",
@@ -487,6 +591,8 @@ def settle(
         session_id=session_id or order.session_id,
         settle_basis=basis,
         settled_at=now,
+        bill_lines=tuple(bill),
+        discount_fen=discount_fen,
     )
 
 
@@ -707,11 +813,15 @@ def new_order_no(now: datetime, random_hex: str) -> str:
 
 
 __all__ = [
+    "MAX_BILL_LINES",
     "MAX_PREPAID_FEN",
+    "BillLine",
     "OrderState",
     "PaymentOrder",
     "PaymentOutcome",
     "SettleBasis",
+    "bill_lines",
+    "check_bill",
     "close_unpaid",
     "fail_refunded",
     "failure_detail",

@@ -55,6 +55,7 @@ from shared.domain.payment_orders import (
     PaymentOrder,
     PaymentOutcome,
     SettleBasis,
+    bill_lines,
     close_unpaid,
     fail_refunded,
     failure_detail,
@@ -83,7 +84,14 @@ from shared.domain.payments import (
     provider_share_fen,
 )
 from shared.domain.piles import Pile
-from shared.domain.pricing import MeterReading, price_energy, require_tariff, split_profit
+from shared.domain.pricing import (
+    ZERO_COST,
+    Cost,
+    MeterReading,
+    price_energy,
+    require_tariff,
+    split_profit,
+)
 from shared.domain.pricing import settle as settle_prepay
 from shared.domain.stations import Station
 from shared.domain.tariffs import Tariff
@@ -745,48 +753,59 @@ def wait_for_session_end(ports: PaymentPorts, order_no: str, task_token: str) ->
     return {"order_no": order_no}
 
 
-def _cost_of(ports: PaymentPorts, order: PaymentOrder) -> tuple[int, int, str | None]:
-    """The cost (fen), energy (Wh) and session of what the pile recorded so far."""
+def _priced(ports: PaymentPorts, order: PaymentOrder) -> tuple[Cost, int, str | None]:
+    """The cost (with its lines), energy (Wh) and session of what the pile recorded so far."""
     try:
         facts = ports.charging.outcome(order.order_no)
     except NotFound:
         # No remote start was ever recorded for the order: nothing can have been consumed.
-        return 0, 0, None
+        return ZERO_COST, 0, None
     if not facts.started or len(facts.readings) < 2:
-        return 0, 0, facts.session_id
+        return ZERO_COST, 0, facts.session_id
     tariff_id = facts.tariff_id or order.tariff_id
     version = facts.tariff_version or order.tariff_version
     tariff = require_tariff(ports.base_data.tariff_version(tariff_id, version), tariff_id, version)
     if getattr(facts, "is_priced_by_time", False):
         return _time_cost(tariff, facts), facts.energy_wh, facts.session_id
     cost = price_energy(tariff, facts.readings)
-    return cost.total_fen, cost.energy_wh, facts.session_id
+    return cost, cost.energy_wh, facts.session_id
 
 
-def _time_cost(tariff: Tariff, facts: Any) -> int:
+def _cost_of(ports: PaymentPorts, order: PaymentOrder) -> tuple[int, int, str | None]:
+    """The cost (fen), energy (Wh) and session of what the pile recorded so far."""
+    cost, energy_wh, session_id = _priced(ports, order)
+    return cost.total_fen, energy_wh, session_id
+
+
+def _time_cost(tariff: Tariff, facts: Any) -> Cost:
     """An e-bike port priced by time with power bands (``paid_charging.ChargeOutcome``
-    carries its start, stop and power samples); the cost in fen."""
+    carries its start, stop and power samples)."""
     from shared.domain.pricing import price_time
 
     until = facts.stopped_at or facts.readings[-1].at
-    return price_time(tariff, facts.started_at, until, facts.power_samples).total_fen
+    return price_time(tariff, facts.started_at, until, facts.power_samples)
 
 
 def _settle_order(ports: PaymentPorts, order_no: str, basis: SettleBasis) -> PaymentOrder:
     order = _load(ports, order_no)
     if not order.state.is_settled and order.state is not OrderState.FAILED:
-        cost_fen, energy_wh, session_id = _cost_of(ports, order)
-        settlement = settle_prepay(order.prepaid_fen, cost_fen)
+        cost, energy_wh, session_id = _priced(ports, order)
+        settlement = settle_prepay(order.prepaid_fen, cost.total_fen)
+        # The bill is decided with the amounts and saved with them in one conditional
+        # write: a retry finds the order settled and keeps the lines it stored.
+        lines = bill_lines(cost)
 
         def change(current: PaymentOrder) -> PaymentOrder:
             return settle(
                 current,
-                cost_fen=cost_fen,
+                cost_fen=cost.total_fen,
                 consumed_fen=settlement.consumed_fen,
                 energy_wh=energy_wh,
                 session_id=session_id,
                 basis=basis,
                 now=ports.clock(),
+                bill=lines,
+                discount_fen=cost.discount_fen,
             )
 
         order = _update(ports, order_no, change)

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from functions.driver_api import wiring
 from functions.driver_api.models import (
     ORDER_NO,
+    BillLineView,
     ChargePage,
     ChargesQuery,
     ChargeView,
@@ -27,6 +28,7 @@ from shared.domain.sessions import MeterSample
 from shared.http_api import DocumentedRouter, created, parse_body, parse_query
 
 if TYPE_CHECKING:
+    from shared.domain.payment_orders import BillLine
     from shared.services.driver_charging import DriverCharge
 
 router = DocumentedRouter("charging")
@@ -64,6 +66,22 @@ def charge_view(charge: DriverCharge) -> ChargeView:
         failure_detail=order.failure_detail,
         rating=charge.rating,
         comment=charge.comment,
+        bill_lines=[bill_line_view(line) for line in order.bill_lines],
+        discount_fen=order.discount_fen,
+    )
+
+
+def bill_line_view(line: BillLine) -> BillLineView:
+    return BillLineView(
+        period_kind=line.period_kind.value,
+        starts_at=line.starts_at,
+        ends_at=line.ends_at,
+        energy_wh=line.energy_wh,
+        electricity_fen=line.electricity_fen,
+        service_fen=line.service_fen,
+        amount_fen=line.amount_fen,
+        band_max_power_w=line.band_max_power_w,
+        runs=line.runs,
     )
 
 

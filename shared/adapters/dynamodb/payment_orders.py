@@ -20,11 +20,11 @@ from shared.adapters.dynamodb.base_data_items import decode_item, encode_item
 from shared.adapters.dynamodb.connections import conditional_put
 from shared.domain.clock import from_wire, to_wire
 from shared.domain.errors import InvalidInput, NotFound, UpstreamFailure
-from shared.domain.payment_orders import OrderState, PaymentOrder, SettleBasis
+from shared.domain.payment_orders import BillLine, OrderState, PaymentOrder, SettleBasis
 from shared.domain.payments import PaymentMethod
 from shared.domain.piles import Pile
 from shared.domain.stations import Station
-from shared.domain.tariffs import Tariff
+from shared.domain.tariffs import PeriodKind, Tariff
 from shared.domain.tenancy import Principal, Role
 
 MAX_LIST = 100
@@ -46,12 +46,44 @@ def order_item(order: PaymentOrder) -> dict[str, Any]:
     }
     for name in PaymentOrder.__slots__:
         value = getattr(order, name)
-        if isinstance(value, tuple):
+        if name == "bill_lines":
+            value = [bill_line_item(line) for line in order.bill_lines] or None
+        elif isinstance(value, tuple):
             value = list(value)
         elif isinstance(value, dict):
             value = dict(value) if value else None
         item[name] = value
     return item
+
+
+def bill_line_item(line: BillLine) -> dict[str, Any]:
+    """A bill line as a map on the order item (``band_max_power_w`` only by time)."""
+    item: dict[str, Any] = {
+        "period_kind": line.period_kind.value,
+        "starts_at": to_wire(line.starts_at),
+        "ends_at": to_wire(line.ends_at),
+        "energy_wh": line.energy_wh,
+        "electricity_fen": line.electricity_fen,
+        "service_fen": line.service_fen,
+        "runs": line.runs,
+    }
+    if line.band_max_power_w is not None:
+        item["band_max_power_w"] = line.band_max_power_w
+    return item
+
+
+def bill_line_from(item: Mapping[str, Any]) -> BillLine:
+    band = item.get("band_max_power_w")
+    return BillLine(
+        period_kind=PeriodKind(str(item["period_kind"])),
+        starts_at=from_wire(str(item["starts_at"])),
+        ends_at=from_wire(str(item["ends_at"])),
+        energy_wh=_int(item["energy_wh"]),
+        electricity_fen=_int(item["electricity_fen"]),
+        service_fen=_int(item["service_fen"]),
+        band_max_power_w=None if band is None else _int(band),
+        runs=_int(item.get("runs", 1)),
+    )
 
 
 def _time(value: Any) -> Any:
@@ -121,6 +153,9 @@ def order_from(item: Mapping[str, Any]) -> PaymentOrder:
         failure=opt_str("failure"),
         failure_detail=opt_str("failure_detail"),
         steps=tuple(str(step) for step in item.get("steps") or ()),
+        # Orders settled before bills were kept have no ``bill_lines``: an empty bill.
+        bill_lines=tuple(bill_line_from(line) for line in item.get("bill_lines") or ()),
+        discount_fen=_int(item.get("discount_fen", 0)),
     )
 
 
