@@ -7,7 +7,7 @@ prefix.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shared.adapters.dynamodb.connections import DynamoPendingCalls
 from shared.adapters.dynamodb.modbus_commands import DynamoModbusCommands
@@ -25,6 +25,11 @@ from shared.domain.ocpp.versions import OcppVersion
 from shared.services.ebike_charging import DriverStopPorts, EbikeChargePorts
 from shared.services.modbus_commands import ModbusCommandPorts
 from shared.services.paid_charging import PaidChargePorts
+
+if TYPE_CHECKING:
+    from shared.services.ocpp.commands import CommandPorts
+    from shared.services.paid_charging import PaidChargeStore
+    from shared.services.workflow_ports import WorkflowResumer
 
 
 def ebike_ports(
@@ -66,6 +71,43 @@ class NoOcppSchemas:
         raise Conflict("this function sends nothing to OCPP piles")
 
 
+def paid_ports(
+    *,
+    commands: CommandPorts,
+    paid_charges: PaidChargeStore,
+    workflow: WorkflowResumer,
+    sessions_table: str,
+    base_data_table: str,
+    dynamodb: Any,
+    iot_data: Any,
+    topic_prefix: str,
+) -> PaidChargePorts:
+    """Paid charging on OCPP piles (the remote start and stop go out through ``commands``'
+    pile routes, remote-call store, schemas and sender) and on e-bike ports (port commands
+    published through the gateway's down topic), resuming the payment workflow: the one
+    composition ``bridge_paid_ports`` and ``pile_commands.paid_charge_ports`` share."""
+    return PaidChargePorts(
+        paid_charges=paid_charges,
+        sessions=DynamoSessions(sessions_table, base_data_table, dynamodb),
+        piles=commands.piles,
+        pending_calls=commands.pending_calls,
+        schemas=commands.schemas,
+        sender=commands.sender,
+        workflow=workflow,
+        clock=commands.clock,
+        new_id=commands.new_id,
+        ebike=ebike_ports(
+            sessions_table=sessions_table,
+            base_data_table=base_data_table,
+            dynamodb=dynamodb,
+            iot_data=iot_data,
+            topic_prefix=topic_prefix,
+            clock=commands.clock,
+            new_id=commands.new_id,
+        ),
+    )
+
+
 def bridge_paid_ports(
     *,
     sessions_table: str,
@@ -81,27 +123,25 @@ def bridge_paid_ports(
     hook and port-command listener), resuming the payment workflow through Step Functions.
     """
     from shared.adapters.dynamodb.paid_ports import PaidChargesOnGateways
+    from shared.services.ocpp.commands import CommandPorts
 
-    return PaidChargePorts(
-        # links and ends keep the gateway item's paid_ports (the bridge's paid-port lookup)
-        paid_charges=PaidChargesOnGateways(sessions_table, base_data_table, dynamodb),
-        sessions=DynamoSessions(sessions_table, base_data_table, dynamodb),
-        piles=DynamoPiles(base_data_table, dynamodb),
-        pending_calls=DynamoPendingCalls(sessions_table, dynamodb),
-        schemas=NoOcppSchemas(),
-        sender=NoOcppSender(),
-        workflow=StepFunctionsResumer(stepfunctions),
-        clock=clock,
-        new_id=new_id,
-        ebike=ebike_ports(
-            sessions_table=sessions_table,
-            base_data_table=base_data_table,
-            dynamodb=dynamodb,
-            iot_data=iot_data,
-            topic_prefix=topic_prefix,
+    return paid_ports(
+        commands=CommandPorts(
+            piles=DynamoPiles(base_data_table, dynamodb),
+            pending_calls=DynamoPendingCalls(sessions_table, dynamodb),
+            schemas=NoOcppSchemas(),
+            sender=NoOcppSender(),
             clock=clock,
             new_id=new_id,
         ),
+        # links and ends keep the gateway item's paid_ports (the bridge's paid-port lookup)
+        paid_charges=PaidChargesOnGateways(sessions_table, base_data_table, dynamodb),
+        workflow=StepFunctionsResumer(stepfunctions),
+        sessions_table=sessions_table,
+        base_data_table=base_data_table,
+        dynamodb=dynamodb,
+        iot_data=iot_data,
+        topic_prefix=topic_prefix,
     )
 
 

@@ -70,27 +70,15 @@ def paid_charge_ports(
     published through the gateway's down topic), resuming the payment workflow."""
     # Imported here: the APIs that only send commands never load paid charging.
     from shared.adapters.dynamodb.paid_charging import DynamoPaidCharges
-    from shared.adapters.dynamodb.sessions import DynamoSessions
-    from shared.adapters.ebike_charging import ebike_ports
-    from shared.services.paid_charging import PaidChargePorts
+    from shared.adapters.ebike_charging import paid_ports
 
-    return PaidChargePorts(
+    return paid_ports(
+        commands=commands,
         paid_charges=DynamoPaidCharges(sessions_table, base_data_table, dynamodb),
-        sessions=DynamoSessions(sessions_table, base_data_table, dynamodb),
-        piles=commands.piles,
-        pending_calls=commands.pending_calls,
-        schemas=commands.schemas,
-        sender=commands.sender,
         workflow=workflow,
-        clock=commands.clock,
-        new_id=commands.new_id,
-        ebike=ebike_ports(
-            sessions_table=sessions_table,
-            base_data_table=base_data_table,
-            dynamodb=dynamodb,
-            iot_data=iot_data,
-            topic_prefix=topic_prefix,
-            clock=commands.clock,
-            new_id=commands.new_id,
-        ),
+        sessions_table=sessions_table,
+        base_data_table=base_data_table,
+        dynamodb=dynamodb,
+        iot_data=iot_data,
+        topic_prefix=topic_prefix,
     )
