@@ -439,6 +439,32 @@ class GunList(View):
     next_token: str | None = Field(None, description="Always null: a pile has at most 20 guns")
 
 
+class PortLiveView(View):
+    """One e-bike port: its status (gun item) and its newest Modbus reading; the reading's
+    figures are null while the port has none."""
+
+    gun_no: int
+    name: str
+    is_enabled: bool
+    status: str | None  # the OCPP-style status the bridge applied (Charging, Available...)
+    status_at: WireTime | None
+    error_code: str | None
+    state: str | None  # the reading's port state: idle, plugged, charging, full, fault
+    power_w: int | None
+    voltage_dv: int | None  # 0.1 V
+    current_ma: int | None
+    temperature_dc: int | None  # 0.1 degC, the socket
+    energy_wh: int | None  # the port's energy counter, wraps/resets folded
+    stop_reason: str | None
+    faults: list[str]
+    at: WireTime | None  # the reading's time (the gateway's clock)
+
+
+class PortLiveList(View):
+    pile_id: str
+    items: list[PortLiveView]
+
+
 class PileView(View):
     pile_id: str
     operator_id: str

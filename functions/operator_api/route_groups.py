@@ -1,6 +1,6 @@
 """The operator API's routers, imported by route group on the first request to the group.
 
-One request needs the routes of one part of the API. Importing all fourteen route modules
+One request needs the routes of one part of the API. Importing all fifteen route modules
 (their pydantic models, services and domain modules) at cold start cost about 1.1x
 ``import boto3`` on top of the framework; now the handler imports none of them, and the
 first request to a group imports that group's modules only (docs/cold-start.md).
@@ -37,6 +37,7 @@ ROUTE_MODULES = (
     "cards",
     "commands",
     "port_commands",
+    "port_readings",
     "sessions",
     "money",
     "drivers",
@@ -51,7 +52,8 @@ GATEWAYS = ("gateways",)
 PRICING = ("pricing",)
 CARDS = ("cards",)
 PILE_COMMANDS = ("commands",)
-PORT_COMMANDS = ("port_commands",)
+# /operator/piles/{id}/ports/live sits beside the port commands' /ports/{port_no}/...
+PORT_COMMANDS = ("port_commands", "port_readings")
 SESSIONS = ("sessions",)
 MONEY = ("money",)
 DRIVERS = ("drivers",)

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from shared.adapters.dynamodb.base_data import DynamoBaseDataRepository
     from shared.adapters.dynamodb.gateways import DynamoGateways, DynamoSiteLoads
     from shared.adapters.dynamodb.pile_events import DynamoPileEvents
+    from shared.adapters.dynamodb.port_readings import DynamoPortReadings
     from shared.services.base_data import HealthProbe
     from shared.services.base_data_cards import Wallets
     from shared.services.driver_accounts import DriverAccountStore
@@ -77,6 +78,14 @@ def site_loads() -> DynamoSiteLoads:
     from shared.adapters.dynamodb.gateways import DynamoSiteLoads
 
     return DynamoSiteLoads(os.environ["SESSIONS_TABLE"], _dynamodb_client())
+
+
+@cache
+def port_readings() -> DynamoPortReadings:
+    """E-bike port readings (SessionsTable ``PORTREAD#``), written by the Modbus bridge."""
+    from shared.adapters.dynamodb.port_readings import DynamoPortReadings
+
+    return DynamoPortReadings(os.environ["SESSIONS_TABLE"], _dynamodb_client())
 
 
 @cache
@@ -209,6 +218,7 @@ def reset() -> None:
         pile_events,
         session_lookup,
         site_loads,
+        port_readings,
         gateways,
     ):
         command_built.cache_clear()

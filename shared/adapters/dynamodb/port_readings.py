@@ -182,6 +182,47 @@ class DynamoPortReadings:
             request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
         return fold_samples(samples, modulus=modulus, max_power_w=max_power_w)
 
+    def latest_port_readings(self, pile_id: str, *, items: int = 3) -> dict[int, PortReading]:
+        """Each port's newest reading from ONE Query of the pile's newest ``items`` items
+        (newest first, ``Limit``), never a scan; the energy counter folded over the cycles
+        those items hold. Ports without a reading are absent. Raises: UpstreamFailure."""
+        try:
+            page = self._client.query(
+                TableName=self._table,
+                KeyConditionExpression="pk = :pk",
+                ExpressionAttributeValues={":pk": s(readings_pk(pile_id))},
+                ScanIndexForward=False,
+                Limit=items,
+            )
+        except (ClientError, BotoCoreError) as exc:
+            raise upstream("Query") from exc
+        by_port: dict[int, list[PortSample]] = {}
+        modulus: int | None = None
+        max_power_w: int | None = None
+        for item in page.get("Items", []):
+            modulus = modulus or number_of(item, "modulus")
+            max_power_w = max_power_w or number_of(item, "max_power_w")
+            gateway_id = text_of(item, "gateway_id") or ""
+            for port_no in _port_numbers(item):
+                by_port.setdefault(port_no, []).extend(_port_samples(item, port_no, gateway_id))
+        latest: dict[int, PortReading] = {}
+        for port_no, samples in by_port.items():
+            folded = fold_samples(samples, modulus=modulus, max_power_w=max_power_w)
+            if folded:
+                latest[port_no] = folded[-1]
+        return latest
+
+
+def _port_numbers(item: dict[str, Any]) -> set[int]:
+    """The port numbers an item's cycles mention."""
+    numbers: set[int] = set()
+    for value in item.get("cycles", {}).get("L", []):
+        for part in value.get("S", "").split(";")[1:]:
+            head, _, _ = part.partition(":")
+            if head.isdigit():
+                numbers.add(int(head))
+    return numbers
+
 
 def _port_samples(item: dict[str, Any], port_no: int, gateway_id: str) -> list[PortSample]:
     """One port's samples in an item, ``=`` resolved against the item's previous cycle."""
