@@ -105,9 +105,9 @@ def test_the_live_read_is_one_bounded_query_newest_first(
         return real_query(**request)
 
     monkeypatch.setattr(client, "query", spy)
-    for operation in ("scan",):
-        monkeypatch.setattr(client, operation, lambda **_: (_ for _ in ()).throw(AssertionError))
+    monkeypatch.setattr(client, "scan", lambda **_: (_ for _ in ()).throw(AssertionError))
     assert call("GET", LIVE, a.admin).status == 200
-    readings = [r for r in seen if r["ExpressionAttributeValues"][":pk"]["S"].startswith("PORTREAD")]
+    pks = [request["ExpressionAttributeValues"][":pk"]["S"] for request in seen]
+    readings = [request for pk, request in zip(pks, seen, strict=True) if pk.startswith("PORT")]
     assert len(readings) == 1
     assert readings[0]["ScanIndexForward"] is False and readings[0]["Limit"] <= 3
