@@ -88,6 +88,8 @@ const LABELS = {
   state_offline: ["离线", "Offline"],
   state_unavailable: ["不可用", "Unavailable"],
   state_unknown: ["未知", "Unknown"],
+  port_temperature: ["温度", "Temperature"],
+  port_energy: ["电量计数", "Energy counter"],
 
   site_load: ["站点负载", "Site load"],
   load_share: ["变压器 {p}", "{p} of transformer"],

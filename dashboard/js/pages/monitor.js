@@ -1,10 +1,12 @@
 // Real-time monitor: stations -> piles -> guns/ports coloured by state, refreshed every 5 s.
 // Each station's header shows its live site load (transformer meter) and the band a new
-// charge gets; a station without a meter shows nothing extra.
+// charge gets; a station without a meter shows nothing extra. An e-bike pile's charging
+// ports show their power, the tooltip the temperature (ports.js, one request per pile).
 
 import { t } from "../i18n.js";
 import { formatKw, formatPercentBp } from "../money.js";
 import { describeLoad, formatAge, formatKw1, SiteLoadPoller } from "../siteload.js";
+import { portPowerText, portReadingTitle } from "../ports.js";
 import { countStates, gunState, STATES } from "../status.js";
 import { clear, formatTime, h, loading } from "../ui.js";
 import { needOperator } from "./common.js";
@@ -34,6 +36,7 @@ export async function render(ctx, main, isCurrent) {
   async function refresh() {
     // The loads are asked for while the guns load: the refresh takes no longer.
     const fleet = await loadFleet(ctx, {
+      livePorts: true,
       alongside: (stations) => siteLoads.poll(stations.map((station) => station.station_id)),
     });
     if (!isCurrent()) return;
@@ -137,17 +140,22 @@ function pileCard(pile, guns) {
       { class: "guns" },
       list.map((gun) => {
         const state = gunState(pile, gun);
+        const power = portPowerText(gun, state);
+        const reading = portReadingTitle(gun);
+        const live = Number.isSafeInteger(gun.power_w) ? { powerW: gun.power_w } : {};
+        if (Number.isSafeInteger(gun.temperature_dc)) live.temperatureDc = gun.temperature_dc;
         return h(
           "span",
           {
             class: `gun state-${state}`,
-            title: `${gun.status ?? ""}${gun.error_code && gun.error_code !== "NoError" ? ` · ${gun.error_code}` : ""}${gun.status_at ? ` · ${formatTime(gun.status_at)}` : ""}`,
+            title: `${gun.status ?? ""}${gun.error_code && gun.error_code !== "NoError" ? ` · ${gun.error_code}` : ""}${reading ? ` · ${reading}` : ""}${gun.status_at ? ` · ${formatTime(gun.status_at)}` : ""}`,
             "data-testid": "monitor-gun",
-            dataset: { state, gunNo: gun.gun_no },
+            dataset: { state, gunNo: gun.gun_no, ...live },
           },
           h("b", {}, gun.gun_no),
           " ",
           t(`state_${state}`),
+          power ? h("span", { class: "gun-power", "data-testid": "monitor-gun-power" }, ` ${power}`) : null,
         );
       }),
     ),
