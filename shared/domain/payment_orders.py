@@ -773,7 +773,8 @@ def money_problems(order: PaymentOrder) -> list[str]:
 
     Always: amounts never negative, refunded <= prepaid. Once settled: prepaid = consumed +
     refund. At the end: completed/failed: prepaid = consumed + refunded and consumed =
-    partner + platform; closed: nothing consumed, a late payment refunded in full.
+    partner + platform; closed: nothing consumed, a late payment refunded in full. A
+    stored bill: its lines minus the discount equal the cost.
     """
     problems: list[str] = []
     amounts = (
@@ -802,6 +803,11 @@ def money_problems(order: PaymentOrder) -> list[str]:
         problems.append("closed order holds money")
     if order.late_txn_id is not None and order.late_refund_status is None:
         problems.append("late payment not refunded")
+    gross_fen = sum(line.amount_fen for line in order.bill_lines)
+    if (order.bill_lines or order.discount_fen) and gross_fen - order.discount_fen != (
+        order.cost_fen
+    ):
+        problems.append("bill lines - discount != cost")
     return problems
 
 

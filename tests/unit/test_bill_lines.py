@@ -25,6 +25,7 @@ from shared.domain.payment_orders import (
     SettleBasis,
     bill_lines,
     check_bill,
+    money_problems,
     settle,
 )
 from shared.domain.pricing import Cost, MeterReading, price_energy, price_time
@@ -122,6 +123,8 @@ def test_a_car_charge_crossing_peak_sharp_and_flat_is_billed_per_period() -> Non
     assert settled.discount_fen == 0
     assert gross(settled.bill_lines) == settled.cost_fen == result["cost_fen"] == 545
     assert settled.consumed_fen == 545
+    assert money_problems(settled) == []
+    assert money_problems(replace(settled, discount_fen=1)) == ["bill lines - discount != cost"]
 
 
 def test_a_retried_settle_keeps_the_lines_it_stored() -> None:
@@ -365,3 +368,4 @@ def test_the_workflow_stores_lines_that_sum_to_cost_fen(readings: list[MeterRead
     settled = order(world)
     assert gross(settled.bill_lines) - settled.discount_fen == settled.cost_fen
     assert settled.state is OrderState.SETTLED
+    assert money_problems(settled) == []
