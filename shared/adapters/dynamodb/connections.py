@@ -62,6 +62,23 @@ def conditional_put(
     return True
 
 
+def conditional_update(client: Any, **request: Any) -> bool:
+    """UpdateItem ``request`` (TableName, Key, UpdateExpression, ConditionExpression, ...);
+    False when the condition fails.
+
+    Raises: UpstreamFailure.
+    """
+    try:
+        client.update_item(**request)
+    except ClientError as exc:
+        if is_condition_failure(exc):
+            return False
+        raise upstream("UpdateItem") from exc
+    except BotoCoreError as exc:
+        raise upstream("UpdateItem") from exc
+    return True
+
+
 def s(value: str) -> dict[str, str]:
     return {"S": value}
 

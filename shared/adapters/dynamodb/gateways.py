@@ -31,6 +31,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from shared.adapters.dynamodb.connections import (
+    conditional_update,
     is_condition_failure,
     n,
     number_of,
@@ -363,21 +364,14 @@ class DynamoGateways:
                 "booted_at": s(to_wire(at)),
             }
         }
-        try:
-            self._client.update_item(
-                TableName=self._table,
-                Key={"pk": s(f"PILE#{pile_id}"), "sk": s("PILE")},
-                UpdateExpression="SET boot = :boot",
-                ConditionExpression="attribute_exists(pk)",
-                ExpressionAttributeValues={":boot": boot},
-            )
-        except ClientError as exc:
-            if is_condition_failure(exc):
-                return False
-            raise upstream("UpdateItem") from exc
-        except BotoCoreError as exc:
-            raise upstream("UpdateItem") from exc
-        return True
+        return conditional_update(
+            self._client,
+            TableName=self._table,
+            Key={"pk": s(f"PILE#{pile_id}"), "sk": s("PILE")},
+            UpdateExpression="SET boot = :boot",
+            ConditionExpression="attribute_exists(pk)",
+            ExpressionAttributeValues={":boot": boot},
+        )
 
     # Paid ports (e-bike paid charging) ------------------------------------------------------
 
@@ -417,22 +411,15 @@ class DynamoGateways:
         """Remove the port's entry if it still names ``order_no``; False otherwise.
 
         Raises: UpstreamFailure."""
-        try:
-            self._client.update_item(
-                TableName=self._table,
-                Key=gateway_key(gateway_id),
-                UpdateExpression="REMOVE paid_ports.#k",
-                ConditionExpression="paid_ports.#k = :order",
-                ExpressionAttributeNames={"#k": paid_port_key(pile_id, port_no)},
-                ExpressionAttributeValues={":order": s(order_no)},
-            )
-        except ClientError as exc:
-            if is_condition_failure(exc):
-                return False
-            raise upstream("UpdateItem") from exc
-        except BotoCoreError as exc:
-            raise upstream("UpdateItem") from exc
-        return True
+        return conditional_update(
+            self._client,
+            TableName=self._table,
+            Key=gateway_key(gateway_id),
+            UpdateExpression="REMOVE paid_ports.#k",
+            ConditionExpression="paid_ports.#k = :order",
+            ExpressionAttributeNames={"#k": paid_port_key(pile_id, port_no)},
+            ExpressionAttributeValues={":order": s(order_no)},
+        )
 
     # Presence sweep (housekeeping) ---------------------------------------------------------
 
@@ -555,21 +542,14 @@ class DynamoGateways:
     def _conditional(
         self, gateway_id: str, expression: str, condition: str, values: dict[str, Any]
     ) -> bool:
-        try:
-            self._client.update_item(
-                TableName=self._table,
-                Key=gateway_key(gateway_id),
-                UpdateExpression=expression,
-                ConditionExpression=condition,
-                ExpressionAttributeValues=values,
-            )
-        except ClientError as exc:
-            if is_condition_failure(exc):
-                return False
-            raise upstream("UpdateItem") from exc
-        except BotoCoreError as exc:
-            raise upstream("UpdateItem") from exc
-        return True
+        return conditional_update(
+            self._client,
+            TableName=self._table,
+            Key=gateway_key(gateway_id),
+            UpdateExpression=expression,
+            ConditionExpression=condition,
+            ExpressionAttributeValues=values,
+        )
 
     def count_frames(
         self, gateway_id: str, day: str, counts: Mapping[str, int], at: datetime
@@ -669,22 +649,15 @@ class DynamoSiteLoads:
             if triple is not None:
                 sets.append(f"{name} = :{name}")
                 values[f":{name}"] = {"L": [n(v) for v in triple]}
-        try:
-            self._client.update_item(
-                TableName=self._table,
-                Key=site_load_key(load.station_id),
-                UpdateExpression="SET " + ", ".join(sets),
-                ConditionExpression="attribute_not_exists(#at) OR #at < :at",
-                ExpressionAttributeNames={"#at": "at"},
-                ExpressionAttributeValues=values,
-            )
-        except ClientError as exc:
-            if is_condition_failure(exc):
-                return False
-            raise upstream("UpdateItem") from exc
-        except BotoCoreError as exc:
-            raise upstream("UpdateItem") from exc
-        return True
+        return conditional_update(
+            self._client,
+            TableName=self._table,
+            Key=site_load_key(load.station_id),
+            UpdateExpression="SET " + ", ".join(sets),
+            ConditionExpression="attribute_not_exists(#at) OR #at < :at",
+            ExpressionAttributeNames={"#at": "at"},
+            ExpressionAttributeValues=values,
+        )
 
     def get(self, station_id: str) -> SiteLoad | None:
         """The station's live load, or None. Raises: UpstreamFailure."""

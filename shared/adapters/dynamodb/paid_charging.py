@@ -23,6 +23,7 @@ import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
 from shared.adapters.dynamodb.connections import (
+    conditional_update,
     is_condition_failure,
     n,
     number_of,
@@ -209,27 +210,18 @@ class DynamoPaidCharges:
         return link_from(item) if item else None
 
     def request_stop(self, session_id: str, reason: str, call_id: str, now: datetime) -> bool:
-        try:
-            self._client.update_item(
-                TableName=self._table,
-                Key=link_key(session_id),
-                UpdateExpression="SET stop_reason = :why, stop_call_id = :c, "
-                "stop_requested_at = :now",
-                ConditionExpression="attribute_exists(pk) AND attribute_not_exists("
-                "stop_requested_at)",
-                ExpressionAttributeValues={
-                    ":why": s(reason),
-                    ":c": s(call_id),
-                    ":now": s(to_wire(now)),
-                },
-            )
-        except ClientError as exc:
-            if is_condition_failure(exc):
-                return False
-            raise upstream("UpdateItem") from exc
-        except BotoCoreError as exc:
-            raise upstream("UpdateItem") from exc
-        return True
+        return conditional_update(
+            self._client,
+            TableName=self._table,
+            Key=link_key(session_id),
+            UpdateExpression="SET stop_reason = :why, stop_call_id = :c, stop_requested_at = :now",
+            ConditionExpression="attribute_exists(pk) AND attribute_not_exists(stop_requested_at)",
+            ExpressionAttributeValues={
+                ":why": s(reason),
+                ":c": s(call_id),
+                ":now": s(to_wire(now)),
+            },
+        )
 
     def logged_samples(self, session_id: str) -> list[MeterSample]:
         samples: list[MeterSample] = []

@@ -23,6 +23,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from shared.adapters.dynamodb.connections import (
     bool_of,
+    conditional_update,
     is_condition_failure,
     n,
     s,
@@ -262,21 +263,14 @@ class DynamoPiles:
     def _update(
         self, key: dict[str, Any], expression: str, condition: str, values: dict[str, Any]
     ) -> bool:
-        try:
-            self._client.update_item(
-                TableName=self._table,
-                Key=key,
-                UpdateExpression=expression,
-                ConditionExpression=condition,
-                ExpressionAttributeValues=values,
-            )
-        except ClientError as exc:
-            if is_condition_failure(exc):
-                return False
-            raise upstream("UpdateItem") from exc
-        except BotoCoreError as exc:
-            raise upstream("UpdateItem") from exc
-        return True
+        return conditional_update(
+            self._client,
+            TableName=self._table,
+            Key=key,
+            UpdateExpression=expression,
+            ConditionExpression=condition,
+            ExpressionAttributeValues=values,
+        )
 
 
 class DynamoPileFaults:
