@@ -181,9 +181,18 @@ async function route(ctx) {
   const entry = ROUTES.find((r) => r.path === path && (!r.platformOnly || ctx.isPlatformAdmin)) ?? ROUTES[0];
   document.querySelectorAll(".sidenav a").forEach((a) => a.classList.toggle("active", a.dataset.route === entry.path));
   const token = ++renderToken;
+  // A page sets its timer after its first load: if the user moved on meanwhile, no timer
+  // (else a page left while loading would keep refreshing behind the next one).
+  const pageCtx = Object.create(ctx, {
+    every: {
+      value: (ms, fn) => {
+        if (token === renderToken) ctx.every(ms, fn);
+      },
+    },
+  });
   clear(main);
   try {
-    await entry.page.render(ctx, main, () => token === renderToken);
+    await entry.page.render(pageCtx, main, () => token === renderToken);
   } catch (error) {
     if (token === renderToken) clear(main, errorBox(error));
   }
