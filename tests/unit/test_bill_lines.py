@@ -369,3 +369,20 @@ def test_the_workflow_stores_lines_that_sum_to_cost_fen(readings: list[MeterRead
     assert gross(settled.bill_lines) - settled.discount_fen == settled.cost_fen
     assert settled.state is OrderState.SETTLED
     assert money_problems(settled) == []
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    minutes=st.integers(0, 6 * 60),
+    powers=st.lists(st.tuples(st.integers(0, 6 * 60), st.integers(0, 1_500)), max_size=40),
+    cap=st.integers(1, MAX_BILL_LINES),
+)
+def test_ebike_lines_by_time_always_sum_to_the_cost(
+    minutes: int, powers: list[tuple[int, int]], cap: int
+) -> None:
+    start = T0 + timedelta(minutes=37)
+    samples = [(start + timedelta(minutes=m), w) for m, w in powers]
+    cost = price_time(TOU, start, start + timedelta(minutes=minutes, seconds=13), samples)
+    lines = bill_lines(cost, max_lines=cap)
+    check_bill(lines, cost.discount_fen, cost.total_fen)
+    assert len(lines) <= max(cap, 4 * len(TOU.ebike_power_bands))
