@@ -432,22 +432,15 @@ class DynamoPendingCalls:
         values: dict[str, Any],
     ) -> bool:
         """One conditional UpdateItem from status ``expected``; False when it was not."""
-        try:
-            self._client.update_item(
-                TableName=self._table,
-                Key=_call_key(pile_id, unique_id),
-                UpdateExpression=expression,
-                ConditionExpression="#status = :expected",
-                ExpressionAttributeNames={"#status": "status"},
-                ExpressionAttributeValues={**values, ":expected": s(expected.value)},
-            )
-        except ClientError as exc:
-            if is_condition_failure(exc):
-                return False
-            raise upstream("UpdateItem") from exc
-        except BotoCoreError as exc:
-            raise upstream("UpdateItem") from exc
-        return True
+        return conditional_update(
+            self._client,
+            TableName=self._table,
+            Key=_call_key(pile_id, unique_id),
+            UpdateExpression=expression,
+            ConditionExpression="#status = :expected",
+            ExpressionAttributeNames={"#status": "status"},
+            ExpressionAttributeValues={**values, ":expected": s(expected.value)},
+        )
 
 
 def _call_from(item: dict[str, Any]) -> PendingCall | None:
