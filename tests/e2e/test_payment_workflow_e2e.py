@@ -733,6 +733,12 @@ def test_cost_is_priced_per_period_when_the_session_crosses_a_tariff_boundary(
     assert (done.energy_wh, done.cost_fen, done.consumed_fen) == (3_000, 250, 250)
     assert (done.refunded_fen, done.partner_fen, done.platform_fen) == (150, 83, 167)
     assert money_problems(done) == []
+    # the bill kept on the order: one line per period crossed, summing to the cost
+    assert [(x.period_kind.value, x.energy_wh, x.amount_fen) for x in done.bill_lines] == [
+        ("valley", 2_000, 100),
+        ("peak", 1_000, 150),
+    ]
+    assert done.bill_lines[0].ends_at == done.bill_lines[1].starts_at
     assert payments.balances(site.operator_id)[driver_wallet_id(site.operator_id, user_id)] == 0
 
 
