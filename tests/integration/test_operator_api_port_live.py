@@ -6,10 +6,14 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import boto3
+
 from functions.modbus_bridge import handler as bridge_handler
 from functions.modbus_bridge import wiring as bridge_wiring
 from functions.operator_api import wiring as operator_wiring
+from shared.adapters.dynamodb.port_readings import DynamoPortReadings
 from shared.domain.clock import to_wire
+from shared.domain.modbus_readings import PortSample, PortState
 from tests.integration.operator_api_support import Tenant, api, call, tenants
 from tests.integration.test_modbus_bridge_site_load import wire_gateway
 from tests.integration.test_ocpp_router_support import lambda_context
@@ -111,3 +115,37 @@ def test_the_live_read_is_one_bounded_query_newest_first(
     readings = [request for pk, request in zip(pks, seen, strict=True) if pk.startswith("PORT")]
     assert len(readings) == 1
     assert readings[0]["ScanIndexForward"] is False and readings[0]["Limit"] <= 3
+
+
+def _sample(at: datetime, seq: int, raw: int, power_w: int = 200) -> PortSample:
+    return PortSample(
+        at=at,
+        gateway_id="GW-x",
+        seq=seq,
+        energy_raw=raw,
+        power_w=power_w,
+        voltage_dv=2200,
+        current_ma=900,
+        temperature_dc=300,
+        state=PortState.CHARGING,
+    )
+
+
+def test_latest_readings_fold_a_wrap_and_read_only_the_newest_items(aws: dict[str, str]) -> None:
+    store = DynamoPortReadings(aws["SESSIONS_TABLE"], boto3.client("dynamodb"))
+    top = 2**32
+    hour = timedelta(hours=2)  # more than ITEM_SPAN: each cycle its own item
+    # Oldest item: port 7 only (four items back: outside the newest three).
+    store.store("EB-x", [(AT, {7: _sample(AT, 1, 50)})], modulus=top, max_power_w=3000)
+    cycles = [
+        (AT + hour, {1: _sample(AT + hour, 2, top - 10), 5: _sample(AT + hour, 2, 40)}),
+        (AT + 2 * hour, {1: _sample(AT + 2 * hour, 3, 5)}),
+        (AT + 3 * hour, {1: _sample(AT + 3 * hour, 4, 15, power_w=280)}),
+    ]
+    store.store("EB-x", cycles, modulus=top, max_power_w=3000)
+    latest = store.latest_port_readings("EB-x", items=3)
+    assert set(latest) == {1, 5}  # port 5 from an older item; port 7 not read at all
+    assert latest[1].at == AT + 3 * hour and latest[1].power_w == 280
+    assert latest[1].energy_wh == top - 10 + 15 + 10  # the wrap folded: 25 Wh after top - 10
+    assert latest[5].energy_wh == 40 and latest[5].at == AT + hour
+    assert store.latest_port_readings("EB-none") == {}
