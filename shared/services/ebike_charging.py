@@ -26,7 +26,7 @@ Port side:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Protocol
 
@@ -60,7 +60,6 @@ from shared.services.modbus_commands import ModbusCommandPorts
 if TYPE_CHECKING:
     from shared.domain.piles import Pile
     from shared.domain.pricing import Cost, LiveCharge, MeterReading
-    from shared.domain.site_load import StartAllowance
     from shared.domain.tariffs import Tariff
     from shared.services.paid_charging import PaidChargePorts
 
@@ -148,7 +147,9 @@ def begin_ebike_charge(ports: PaidChargePorts, request: PaidChargeRequest, now: 
         raise NotFound(f"port {request.gun_no} of pile {request.pile_id} not found", id=port_id)
     if status is not None and status not in STARTABLE_PORT:
         raise Conflict(f"port {request.gun_no} is {status}, not free to start", id=port_id)
-    allowance = port_allowance(ports, request, pile, now)
+    from shared.services.paid_charging import at_load_limit, log_load_refusal, site_allowance
+
+    allowance = site_allowance(ports, request, now, rated_power_w=port_rated_power_w(pile))
     command_id = call_message_id(now, ports.new_id)
     charge = PaidCharge(
         order_no=request.order_no,
@@ -168,13 +169,7 @@ def begin_ebike_charge(ports: PaidChargePorts, request: PaidChargeRequest, now: 
         load_band=None if allowance.load_w is None else allowance.band.value,
         power_limit_w=allowance.power_limit_w,
     )
-    if allowance.is_refused:
-        charge = replace(
-            charge,
-            state=PaidChargeState.NEVER_STARTED,
-            failure=refusal_reason(allowance),
-            failed_at=now,
-        )
+    charge = at_load_limit(charge, allowance, now)
     if not store.create(charge):
         raced = store.get(request.order_no)
         if raced is None or not raced.is_same_request(request):
@@ -183,15 +178,7 @@ def begin_ebike_charge(ports: PaidChargePorts, request: PaidChargeRequest, now: 
             )
         return raced.call_id
     if allowance.is_refused:
-        logger.info(
-            "paid e-bike charge refused at the site's load limit",
-            extra={
-                "order_no": charge.order_no,
-                "station_id": charge.station_id,
-                "load_w": allowance.load_w,
-                "capacity_w": allowance.capacity_w,
-            },
-        )
+        log_load_refusal("paid e-bike charge", charge, allowance)
         return command_id
     _send_start(ports, charge)
     logger.info(
@@ -210,39 +197,6 @@ def port_rated_power_w(pile: Pile) -> int:
     """A port's share of the pile's rated power (the pile's rating covers all its ports;
     at least 1 W)."""
     return max(1, pile.rated_power_w // max(1, pile.gun_count))
-
-
-def port_allowance(
-    ports: PaidChargePorts, request: PaidChargeRequest, pile: Pile, now: datetime
-) -> StartAllowance:
-    """The site's load band for switching a port on now (``site_load.start_allowance`` with
-    the station's transformer capacity, its live load and the port's rated power). Without
-    a live meter reading nothing more is read: a silent meter never blocks charging.
-
-    DynamoDB: 1 GetItem (site load); with a live reading + 1 BatchGetItem (station, pile).
-    """
-    from shared.domain.site_load import LoadBand, StartAllowance, is_live, start_allowance
-
-    load = ports.paid_charges.site_load(request.station_id)
-    if load is None or not is_live(load, now):
-        return StartAllowance(LoadBand.NORMAL, None, None, None)
-    limits = ports.paid_charges.site_limits(request.station_id, request.pile_id)
-    return start_allowance(
-        capacity_kva=limits.capacity_kva,
-        load=load,
-        rated_power_w=port_rated_power_w(pile),
-        now=now,
-    )
-
-
-def refusal_reason(allowance: StartAllowance) -> str:
-    """The never-started reason of a start the site's load refused."""
-    from shared.domain.site_load import SITE_AT_LOAD_LIMIT
-
-    return (
-        f"{SITE_AT_LOAD_LIMIT}: the site draws {allowance.load_w} W of its "
-        f"{allowance.capacity_w} W transformer capacity, no new charge may start"
-    )
 
 
 def _other_terms(request: PaidChargeRequest) -> Conflict:

@@ -245,7 +245,7 @@ def begin_paid_charge(ports: PaidChargePorts, request: PaidChargeRequest, now: d
     if not route.is_online or route.connection_id is None:
         raise Conflict("the pile is offline", kind="pile", id=request.pile_id)
     _require_free_gun(ports, request, version)
-    allowance = _switch_on_allowance(ports, request, now)
+    allowance = site_allowance(ports, request, now)
     call_id = call_message_id(now, ports.new_id)
     charge = PaidCharge(
         order_no=request.order_no,
@@ -266,28 +266,14 @@ def begin_paid_charge(ports: PaidChargePorts, request: PaidChargeRequest, now: d
         load_band=None if allowance.load_w is None else allowance.band.value,
         power_limit_w=allowance.power_limit_w,
     )
-    if allowance.is_refused:
-        charge = replace(
-            charge,
-            state=PaidChargeState.NEVER_STARTED,
-            failure=_refusal(allowance),
-            failed_at=now,
-        )
+    charge = at_load_limit(charge, allowance, now)
     if not store.create(charge):
         raced = store.get(request.order_no)
         if raced is None:
             raise Conflict("the order's marker could not be stored", order_no=request.order_no)
         return _resume_begin(ports, raced, request)
     if allowance.is_refused:
-        logger.info(
-            "paid charge refused at the site's load limit",
-            extra={
-                "order_no": charge.order_no,
-                "station_id": charge.station_id,
-                "load_w": allowance.load_w,
-                "capacity_w": allowance.capacity_w,
-            },
-        )
+        log_load_refusal("paid charge", charge, allowance)
         return call_id
     _send_remote_start(ports, charge)
     logger.info(
@@ -302,35 +288,65 @@ def begin_paid_charge(ports: PaidChargePorts, request: PaidChargeRequest, now: d
     return call_id
 
 
-def _switch_on_allowance(
-    ports: PaidChargePorts, request: PaidChargeRequest, now: datetime
+def site_allowance(
+    ports: PaidChargePorts,
+    request: PaidChargeRequest,
+    now: datetime,
+    *,
+    rated_power_w: int | None = None,
 ) -> StartAllowance:
-    """The load band for switching the gun on now; without a live meter reading nothing
-    else is read (a silent meter never blocks charging). The pile's rated power stands for
-    the gun's: pile models carry no per-gun rating."""
+    """The site's load band for switching the gun (or e-bike port) on now
+    (``site_load.start_allowance`` with the station's transformer capacity, its live load
+    and ``rated_power_w``; by default the pile's rated power stands for the gun's: pile
+    models carry no per-gun rating). Without a live meter reading nothing else is read: a
+    silent meter never blocks charging.
+
+    DynamoDB: 1 GetItem (site load); with a live reading + 1 BatchGetItem (station, pile).
+    """
     from shared.domain.site_load import LoadBand, StartAllowance, is_live, start_allowance
 
     load = ports.paid_charges.site_load(request.station_id)
     if load is None or not is_live(load, now):
         return StartAllowance(LoadBand.NORMAL, None, None, None)
     limits = ports.paid_charges.site_limits(request.station_id, request.pile_id)
-    if limits.rated_power_w is None:
+    rated = limits.rated_power_w if rated_power_w is None else rated_power_w
+    if rated is None:
         logger.warning("pile without a rated power", extra={"pile_id": request.pile_id})
         return StartAllowance(LoadBand.NORMAL, None, None, None)
     return start_allowance(
-        capacity_kva=limits.capacity_kva,
-        load=load,
-        rated_power_w=limits.rated_power_w,
-        now=now,
+        capacity_kva=limits.capacity_kva, load=load, rated_power_w=rated, now=now
     )
 
 
-def _refusal(allowance: StartAllowance) -> str:
+def at_load_limit(charge: PaidCharge, allowance: StartAllowance, now: datetime) -> PaidCharge:
+    """``charge`` as its marker is first stored: never started, with the reason, when the
+    site's load refuses the start; unchanged otherwise."""
     from shared.domain.site_load import SITE_AT_LOAD_LIMIT
 
-    return (
-        f"{SITE_AT_LOAD_LIMIT}: the site draws {allowance.load_w} W of its "
-        f"{allowance.capacity_w} W transformer capacity, no new charge may start"
+    if not allowance.is_refused:
+        return charge
+    return replace(
+        charge,
+        state=PaidChargeState.NEVER_STARTED,
+        failure=(
+            f"{SITE_AT_LOAD_LIMIT}: the site draws {allowance.load_w} W of its "
+            f"{allowance.capacity_w} W transformer capacity, no new charge may start"
+        ),
+        failed_at=now,
+    )
+
+
+def log_load_refusal(what: str, charge: PaidCharge, allowance: StartAllowance) -> None:
+    """Log the start of ``charge`` (``what``: "paid charge", "paid e-bike charge") the
+    site's load refused."""
+    logger.info(
+        f"{what} refused at the site's load limit",
+        extra={
+            "order_no": charge.order_no,
+            "station_id": charge.station_id,
+            "load_w": allowance.load_w,
+            "capacity_w": allowance.capacity_w,
+        },
     )
 
 
