@@ -14,7 +14,7 @@ from functions.operator_api import wiring as operator_wiring
 from shared.adapters.dynamodb.port_readings import DynamoPortReadings
 from shared.domain.clock import to_wire
 from shared.domain.modbus_readings import PortSample, PortState
-from tests.integration.operator_api_support import Tenant, api, call, tenants
+from tests.integration.operator_api_support import Tenant, api, call, snapshot, tenants
 from tests.integration.test_modbus_bridge_site_load import wire_gateway
 from tests.integration.test_ocpp_router_support import lambda_context
 from tests.unit.test_modbus_uplink_support import Port, pile_frame
@@ -92,6 +92,14 @@ def test_a_car_pile_is_refused_and_an_unknown_pile_is_not_found(
     assert "Modbus" in car.error["message"]
     missing = call("GET", "/operator/piles/NOPE-1/ports/live", a.admin)
     assert missing.status == 404
+    # An id of the wrong shape names nothing: 404 before any table is read.
+    odd = call("GET", "/operator/piles/a%20b%21/ports/live", a.admin)
+    assert odd.status == 404 and odd.error["code"] == "not_found"
+    # Only GET: the path answers 405 to a write, and nothing is stored.
+    before = snapshot()
+    wrote = call("POST", f"/operator/piles/{a.pile_id}/ports/live", a.admin, body={})
+    assert wrote.status == 405
+    assert snapshot() == before
 
 
 def test_the_live_read_is_one_bounded_query_newest_first(
