@@ -126,20 +126,16 @@ def port_command_ports() -> ModbusCommandPorts:
     """Port commands to e-bike piles: published to the gateway's down topic (iot-data)."""
     import boto3
 
-    from shared.adapters.dynamodb.modbus_commands import DynamoModbusCommands
-    from shared.adapters.iot_publish import IotDataPublisher
-    from shared.services.modbus_commands import ModbusCommandPorts
+    from shared.adapters.port_commands import port_command_ports as ports_on
 
-    store = DynamoModbusCommands(
-        os.environ["SESSIONS_TABLE"], os.environ["BASE_DATA_TABLE"], _dynamodb_client()
-    )
-    return ModbusCommandPorts(
-        commands=store,
-        piles=store,
-        publisher=IotDataPublisher(boto3.client("iot-data")),
+    return ports_on(
+        sessions_table=os.environ["SESSIONS_TABLE"],
+        base_data_table=os.environ["BASE_DATA_TABLE"],
+        dynamodb=_dynamodb_client(),
+        iot_data=boto3.client("iot-data"),
+        topic_prefix=os.environ.get("IOT_DOWN_TOPIC_PREFIX", "gw"),
         clock=clock,
         new_id=make_id,
-        topic_prefix=os.environ.get("IOT_DOWN_TOPIC_PREFIX", "gw"),
     )
 
 

@@ -10,12 +10,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from shared.adapters.dynamodb.connections import DynamoPendingCalls
-from shared.adapters.dynamodb.modbus_commands import DynamoModbusCommands
 from shared.adapters.dynamodb.paid_charging import DynamoPaidCharges
 from shared.adapters.dynamodb.piles import DynamoPiles
 from shared.adapters.dynamodb.port_readings import DynamoPortReadings
 from shared.adapters.dynamodb.sessions import DynamoSessions
-from shared.adapters.iot_publish import IotDataPublisher
+from shared.adapters.port_commands import port_command_ports
 from shared.adapters.stepfunctions import StepFunctionsResumer
 from shared.domain.clock import Clock
 from shared.domain.errors import Conflict
@@ -23,7 +22,6 @@ from shared.domain.ids import NewId
 from shared.domain.ocpp.actions import Direction
 from shared.domain.ocpp.versions import OcppVersion
 from shared.services.ebike_charging import DriverStopPorts, EbikeChargePorts
-from shared.services.modbus_commands import ModbusCommandPorts
 from shared.services.paid_charging import PaidChargePorts
 
 if TYPE_CHECKING:
@@ -43,15 +41,15 @@ def ebike_ports(
     new_id: NewId,
 ) -> EbikeChargePorts:
     """Port commands (SessionsTable, iot-data publish) and port readings (SessionsTable)."""
-    commands = DynamoModbusCommands(sessions_table, base_data_table, dynamodb)
     return EbikeChargePorts(
-        commands=ModbusCommandPorts(
-            commands=commands,
-            piles=commands,
-            publisher=IotDataPublisher(iot_data),
+        commands=port_command_ports(
+            sessions_table=sessions_table,
+            base_data_table=base_data_table,
+            dynamodb=dynamodb,
+            iot_data=iot_data,
+            topic_prefix=topic_prefix,
             clock=clock,
             new_id=new_id,
-            topic_prefix=topic_prefix,
         ),
         readings=DynamoPortReadings(sessions_table, dynamodb),
     )

@@ -1,0 +1,40 @@
+"""The adapters port commands to e-bike (Modbus) piles run on, composed once so the operator
+API's port commands and e-bike paid charging build them the same way: the command store
+(SessionsTable, reading the piles of BaseDataTable) and the publisher of the gateway's down
+topic (iot-data).
+
+Nothing here reads the environment: wiring passes table names, clients and the prefix.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from shared.adapters.dynamodb.modbus_commands import DynamoModbusCommands
+from shared.adapters.iot_publish import IotDataPublisher
+from shared.domain.clock import Clock
+from shared.domain.ids import NewId
+from shared.services.modbus_commands import ModbusCommandPorts
+
+
+def port_command_ports(
+    *,
+    sessions_table: str,
+    base_data_table: str,
+    dynamodb: Any,
+    iot_data: Any,
+    topic_prefix: str,
+    clock: Clock,
+    new_id: NewId,
+) -> ModbusCommandPorts:
+    """Port commands: stored (and their piles read) by one ``DynamoModbusCommands``,
+    published to ``{topic_prefix}/{gateway}/down`` through ``iot_data``."""
+    store = DynamoModbusCommands(sessions_table, base_data_table, dynamodb)
+    return ModbusCommandPorts(
+        commands=store,
+        piles=store,
+        publisher=IotDataPublisher(iot_data),
+        clock=clock,
+        new_id=new_id,
+        topic_prefix=topic_prefix,
+    )
