@@ -133,6 +133,10 @@ def test_a_new_driver_finds_scans_pays_watches_stops_and_sees_the_bill_and_refun
     bill = driver.ok("GET", f"/driver/charges/{order_no}")
     assert bill["state"] == "completed"
     assert (bill["energy_wh"], bill["consumed_fen"], bill["refunded_fen"]) == (1_500, 150, 250)
+    lines = bill["bill_lines"]
+    assert lines and sum(line["energy_wh"] for line in lines) == 1_500
+    assert sum(line["amount_fen"] for line in lines) - bill["discount_fen"] == bill["cost_fen"]
+    assert bill["cost_fen"] == 150
     history = driver.ok("GET", "/driver/charges")
     assert [c["order_no"] for c in history["items"]] == [order_no]
     statement = driver.ok("GET", "/driver/wallet/entries", station_id=site.station_id)
