@@ -10,6 +10,7 @@ import pytest
 from functions.driver_api import wiring
 from tests.integration.test_driver_api_support import (
     DriverWorld,
+    add_ebike_pile,
     dcall,
     set_gun_status,
     set_presence,
@@ -211,51 +212,15 @@ def test_discovery_needs_a_token(
 
 
 def test_scan_of_an_ebike_port_lists_the_price_per_hour_by_power(world: DriverWorld) -> None:
-    from tests.integration.operator_api_support import call, station_body, tou_periods
-
-    tariff = call(
-        "POST",
-        "/operator/tariffs",
+    add_ebike_pile(
         world.a.admin,
-        body={
-            "name": "E-bike by time",
-            "periods": tou_periods(),
-            "ebike_power_bands": [
-                {"max_power_w": 400, "fen_per_hour": 50},
-                {"max_power_w": 800, "fen_per_hour": 80},
-            ],
-        },
+        "EB-scan-1",
+        gateway_id="GW-scan-1",
+        name="Campus bikes",
+        lat=39.9,
+        lng=116.4,
+        fen_per_hour=(50, 80),
     )
-    assert tariff.status == 201, tariff.body
-    station = call(
-        "POST",
-        "/operator/stations",
-        world.a.admin,
-        body=station_body(
-            name="Campus bikes", lat=39.9, lng=116.4, tariff_id=tariff.body["tariff_id"]
-        ),
-    )
-    assert station.status == 201, station.body
-    pile = call(
-        "POST",
-        "/operator/piles",
-        world.a.admin,
-        body={
-            "pile_id": "EB-scan-1",
-            "station_id": station.body["station_id"],
-            "serial": "SN-EB-1",
-            "kind": "ebike",
-            "protocol": "modbus",
-            "model": "EB-10",
-            "rated_power_w": 800,
-            "gun_count": 10,
-            "gateway_id": "GW-scan-1",
-            "modbus_address": 1,
-        },
-    )
-    assert pile.status == 201, pile.body
-    set_presence("EB-scan-1", is_online=True)
-    set_gun_status("EB-scan-1", 3, "Available")
     token = sign_in("ebike")
 
     body = dcall(

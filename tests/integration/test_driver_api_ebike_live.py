@@ -28,9 +28,8 @@ from tests.integration.test_driver_api_charging import (
 )
 from tests.integration.test_driver_api_support import (
     DriverWorld,
+    add_ebike_pile,
     dcall,
-    set_gun_status,
-    set_presence,
     shared_world,
     sign_in,
     snapshot,
@@ -53,51 +52,16 @@ CYCLES = (
 
 
 def an_ebike_pile(world: DriverWorld) -> None:
-    from tests.integration.operator_api_support import call, station_body, tou_periods
-
-    tariff = call(
-        "POST",
-        "/operator/tariffs",
+    add_ebike_pile(
         world.a.admin,
-        body={
-            "name": "E-bike live",
-            "periods": tou_periods(),
-            "ebike_power_bands": [
-                {"max_power_w": 400, "fen_per_hour": 60},
-                {"max_power_w": 800, "fen_per_hour": 120},
-            ],
-        },
+        PILE,
+        gateway_id="GW-live-1",
+        name="Live bikes",
+        lat=30.5,
+        lng=114.3,
+        fen_per_hour=(60, 120),
+        free_port=PORT,
     )
-    assert tariff.status == 201, tariff.body
-    station = call(
-        "POST",
-        "/operator/stations",
-        world.a.admin,
-        body=station_body(
-            name="Live bikes", lat=30.5, lng=114.3, tariff_id=tariff.body["tariff_id"]
-        ),
-    )
-    assert station.status == 201, station.body
-    pile = call(
-        "POST",
-        "/operator/piles",
-        world.a.admin,
-        body={
-            "pile_id": PILE,
-            "station_id": station.body["station_id"],
-            "serial": "SN-EB-LIVE",
-            "kind": "ebike",
-            "protocol": "modbus",
-            "model": "EB-10",
-            "rated_power_w": 800,
-            "gun_count": 10,
-            "gateway_id": "GW-live-1",
-            "modbus_address": 1,
-        },
-    )
-    assert pile.status == 201, pile.body
-    set_presence(PILE, is_online=True)
-    set_gun_status(PILE, PORT, "Available")
 
 
 def charge_on_the_port(order_no: str) -> DynamoPaidCharges:

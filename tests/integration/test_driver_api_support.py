@@ -157,6 +157,67 @@ def set_gun_status(pile_id: str, gun_no: int, status: str) -> None:
     )
 
 
+def add_ebike_pile(
+    admin: Any,
+    pile_id: str,
+    *,
+    gateway_id: str,
+    name: str,
+    lat: float,
+    lng: float,
+    fen_per_hour: tuple[int, int],
+    free_port: int = 3,
+) -> None:
+    """Through the operator API as ``admin``: a tariff named ``name`` with two e-bike power
+    bands (up to 400 W, up to 800 W at ``fen_per_hour``), a station ``name`` at (lat, lng)
+    on it and a 10-port Modbus e-bike pile on the station, online with ``free_port``
+    Available."""
+    from tests.integration.operator_api_support import call, station_body, tou_periods
+
+    low, high = fen_per_hour
+    tariff = call(
+        "POST",
+        "/operator/tariffs",
+        admin,
+        body={
+            "name": name,
+            "periods": tou_periods(),
+            "ebike_power_bands": [
+                {"max_power_w": 400, "fen_per_hour": low},
+                {"max_power_w": 800, "fen_per_hour": high},
+            ],
+        },
+    )
+    assert tariff.status == 201, tariff.body
+    station = call(
+        "POST",
+        "/operator/stations",
+        admin,
+        body=station_body(name=name, lat=lat, lng=lng, tariff_id=tariff.body["tariff_id"]),
+    )
+    assert station.status == 201, station.body
+    pile = call(
+        "POST",
+        "/operator/piles",
+        admin,
+        body={
+            "pile_id": pile_id,
+            "station_id": station.body["station_id"],
+            "serial": f"SN-{pile_id}",
+            "kind": "ebike",
+            "protocol": "modbus",
+            "model": "EB-10",
+            "rated_power_w": 800,
+            "gun_count": 10,
+            "gateway_id": gateway_id,
+            "modbus_address": 1,
+        },
+    )
+    assert pile.status == 201, pile.body
+    set_presence(pile_id, is_online=True)
+    set_gun_status(pile_id, free_port, "Available")
+
+
 @dataclass
 class DriverWorld:
     a: Tenant
