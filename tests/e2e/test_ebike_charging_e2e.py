@@ -92,6 +92,19 @@ def _scan_and_start(
     return started
 
 
+def _start_awaiting_payment(driver: Driver, ebike: EbikeSite, port_no: int, **charge: Any) -> str:
+    """A sandbox-paid charge started on the port (``_scan_and_start``); its order number
+    once the driver's charge shows the pay parameters."""
+    order_no = str(_scan_and_start(driver, ebike, port_no, method="sandbox", **charge)["order_no"])
+    poll(
+        "the pay parameters",
+        lambda: driver.ok("GET", f"/driver/charges/{order_no}"),
+        lambda shown: bool(shown["client_params"]),
+        TIMEOUT_S,
+    )
+    return order_no
+
+
 def _charging(ebike: EbikeSite, port_no: int) -> None:
     """The START reached the bus: the port charges, and the monitor shows it."""
     poll(
@@ -114,15 +127,8 @@ def test_sandbox_paid_port_charges_to_its_energy_target_and_settles(
 ) -> None:
     driver = Driver(ebike.stack)
     driver.sign_in(unique("rider"))
-    started = _scan_and_start(
-        driver, ebike, ENERGY_PORT, mode="energy", value=100, prepaid_fen=100, method="sandbox"
-    )
-    order_no = started["order_no"]
-    poll(
-        "the pay parameters",
-        lambda: driver.ok("GET", f"/driver/charges/{order_no}"),
-        lambda charge: bool(charge["client_params"]),
-        TIMEOUT_S,
+    order_no = _start_awaiting_payment(
+        driver, ebike, ENERGY_PORT, mode="energy", value=100, prepaid_fen=100
     )
     payments.pay(order_no)
     _charging(ebike, ENERGY_PORT)
@@ -210,15 +216,8 @@ def test_prepaid_cap_reached_before_the_amount_target_switches_the_port_off(
 ) -> None:
     driver = Driver(ebike.stack)
     driver.sign_in(unique("cap-rider"))
-    started = _scan_and_start(
-        driver, ebike, CAP_PORT, mode="amount", value=50, prepaid_fen=10, method="sandbox"
-    )
-    order_no = started["order_no"]
-    poll(
-        "the pay parameters",
-        lambda: driver.ok("GET", f"/driver/charges/{order_no}"),
-        lambda charge: bool(charge["client_params"]),
-        TIMEOUT_S,
+    order_no = _start_awaiting_payment(
+        driver, ebike, CAP_PORT, mode="amount", value=50, prepaid_fen=10
     )
     payments.pay(order_no)
     _charging(ebike, CAP_PORT)
@@ -256,15 +255,8 @@ def test_a_site_above_half_load_switches_the_port_on_at_half_its_rating(
         driver.sign_in(unique("limited-rider"))
         scanned = driver.ok("POST", "/driver/scan", {"code": _qr_code(driver, ebike, LIMITED_PORT)})
         assert (scanned["load_band"], scanned["power_limit_w"]) == ("limited", 500)
-        started = _scan_and_start(
-            driver, ebike, LIMITED_PORT, mode="energy", value=100, prepaid_fen=50, method="sandbox"
-        )
-        order_no = started["order_no"]
-        poll(
-            "the pay parameters",
-            lambda: driver.ok("GET", f"/driver/charges/{order_no}"),
-            lambda charge: bool(charge["client_params"]),
-            TIMEOUT_S,
+        order_no = _start_awaiting_payment(
+            driver, ebike, LIMITED_PORT, mode="energy", value=100, prepaid_fen=50
         )
         payments.pay(order_no)
         _charging(ebike, LIMITED_PORT)
@@ -285,15 +277,8 @@ def test_a_site_past_80_percent_at_switch_on_refunds_in_full_and_writes_no_start
 ) -> None:
     driver = Driver(ebike.stack)
     driver.sign_in(unique("refused-rider"))
-    started = _scan_and_start(
-        driver, ebike, REFUSED_PORT, mode="energy", value=100, prepaid_fen=50, method="sandbox"
-    )
-    order_no = started["order_no"]
-    poll(
-        "the pay parameters",
-        lambda: driver.ok("GET", f"/driver/charges/{order_no}"),
-        lambda charge: bool(charge["client_params"]),
-        TIMEOUT_S,
+    order_no = _start_awaiting_payment(
+        driver, ebike, REFUSED_PORT, mode="energy", value=100, prepaid_fen=50
     )
     _set_capacity_for(ebike, 90)  # the site's load rose meanwhile
     try:
