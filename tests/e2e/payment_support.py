@@ -318,6 +318,29 @@ class Payments:
             ),
         )
 
+    def start_paid_by_sandbox(
+        self,
+        site: PaidSite,
+        pile_id: str,
+        *,
+        prepaid_fen: int,
+        target_fen: int,
+        user_id: str | None = None,
+    ) -> PaymentOrder:
+        """A driver's order (``user_id``, or a new driver) for ``target_fen`` worth of
+        charge, prepaid ``prepaid_fen`` and paid in the sandbox (``start`` then ``pay``)."""
+        order = self.start(
+            site,
+            pile_id,
+            user_id=user_id or unique("driver"),
+            method=PaymentMethod.SANDBOX,
+            prepaid_fen=prepaid_fen,
+            target_mode="amount",
+            target_value=target_fen,
+        )
+        self.pay(order.order_no)
+        return order
+
     # -- following ---------------------------------------------------------------------------
 
     def execution_arn(self, order_no: str) -> str:

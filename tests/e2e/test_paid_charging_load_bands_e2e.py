@@ -17,8 +17,7 @@ import pytest
 
 from shared.adapters.dynamodb.gateways import DynamoSiteLoads
 from shared.domain.modbus_readings import SiteLoad
-from shared.domain.payment_orders import OrderState, PaymentOrder, money_problems
-from shared.domain.payments import PaymentMethod
+from shared.domain.payment_orders import OrderState, money_problems
 from tests.e2e.conformance_support import V16, V201, OperatorApi, unique
 from tests.e2e.conftest import RunningStack
 from tests.e2e.payment_support import Charger, PaidSite, Payments
@@ -56,28 +55,15 @@ def site_draws(payments: Payments, site: PaidSite, power_w: int) -> None:
     )
 
 
-def paid_by_sandbox(payments: Payments, site: PaidSite, pile_id: str) -> PaymentOrder:
-    """A new driver's order (prepaid PREPAID_FEN, target 3.00 yuan), paid in the sandbox."""
-    order = payments.start(
-        site,
-        pile_id,
-        user_id=unique("driver"),
-        method=PaymentMethod.SANDBOX,
-        prepaid_fen=PREPAID_FEN,
-        target_mode="amount",
-        target_value=300,
-    )
-    payments.pay(order.order_no)
-    return order
-
-
 @pytest.mark.parametrize("protocol", [V16, V201])
 def test_a_pile_switched_on_at_a_busy_site_receives_a_half_power_tx_profile(
     local_stack: RunningStack, payments: Payments, site: PaidSite, protocol: str
 ) -> None:
     site_draws(payments, site, 400_000)  # 63 % of 630 kVA: LIMITED
     with Charger(local_stack, site.new_pile(protocol), protocol) as charger:
-        order = paid_by_sandbox(payments, site, charger.pile.pile_id)
+        order = payments.start_paid_by_sandbox(
+            site, charger.pile.pile_id, prepaid_fen=PREPAID_FEN, target_fen=300
+        )
         request = charger.expect_remote_start()
         profile = request["charging_profile"]
         assert charger.start(request, METER_START_WH) == "Accepted"
@@ -105,7 +91,9 @@ def test_a_start_at_an_overloaded_site_never_reaches_the_pile_and_is_refunded_in
 ) -> None:
     site_draws(payments, site, 600_000)  # 95 % of 630 kVA: REFUSED
     with Charger(local_stack, site.new_pile(V16), V16) as charger:
-        order = paid_by_sandbox(payments, site, charger.pile.pile_id)
+        order = payments.start_paid_by_sandbox(
+            site, charger.pile.pile_id, prepaid_fen=PREPAID_FEN, target_fen=300
+        )
         execution = payments.finished(order.order_no)
         charger.assert_not_stopped()  # no call of any kind reached the pile
 
