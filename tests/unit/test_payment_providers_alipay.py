@@ -8,7 +8,6 @@ import urllib.error
 import zipfile
 from datetime import UTC, date, datetime, timedelta
 
-import alipay
 import pytest
 
 from shared.adapters.payments.alipay import AlipayConfig, AlipayProvider
@@ -22,21 +21,16 @@ from shared.domain.payments import (
 )
 from tests.unit.test_payment_providers_support import (
     ALIPAY_APP_ID,
-    FakeAlipayGateway,
     alipay_config,
     alipay_notification,
     alipay_notification_fields,
+    gateway,
 )
+
+__all__ = ["gateway"]  # fixtures
 
 NOW = datetime(2026, 12, 2, 6, 0, 10, tzinfo=UTC)
 NOTIFY = "https://pay.example.com/payments/notify/alipay"
-
-
-@pytest.fixture
-def gateway(monkeypatch: pytest.MonkeyPatch) -> FakeAlipayGateway:
-    fake = FakeAlipayGateway()
-    monkeypatch.setattr(alipay, "urlopen", fake)
-    return fake
 
 
 @pytest.fixture

@@ -9,10 +9,8 @@ import base64
 import urllib.error
 from datetime import UTC, datetime
 
-import alipay
 import pytest
 import requests
-import wechatpayv3.core
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 
@@ -23,12 +21,14 @@ from shared.domain.payments import PartnerReceiver
 from tests.unit.test_payment_providers_support import (
     APPID,
     PLATFORM_KEY_ID,
-    FakeAlipayGateway,
-    FakeWeChatHttp,
     alipay_config,
+    gateway,
+    http,
     rsa_key,
     wechat_config,
 )
+
+__all__ = ["gateway", "http"]  # fixtures
 
 NOW = datetime(2026, 12, 2, 6, 0, 10, tzinfo=UTC)
 ADD = ("POST", "/v3/profitsharing/receivers/add")
@@ -36,22 +36,8 @@ BIND = "alipay.trade.royalty.relation.bind"
 
 
 @pytest.fixture
-def http(monkeypatch: pytest.MonkeyPatch) -> FakeWeChatHttp:
-    fake = FakeWeChatHttp()
-    monkeypatch.setattr(wechatpayv3.core, "requests", fake)
-    return fake
-
-
-@pytest.fixture
 def wechat() -> WeChatPayProvider:
     return WeChatPayProvider(wechat_config(), notify_url="https://x/n", clock=lambda: NOW)
-
-
-@pytest.fixture
-def gateway(monkeypatch: pytest.MonkeyPatch) -> FakeAlipayGateway:
-    fake = FakeAlipayGateway()
-    monkeypatch.setattr(alipay, "urlopen", fake)
-    return fake
 
 
 @pytest.fixture

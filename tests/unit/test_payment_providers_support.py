@@ -13,6 +13,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import alipay
+import pytest
+import wechatpayv3.core
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -313,3 +316,19 @@ class _Readable:
 
     def read(self) -> bytes:
         return self.data
+
+
+@pytest.fixture
+def http(monkeypatch: pytest.MonkeyPatch) -> FakeWeChatHttp:
+    """WeChat Pay's HTTP (the SDK's ``requests``) answered by a ``FakeWeChatHttp``."""
+    fake = FakeWeChatHttp()
+    monkeypatch.setattr(wechatpayv3.core, "requests", fake)
+    return fake
+
+
+@pytest.fixture
+def gateway(monkeypatch: pytest.MonkeyPatch) -> FakeAlipayGateway:
+    """Alipay's gateway (the SDK's ``urlopen``) answered by a ``FakeAlipayGateway``."""
+    fake = FakeAlipayGateway()
+    monkeypatch.setattr(alipay, "urlopen", fake)
+    return fake

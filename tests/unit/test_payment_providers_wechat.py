@@ -9,7 +9,6 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 import requests
-import wechatpayv3.core
 
 from shared.adapters.payments.wechat import WeChatPayConfig, WeChatPayProvider, parse_trade_bill
 from shared.domain.errors import Conflict, UpstreamFailure
@@ -22,7 +21,7 @@ from shared.domain.payments import (
 )
 from tests.unit.test_payment_providers_support import (
     APPID,
-    FakeWeChatHttp,
+    http,
     rsa_key,
     verify,
     wechat_config,
@@ -31,15 +30,10 @@ from tests.unit.test_payment_providers_support import (
     wechat_transaction,
 )
 
+__all__ = ["http"]  # fixtures
+
 NOW = datetime(2026, 12, 2, 6, 0, 10, tzinfo=UTC)
 NOTIFY = "https://pay.example.com/payments/notify/wechat"
-
-
-@pytest.fixture
-def http(monkeypatch: pytest.MonkeyPatch) -> FakeWeChatHttp:
-    fake = FakeWeChatHttp()
-    monkeypatch.setattr(wechatpayv3.core, "requests", fake)
-    return fake
 
 
 @pytest.fixture
