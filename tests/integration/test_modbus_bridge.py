@@ -66,16 +66,23 @@ class Bridge:
         return sorted(items, key=lambda item: json.dumps(item, sort_keys=True))
 
 
-@pytest.fixture
-def bridge(aws: dict[str, str], clock: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Bridge]:
+def counted_bridge(
+    aws: dict[str, str], clock: Any, monkeypatch: pytest.MonkeyPatch, counter: CallCounter
+) -> Iterator[Bridge]:
+    """The bridge's wiring on ``clock``, every DynamoDB call of the default session counted
+    by ``counter`` (fixtures ``yield from`` this)."""
     monkeypatch.setattr(wiring, "clock", clock)
     wiring.reset()
-    counter = CallCounter()
     boto3.setup_default_session()
     assert boto3.DEFAULT_SESSION is not None
     boto3.DEFAULT_SESSION.events.register("before-call.dynamodb.*", counter)
     yield Bridge(aws, counter)
     wiring.reset()
+
+
+@pytest.fixture
+def bridge(aws: dict[str, str], clock: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Bridge]:
+    yield from counted_bridge(aws, clock, monkeypatch, CallCounter())
 
 
 def configure(bridge: Bridge) -> None:

@@ -15,13 +15,12 @@ from typing import Any
 import boto3
 import pytest
 
-from functions.modbus_bridge import wiring
 from shared.adapters.dynamodb.gateways import DynamoGateways
 from shared.adapters.dynamodb.piles import DynamoPiles
 from shared.domain.clock import to_wire
 from shared.domain.gateways import OFFLINE_AFTER
 from shared.services.gateway_presence import sweep_silent_gateways
-from tests.integration.test_modbus_bridge import Bridge, configure, envelope, ten
+from tests.integration.test_modbus_bridge import Bridge, configure, counted_bridge, envelope, ten
 from tests.integration.test_ocpp_router_support import CallCounter
 
 PILE_KEY = {"pk": {"S": "PILE#EB-1"}, "sk": {"S": "PILE"}}
@@ -47,14 +46,7 @@ class KeyedCounter(CallCounter):
 
 @pytest.fixture
 def bridge(aws: dict[str, str], clock: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Bridge]:
-    monkeypatch.setattr(wiring, "clock", clock)
-    wiring.reset()
-    counter = KeyedCounter()
-    boto3.setup_default_session()
-    assert boto3.DEFAULT_SESSION is not None
-    boto3.DEFAULT_SESSION.events.register("before-call.dynamodb.*", counter)
-    yield Bridge(aws, counter)
-    wiring.reset()
+    yield from counted_bridge(aws, clock, monkeypatch, KeyedCounter())
 
 
 def add_pile(bridge: Bridge) -> None:
