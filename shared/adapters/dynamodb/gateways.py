@@ -162,15 +162,11 @@ class DynamoGateways:
 
     def config(self, gateway_id: str) -> GatewayConfig | None:
         """Devices and port states; None for a gateway never heard of. Raises: UpstreamFailure."""
-        try:
-            item = self._client.get_item(
-                TableName=self._table,
-                Key=gateway_key(gateway_id),
-                ProjectionExpression="devices, port_states, states_at, pending, "
-                "cycle_started_at, gsi3sk, present_piles, offline_after_s, paid_ports",
-            ).get("Item")
-        except (ClientError, BotoCoreError) as exc:
-            raise upstream("GetItem") from exc
+        item = self._gateway_item(
+            gateway_id,
+            "devices, port_states, states_at, pending, cycle_started_at, gsi3sk, present_piles, "
+            "offline_after_s, paid_ports",
+        )
         if item is None:
             return None
         devices = _devices_of(item)
@@ -214,18 +210,12 @@ class DynamoGateways:
     def gateway(self, gateway_id: str) -> GatewayRecord | None:
         """The gateway as the operator API shows it (consistent read); None when never heard
         of nor configured. Raises: UpstreamFailure."""
-        try:
-            item = self._client.get_item(
-                TableName=self._table,
-                Key=gateway_key(gateway_id),
-                ConsistentRead=True,
-                ProjectionExpression=(
-                    "devices, operator_id, devices_version, last_seen_at, last_seq, "
-                    "states_at, iccid, offline_after_s"
-                ),
-            ).get("Item")
-        except (ClientError, BotoCoreError) as exc:
-            raise upstream("GetItem") from exc
+        item = self._gateway_item(
+            gateway_id,
+            "devices, operator_id, devices_version, last_seen_at, last_seq, states_at, iccid, "
+            "offline_after_s",
+            consistent=True,
+        )
         if item is None:
             return None
         devices: dict[int, BusDevice] = {}
@@ -450,16 +440,11 @@ class DynamoGateways:
         """The gateway as the sweep judges it (consistent GetItem); None when it is gone.
 
         Raises: UpstreamFailure."""
-        try:
-            item = self._client.get_item(
-                TableName=self._table,
-                Key=gateway_key(gateway_id),
-                ConsistentRead=True,
-                ProjectionExpression="devices, last_seen_at, gsi3sk, present_piles, "
-                "offline_after_s",
-            ).get("Item")
-        except (ClientError, BotoCoreError) as exc:
-            raise upstream("GetItem") from exc
+        item = self._gateway_item(
+            gateway_id,
+            "devices, last_seen_at, gsi3sk, present_piles, offline_after_s",
+            consistent=True,
+        )
         if item is None:
             return None
         last_seen = text_of(item, "last_seen_at")
@@ -538,6 +523,21 @@ class DynamoGateways:
             raise upstream("UpdateItem") from exc
         except BotoCoreError as exc:
             raise upstream("UpdateItem") from exc
+
+    def _gateway_item(
+        self, gateway_id: str, projection: str, *, consistent: bool = False
+    ) -> dict[str, Any] | None:
+        """The gateway item's ``projection`` attributes, or None. Raises: UpstreamFailure."""
+        try:
+            item: dict[str, Any] | None = self._client.get_item(
+                TableName=self._table,
+                Key=gateway_key(gateway_id),
+                ConsistentRead=consistent,
+                ProjectionExpression=projection,
+            ).get("Item")
+        except (ClientError, BotoCoreError) as exc:
+            raise upstream("GetItem") from exc
+        return item
 
     def _conditional(
         self, gateway_id: str, expression: str, condition: str, values: dict[str, Any]
