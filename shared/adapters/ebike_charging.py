@@ -7,14 +7,14 @@ prefix.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Unpack
 
 from shared.adapters.dynamodb.connections import DynamoPendingCalls
 from shared.adapters.dynamodb.paid_charging import DynamoPaidCharges
 from shared.adapters.dynamodb.piles import DynamoPiles
 from shared.adapters.dynamodb.port_readings import DynamoPortReadings
 from shared.adapters.dynamodb.sessions import DynamoSessions
-from shared.adapters.port_commands import port_command_ports
+from shared.adapters.port_commands import PortCommandSetup, port_command_ports
 from shared.adapters.stepfunctions import StepFunctionsResumer
 from shared.domain.clock import Clock
 from shared.domain.errors import Conflict
@@ -30,28 +30,11 @@ if TYPE_CHECKING:
     from shared.services.workflow_ports import WorkflowResumer
 
 
-def ebike_ports(
-    *,
-    sessions_table: str,
-    base_data_table: str,
-    dynamodb: Any,
-    iot_data: Any,
-    topic_prefix: str,
-    clock: Clock,
-    new_id: NewId,
-) -> EbikeChargePorts:
+def ebike_ports(**setup: Unpack[PortCommandSetup]) -> EbikeChargePorts:
     """Port commands (SessionsTable, iot-data publish) and port readings (SessionsTable)."""
     return EbikeChargePorts(
-        commands=port_command_ports(
-            sessions_table=sessions_table,
-            base_data_table=base_data_table,
-            dynamodb=dynamodb,
-            iot_data=iot_data,
-            topic_prefix=topic_prefix,
-            clock=clock,
-            new_id=new_id,
-        ),
-        readings=DynamoPortReadings(sessions_table, dynamodb),
+        commands=port_command_ports(**setup),
+        readings=DynamoPortReadings(setup["sessions_table"], setup["dynamodb"]),
     )
 
 
@@ -143,27 +126,12 @@ def bridge_paid_ports(
     )
 
 
-def driver_stop_ports(
-    *,
-    sessions_table: str,
-    base_data_table: str,
-    dynamodb: Any,
-    iot_data: Any,
-    topic_prefix: str,
-    clock: Clock,
-    new_id: NewId,
-) -> DriverStopPorts:
+def driver_stop_ports(**setup: Unpack[PortCommandSetup]) -> DriverStopPorts:
     """The driver API's stop of a paid e-bike charge: the order's marker and link
     (SessionsTable) and the port commands (iot-data publish)."""
     return DriverStopPorts(
-        paid_charges=DynamoPaidCharges(sessions_table, base_data_table, dynamodb),
-        commands=ebike_ports(
-            sessions_table=sessions_table,
-            base_data_table=base_data_table,
-            dynamodb=dynamodb,
-            iot_data=iot_data,
-            topic_prefix=topic_prefix,
-            clock=clock,
-            new_id=new_id,
-        ).commands,
+        paid_charges=DynamoPaidCharges(
+            setup["sessions_table"], setup["base_data_table"], setup["dynamodb"]
+        ),
+        commands=port_command_ports(**setup),
     )

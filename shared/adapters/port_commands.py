@@ -8,7 +8,7 @@ Nothing here reads the environment: wiring passes table names, clients and the p
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 from shared.adapters.dynamodb.modbus_commands import DynamoModbusCommands
 from shared.adapters.iot_publish import IotDataPublisher
@@ -17,24 +17,29 @@ from shared.domain.ids import NewId
 from shared.services.modbus_commands import ModbusCommandPorts
 
 
-def port_command_ports(
-    *,
-    sessions_table: str,
-    base_data_table: str,
-    dynamodb: Any,
-    iot_data: Any,
-    topic_prefix: str,
-    clock: Clock,
-    new_id: NewId,
-) -> ModbusCommandPorts:
+class PortCommandSetup(TypedDict):
+    """What every builder of port-command adapters is given (keyword arguments)."""
+
+    sessions_table: str
+    base_data_table: str
+    dynamodb: Any
+    iot_data: Any
+    topic_prefix: str
+    clock: Clock
+    new_id: NewId
+
+
+def port_command_ports(**setup: Unpack[PortCommandSetup]) -> ModbusCommandPorts:
     """Port commands: stored (and their piles read) by one ``DynamoModbusCommands``,
     published to ``{topic_prefix}/{gateway}/down`` through ``iot_data``."""
-    store = DynamoModbusCommands(sessions_table, base_data_table, dynamodb)
+    store = DynamoModbusCommands(
+        setup["sessions_table"], setup["base_data_table"], setup["dynamodb"]
+    )
     return ModbusCommandPorts(
         commands=store,
         piles=store,
-        publisher=IotDataPublisher(iot_data),
-        clock=clock,
-        new_id=new_id,
-        topic_prefix=topic_prefix,
+        publisher=IotDataPublisher(setup["iot_data"]),
+        clock=setup["clock"],
+        new_id=setup["new_id"],
+        topic_prefix=setup["topic_prefix"],
     )

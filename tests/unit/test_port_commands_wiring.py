@@ -58,3 +58,21 @@ def test_ebike_ports_use_the_same_composition(env: Any) -> None:
     assert isinstance(built.publisher, IotDataPublisher)
     assert built.topic_prefix == "gwy"
     assert built.clock is clock and built.new_id is new_id
+
+
+def test_driver_stop_ports_use_the_same_composition(env: Any) -> None:
+    from shared.adapters.dynamodb.paid_charging import DynamoPaidCharges
+    from shared.adapters.ebike_charging import driver_stop_ports
+
+    built = driver_stop_ports(
+        sessions_table="sessions",
+        base_data_table="base",
+        dynamodb=boto3.client("dynamodb"),
+        iot_data=boto3.client("iot-data"),
+        topic_prefix="gwz",
+        clock=wiring.clock,
+        new_id=wiring.make_id,
+    )
+    assert isinstance(built.paid_charges, DynamoPaidCharges)
+    assert isinstance(built.commands.commands, DynamoModbusCommands)
+    assert built.commands.topic_prefix == "gwz"
