@@ -218,12 +218,7 @@ class DynamoGateways:
         )
         if item is None:
             return None
-        devices: dict[int, BusDevice] = {}
-        for key, value in item.get("devices", {}).get("M", {}).items():
-            if key.isdigit():
-                device = _device_from(int(key), value)
-                if device is not None:
-                    devices[device.address] = device
+        devices = _devices_of(item)
         last_seen = text_of(item, "last_seen_at")
         states_at = text_of(item, "states_at")
         return GatewayRecord(
