@@ -5,7 +5,10 @@ operator); maintenance staff are refused (403)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
+
+from pydantic import BaseModel
 
 from functions.operator_api import wiring
 from functions.operator_api.routes.common import caller, dump, path_id
@@ -21,7 +24,7 @@ from functions.operator_api.routes.drivers_models import (
 )
 from shared.http_api import DocumentedRouter, created, parse_body, parse_query
 from shared.services import driver_accounts as accounts
-from shared.services.driver_accounts import USER_ID
+from shared.services.driver_accounts import USER_ID, DriverWallet
 
 router = DocumentedRouter("drivers")
 ONE = "/operator/drivers/<user_id>"
@@ -84,116 +87,101 @@ def list_audit(user_id: str) -> dict[str, Any]:
     }
 
 
-@router.operation(
-    "POST",
-    f"{ONE}/top-ups",
-    "Credit a driver's wallet (idempotent on request_id)",
-    status=201,
-    body=DriverTopUpBody,
-    query=WalletQuery,
-    response=DriverWalletView,
-    path_patterns=IDS,
-    errors=(404, 409),
-)
-def top_up(user_id: str) -> tuple[dict[str, Any], int]:
-    user_id = _user(user_id)
-    body = parse_body(router.current_event, DriverTopUpBody)
-    wallet = accounts.top_up_driver(
-        wiring.ledger(),
-        wiring.driver_accounts(),
-        caller(router),
-        user_id,
-        amount_fen=body.amount_fen,
-        request_id=body.request_id,
-        method=body.method,
-        reason=body.reason,
-        clock=wiring.clock,
-        operator_id=_operator(),
+def _wallet_action(
+    path: str, summary: str, body: type[BaseModel], *, status: int = 200
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """``POST {ONE}/{path}``: an action on one driver's wallet (``?operator_id=`` names
+    which), ``body`` in, the wallet after the action out."""
+    return router.operation(
+        "POST",
+        f"{ONE}/{path}",
+        summary,
+        status=status,
+        body=body,
+        query=WalletQuery,
+        response=DriverWalletView,
+        path_patterns=IDS,
+        errors=(404, 409),
     )
-    return created(dump(DriverWalletView.of(wallet)))
 
 
-@router.operation(
-    "POST",
-    f"{ONE}/refunds",
-    "Pay money back to a driver outside a session (idempotent on request_id)",
-    status=201,
-    body=DriverRefundBody,
-    query=WalletQuery,
-    response=DriverWalletView,
-    path_patterns=IDS,
-    errors=(404, 409),
-)
-def refund(user_id: str) -> tuple[dict[str, Any], int]:
-    user_id = _user(user_id)
-    body = parse_body(router.current_event, DriverRefundBody)
-    wallet = accounts.refund_driver(
-        wiring.ledger(),
-        wiring.driver_accounts(),
-        caller(router),
-        user_id,
-        amount_fen=body.amount_fen,
-        request_id=body.request_id,
-        reason=body.reason,
-        clock=wiring.clock,
-        operator_id=_operator(),
-    )
-    return created(dump(DriverWalletView.of(wallet)))
-
-
-def _reasoned(user_id: str, action: Any) -> dict[str, Any]:
-    user_id = _user(user_id)
-    body = parse_body(router.current_event, ReasonBody)
+def _act(user_id: str, action: Callable[..., DriverWallet], **fields: Any) -> dict[str, Any]:
+    """``action`` (a ``driver_accounts`` use case) on the checked ``user_id``'s wallet."""
     wallet = action(
         wiring.ledger(),
         wiring.driver_accounts(),
         caller(router),
         user_id,
-        reason=body.reason,
         clock=wiring.clock,
         operator_id=_operator(),
+        **fields,
     )
     return dump(DriverWalletView.of(wallet))
 
 
-@router.operation(
-    "POST",
-    f"{ONE}/freeze",
+@_wallet_action(
+    "top-ups", "Credit a driver's wallet (idempotent on request_id)", DriverTopUpBody, status=201
+)
+def top_up(user_id: str) -> tuple[dict[str, Any], int]:
+    user_id = _user(user_id)
+    body = parse_body(router.current_event, DriverTopUpBody)
+    return created(
+        _act(
+            user_id,
+            accounts.top_up_driver,
+            amount_fen=body.amount_fen,
+            request_id=body.request_id,
+            method=body.method,
+            reason=body.reason,
+        )
+    )
+
+
+@_wallet_action(
+    "refunds",
+    "Pay money back to a driver outside a session (idempotent on request_id)",
+    DriverRefundBody,
+    status=201,
+)
+def refund(user_id: str) -> tuple[dict[str, Any], int]:
+    user_id = _user(user_id)
+    body = parse_body(router.current_event, DriverRefundBody)
+    return created(
+        _act(
+            user_id,
+            accounts.refund_driver,
+            amount_fen=body.amount_fen,
+            request_id=body.request_id,
+            reason=body.reason,
+        )
+    )
+
+
+def _reasoned(user_id: str, action: Callable[..., DriverWallet]) -> dict[str, Any]:
+    user_id = _user(user_id)
+    body = parse_body(router.current_event, ReasonBody)
+    return _act(user_id, action, reason=body.reason)
+
+
+@_wallet_action(
+    "freeze",
     "Freeze a driver's wallet: no top-up, refund or new payment until unfrozen",
-    body=ReasonBody,
-    query=WalletQuery,
-    response=DriverWalletView,
-    path_patterns=IDS,
-    errors=(404, 409),
+    ReasonBody,
 )
 def freeze(user_id: str) -> dict[str, Any]:
     return _reasoned(user_id, accounts.freeze_driver)
 
 
-@router.operation(
-    "POST",
-    f"{ONE}/unfreeze",
-    "Unfreeze a driver's wallet",
-    body=ReasonBody,
-    query=WalletQuery,
-    response=DriverWalletView,
-    path_patterns=IDS,
-    errors=(404, 409),
-)
+@_wallet_action("unfreeze", "Unfreeze a driver's wallet", ReasonBody)
 def unfreeze(user_id: str) -> dict[str, Any]:
     return _reasoned(user_id, accounts.unfreeze_driver)
 
 
-@router.operation(
-    "POST",
-    f"{ONE}/cancel",
+@_wallet_action(
+    "cancel",
     "Cancel a driver's account: pay its balance out and close it for good (409 while a "
     "charge holds money; call again once it has settled)",
-    body=ReasonBody,
-    query=WalletQuery,
-    response=DriverWalletView,
-    path_patterns=IDS,
-    errors=(404, 409),
+    ReasonBody,
 )
 def cancel(user_id: str) -> dict[str, Any]:
     return _reasoned(user_id, accounts.cancel_driver)
