@@ -11,8 +11,10 @@ import pytest
 
 from functions.operator_api import wiring
 from shared.adapters.dynamodb.modbus_commands import DynamoModbusCommands
-from shared.adapters.ebike_charging import ebike_ports
+from shared.adapters.dynamodb.paid_charging import DynamoPaidCharges
+from shared.adapters.ebike_charging import driver_stop_ports, ebike_ports
 from shared.adapters.iot_publish import IotDataPublisher
+from shared.adapters.port_commands import PortCommandSetup
 from shared.services.modbus_commands import ModbusCommandPorts
 
 
@@ -38,41 +40,35 @@ def test_operator_wiring_builds_port_commands_from_the_env(env: Any) -> None:
     assert ports.clock is wiring.clock and ports.new_id is wiring.make_id
 
 
-def test_ebike_ports_use_the_same_composition(env: Any) -> None:
+def a_setup(topic_prefix: str) -> PortCommandSetup:
     def clock() -> datetime:
         raise AssertionError("not called")
 
     def new_id(prefix: str) -> str:
         return f"{prefix}-1"
 
-    built = ebike_ports(
+    return PortCommandSetup(
         sessions_table="sessions",
         base_data_table="base",
         dynamodb=boto3.client("dynamodb"),
         iot_data=boto3.client("iot-data"),
-        topic_prefix="gwy",
+        topic_prefix=topic_prefix,
         clock=clock,
         new_id=new_id,
-    ).commands
+    )
+
+
+def test_ebike_ports_use_the_same_composition(env: Any) -> None:
+    setup = a_setup("gwy")
+    built = ebike_ports(**setup).commands
     assert isinstance(built.commands, DynamoModbusCommands) and built.piles is built.commands
     assert isinstance(built.publisher, IotDataPublisher)
     assert built.topic_prefix == "gwy"
-    assert built.clock is clock and built.new_id is new_id
+    assert built.clock is setup["clock"] and built.new_id is setup["new_id"]
 
 
 def test_driver_stop_ports_use_the_same_composition(env: Any) -> None:
-    from shared.adapters.dynamodb.paid_charging import DynamoPaidCharges
-    from shared.adapters.ebike_charging import driver_stop_ports
-
-    built = driver_stop_ports(
-        sessions_table="sessions",
-        base_data_table="base",
-        dynamodb=boto3.client("dynamodb"),
-        iot_data=boto3.client("iot-data"),
-        topic_prefix="gwz",
-        clock=wiring.clock,
-        new_id=wiring.make_id,
-    )
+    built = driver_stop_ports(**a_setup("gwz"))
     assert isinstance(built.paid_charges, DynamoPaidCharges)
     assert isinstance(built.commands.commands, DynamoModbusCommands)
     assert built.commands.topic_prefix == "gwz"
