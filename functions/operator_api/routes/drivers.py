@@ -105,8 +105,13 @@ def _wallet_action(
     )
 
 
-def _act(user_id: str, action: Callable[..., DriverWallet], **fields: Any) -> dict[str, Any]:
-    """``action`` (a ``driver_accounts`` use case) on the checked ``user_id``'s wallet."""
+def _act(
+    user_id: str, body: type[BaseModel], action: Callable[..., DriverWallet]
+) -> dict[str, Any]:
+    """``action`` (a ``driver_accounts`` use case) on the driver's wallet with the fields
+    of the request's ``body``; the wallet after it."""
+    user_id = _user(user_id)
+    fields = parse_body(router.current_event, body).model_dump()
     wallet = action(
         wiring.ledger(),
         wiring.driver_accounts(),
@@ -123,18 +128,7 @@ def _act(user_id: str, action: Callable[..., DriverWallet], **fields: Any) -> di
     "top-ups", "Credit a driver's wallet (idempotent on request_id)", DriverTopUpBody, status=201
 )
 def top_up(user_id: str) -> tuple[dict[str, Any], int]:
-    user_id = _user(user_id)
-    body = parse_body(router.current_event, DriverTopUpBody)
-    return created(
-        _act(
-            user_id,
-            accounts.top_up_driver,
-            amount_fen=body.amount_fen,
-            request_id=body.request_id,
-            method=body.method,
-            reason=body.reason,
-        )
-    )
+    return created(_act(user_id, DriverTopUpBody, accounts.top_up_driver))
 
 
 @_wallet_action(
@@ -144,23 +138,7 @@ def top_up(user_id: str) -> tuple[dict[str, Any], int]:
     status=201,
 )
 def refund(user_id: str) -> tuple[dict[str, Any], int]:
-    user_id = _user(user_id)
-    body = parse_body(router.current_event, DriverRefundBody)
-    return created(
-        _act(
-            user_id,
-            accounts.refund_driver,
-            amount_fen=body.amount_fen,
-            request_id=body.request_id,
-            reason=body.reason,
-        )
-    )
-
-
-def _reasoned(user_id: str, action: Callable[..., DriverWallet]) -> dict[str, Any]:
-    user_id = _user(user_id)
-    body = parse_body(router.current_event, ReasonBody)
-    return _act(user_id, action, reason=body.reason)
+    return created(_act(user_id, DriverRefundBody, accounts.refund_driver))
 
 
 @_wallet_action(
@@ -169,12 +147,12 @@ def _reasoned(user_id: str, action: Callable[..., DriverWallet]) -> dict[str, An
     ReasonBody,
 )
 def freeze(user_id: str) -> dict[str, Any]:
-    return _reasoned(user_id, accounts.freeze_driver)
+    return _act(user_id, ReasonBody, accounts.freeze_driver)
 
 
 @_wallet_action("unfreeze", "Unfreeze a driver's wallet", ReasonBody)
 def unfreeze(user_id: str) -> dict[str, Any]:
-    return _reasoned(user_id, accounts.unfreeze_driver)
+    return _act(user_id, ReasonBody, accounts.unfreeze_driver)
 
 
 @_wallet_action(
@@ -184,4 +162,4 @@ def unfreeze(user_id: str) -> dict[str, Any]:
     ReasonBody,
 )
 def cancel(user_id: str) -> dict[str, Any]:
-    return _reasoned(user_id, accounts.cancel_driver)
+    return _act(user_id, ReasonBody, accounts.cancel_driver)
