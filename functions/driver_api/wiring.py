@@ -286,16 +286,17 @@ def _stop_ebike_charge(order_no: str) -> str:
     import boto3
 
     from shared.adapters.ebike_charging import driver_stop_ports
+    from shared.adapters.port_commands import setup_from
     from shared.services.ebike_charging import stop_for_driver
 
     ports = driver_stop_ports(
-        sessions_table=os.environ["SESSIONS_TABLE"],
-        base_data_table=os.environ["BASE_DATA_TABLE"],
-        dynamodb=_dynamodb_client(),
-        iot_data=boto3.client("iot-data"),
-        topic_prefix=os.environ.get("IOT_DOWN_TOPIC_PREFIX", "gw"),
-        clock=clock,
-        new_id=make_id,
+        **setup_from(
+            os.environ,
+            dynamodb=_dynamodb_client(),
+            iot_data=boto3.client("iot-data"),
+            clock=clock,
+            new_id=make_id,
+        )
     )
     return stop_for_driver(ports, order_no, clock())
 

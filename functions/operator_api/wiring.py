@@ -127,15 +127,16 @@ def port_command_ports() -> ModbusCommandPorts:
     import boto3
 
     from shared.adapters.port_commands import port_command_ports as ports_on
+    from shared.adapters.port_commands import setup_from
 
     return ports_on(
-        sessions_table=os.environ["SESSIONS_TABLE"],
-        base_data_table=os.environ["BASE_DATA_TABLE"],
-        dynamodb=_dynamodb_client(),
-        iot_data=boto3.client("iot-data"),
-        topic_prefix=os.environ.get("IOT_DOWN_TOPIC_PREFIX", "gw"),
-        clock=clock,
-        new_id=make_id,
+        **setup_from(
+            os.environ,
+            dynamodb=_dynamodb_client(),
+            iot_data=boto3.client("iot-data"),
+            clock=clock,
+            new_id=make_id,
+        )
     )
 
 

@@ -3,11 +3,13 @@ API's port commands and e-bike paid charging build them the same way: the comman
 (SessionsTable, reading the piles of BaseDataTable) and the publisher of the gateway's down
 topic (iot-data).
 
-Nothing here reads the environment: wiring passes table names, clients and the prefix.
+Nothing here reads the environment: wiring passes table names, clients and the prefix
+(``setup_from`` picks them out of the mapping wiring hands it, ``os.environ``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, TypedDict, Unpack
 
 from shared.adapters.dynamodb.modbus_commands import DynamoModbusCommands
@@ -27,6 +29,22 @@ class PortCommandSetup(TypedDict):
     topic_prefix: str
     clock: Clock
     new_id: NewId
+
+
+def setup_from(
+    environ: Mapping[str, str], *, dynamodb: Any, iot_data: Any, clock: Clock, new_id: NewId
+) -> PortCommandSetup:
+    """The setup a function's environment names: ``SESSIONS_TABLE``, ``BASE_DATA_TABLE``
+    and ``IOT_DOWN_TOPIC_PREFIX`` (default ``gw``, as the template's)."""
+    return PortCommandSetup(
+        sessions_table=environ["SESSIONS_TABLE"],
+        base_data_table=environ["BASE_DATA_TABLE"],
+        dynamodb=dynamodb,
+        iot_data=iot_data,
+        topic_prefix=environ.get("IOT_DOWN_TOPIC_PREFIX", "gw"),
+        clock=clock,
+        new_id=new_id,
+    )
 
 
 def port_command_ports(**setup: Unpack[PortCommandSetup]) -> ModbusCommandPorts:

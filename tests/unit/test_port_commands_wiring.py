@@ -72,3 +72,21 @@ def test_driver_stop_ports_use_the_same_composition(env: Any) -> None:
     assert isinstance(built.paid_charges, DynamoPaidCharges)
     assert isinstance(built.commands.commands, DynamoModbusCommands)
     assert built.commands.topic_prefix == "gwz"
+
+
+def test_setup_from_reads_the_tables_and_the_default_prefix() -> None:
+    from shared.adapters.port_commands import setup_from
+
+    setup = setup_from(
+        {"SESSIONS_TABLE": "s", "BASE_DATA_TABLE": "b"},
+        dynamodb="ddb",
+        iot_data="iot",
+        clock=wiring.clock,
+        new_id=wiring.make_id,
+    )
+    assert (setup["sessions_table"], setup["base_data_table"], setup["topic_prefix"]) == (
+        "s",
+        "b",
+        "gw",
+    )
+    assert (setup["dynamodb"], setup["iot_data"]) == ("ddb", "iot")
