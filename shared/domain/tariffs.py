@@ -126,13 +126,19 @@ def check_day_coverage(periods: Sequence[TariffPeriod]) -> None:
 
 
 def check_power_bands(bands: Sequence[PowerBand]) -> None:
-    """Raise InvalidInput unless bands rise strictly by ``max_power_w`` (at most 20)."""
+    """Raise InvalidInput unless bands rise strictly by ``max_power_w`` (at most 20) and
+    a higher band never costs less per hour: a charge is priced at the highest band its
+    power reached, so a cheaper higher band would make a longer charge cost less."""
     if len(bands) > MAX_POWER_BANDS:
         raise InvalidInput(f"at most {MAX_POWER_BANDS} power bands", field="ebike_power_bands")
     for lower, upper in pairwise(bands):
         if upper.max_power_w <= lower.max_power_w:
             raise InvalidInput(
                 "power bands must be listed by rising max_power_w", field="ebike_power_bands"
+            )
+        if upper.fen_per_hour < lower.fen_per_hour:
+            raise InvalidInput(
+                "a higher power band must not cost less per hour", field="ebike_power_bands"
             )
 
 

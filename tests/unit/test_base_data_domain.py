@@ -184,6 +184,16 @@ def test_power_bands_must_rise_when_an_ebike_tariff_lists_them():
         _tariff(whole_day, ebike_power_bands=(PowerBand(800, 100), PowerBand(300, 50)))
 
 
+def test_a_higher_power_band_that_costs_less_is_refused():
+    # A charge is priced at the highest band it reached: a cheaper higher band would make a
+    # longer charge cost less (found by the pricing property test).
+    whole_day = [_period(0, MINUTES_PER_DAY)]
+    with pytest.raises(InvalidInput, match="must not cost less") as refused:
+        _tariff(whole_day, ebike_power_bands=(PowerBand(300, 50), PowerBand(800, 40)))
+    assert refused.value.fields["field"] == "ebike_power_bands"
+    assert _tariff(whole_day, ebike_power_bands=(PowerBand(300, 50), PowerBand(800, 50)))
+
+
 # --- stations, piles, guns ------------------------------------------------------------------
 
 

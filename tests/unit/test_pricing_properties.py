@@ -56,7 +56,10 @@ def tariffs(draw: st.DrawFn) -> Tariff:
         for index, start in enumerate(edges)
     ]
     powers = sorted(draw(st.sets(st.integers(1, 5_000), min_size=1, max_size=4)))
-    bands = tuple(PowerBand(w, draw(st.integers(0, 1_000))) for w in powers)
+    prices = sorted(
+        draw(st.lists(st.integers(0, 1_000), min_size=len(powers), max_size=len(powers)))
+    )
+    bands = tuple(PowerBand(w, fen) for w, fen in zip(powers, prices, strict=True))
     return a_tariff(periods=tuple(periods), ebike_power_bands=bands)
 
 
