@@ -12,10 +12,82 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import dataclass
+from typing import Any
 
 import boto3
+from botocore.exceptions import BotoCoreError, ClientError
 
-from shared.adapters.dynamodb.ledger import backfill_driver_wallet_index
+from shared.adapters.dynamodb.ledger import ACCOUNT_SK, Item, _s, _text, driver_index_attributes
+from shared.domain.errors import UpstreamFailure
+
+# The one Scan of the ledger lives here, in a one-off an operator runs, never in the
+# adapters the functions import.
+
+
+@dataclass(frozen=True, slots=True)
+class WalletIndexBackfill:
+    """What one backfill run did: driver wallets found without the index, and indexed."""
+
+    scanned: int
+    indexed: int
+
+
+def backfill_driver_wallet_index(client: Any, table_name: str) -> WalletIndexBackfill:
+    """One-off migration (``python -m infra.backfill_wallet_index``): give the driver
+    wallets opened before GSI3 existed their index attributes, so ``driver_accounts``
+    lists them. A Scan, run once by an operator, never on a request path; idempotent (an
+    account already indexed is skipped by the filter and the condition) and safe beside
+    live traffic (postings never touch the index attributes).
+
+    DynamoDB: Scan pages of the whole table (filtered to unindexed driver accounts), 1
+    conditional UpdateItem per such account.
+
+    Raises: UpstreamFailure.
+    """
+    request: dict[str, Any] = {
+        "TableName": table_name,
+        "FilterExpression": "begins_with(pk, :wallets) AND sk = :account "
+        "AND attribute_not_exists(gsi3pk)",
+        "ExpressionAttributeValues": {
+            ":wallets": _s("ACCOUNT#driver:"),
+            ":account": _s(ACCOUNT_SK),
+        },
+        "ProjectionExpression": "pk, account_id",
+    }
+    scanned = indexed = 0
+    while True:
+        try:
+            response = client.scan(**request)
+        except (ClientError, BotoCoreError) as exc:
+            raise UpstreamFailure("ledger store failed", operation="scan") from exc
+        for item in response.get("Items", []):
+            scanned += 1
+            attributes = driver_index_attributes(_text(item, "account_id"))
+            if attributes and _set_index(client, table_name, item["pk"], attributes):
+                indexed += 1
+        last = response.get("LastEvaluatedKey")
+        if not last:
+            return WalletIndexBackfill(scanned=scanned, indexed=indexed)
+        request["ExclusiveStartKey"] = last
+
+
+def _set_index(client: Any, table_name: str, pk: Item, attributes: Item) -> bool:
+    try:
+        client.update_item(
+            TableName=table_name,
+            Key={"pk": pk, "sk": _s(ACCOUNT_SK)},
+            UpdateExpression="SET gsi3pk = :pk3, gsi3sk = :sk3",
+            ConditionExpression="attribute_exists(pk) AND attribute_not_exists(gsi3pk)",
+            ExpressionAttributeValues={":pk3": attributes["gsi3pk"], ":sk3": attributes["gsi3sk"]},
+        )
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+            return False
+        raise UpstreamFailure("ledger store failed", operation="update_item") from exc
+    except BotoCoreError as exc:
+        raise UpstreamFailure("ledger store failed", operation="update_item") from exc
+    return True
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -12,12 +12,12 @@ import boto3
 import pytest
 
 from infra import backfill_wallet_index
+from infra.backfill_wallet_index import backfill_driver_wallet_index
 from shared.adapters.dynamodb.base_data import DynamoBaseDataRepository
 from shared.adapters.dynamodb.base_data_items import encode_item, operator_item
 from shared.adapters.dynamodb.ledger import (
     DynamoLedgerRepository,
     account_item,
-    backfill_driver_wallet_index,
 )
 from shared.domain.base_data import Operator
 from shared.domain.ledger import driver_wallet_id, new_wallet
