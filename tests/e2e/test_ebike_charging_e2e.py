@@ -195,6 +195,15 @@ def test_wallet_paid_charge_stopped_early_by_the_driver(
     order_no = started["order_no"]
     _charging(ebike, WALLET_PORT)
     ebike.wait_status(WALLET_PORT, {"Charging"})
+    # The app offers "stop" once its live view shows the charge running: the START's echo
+    # has come back and linked the port's charge to the order (the port may switch on a
+    # moment before that).
+    poll(
+        "the driver's live view shows the charge running",
+        lambda: driver.ok("GET", f"/driver/charges/{order_no}/live"),
+        lambda live: live["is_charging"] is True,
+        TIMEOUT_S,
+    )
     stopping = driver.call("POST", f"/driver/charges/{order_no}/stop")
     assert stopping.status_code == 202, stopping.text
 
